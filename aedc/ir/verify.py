@@ -1,0 +1,144 @@
+"""The IR verifier: every invariant later stages rely on, with the offending population/projection named.
+
+All problems are collected before raising, so a user sees every defect of a graph at once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from aedc.errors import VerifyError
+from aedc.ir.connectivity import Conv1d, Conv2d, Dense, Identity, OneToOne, Pool2d, Sparse
+from aedc.ir.graph import Graph, Population, Projection
+from aedc.ir.neurons import TIME_CONSTANTS, InputModel
+from aedc.ir.topology import zero_latency_cycle
+
+MAX_SHOWN = 8
+
+
+def _check_population(pop: Population) -> list[str]:
+    errs: list[str] = []
+    where = f"population '{pop.name}'"
+    if any(s <= 0 for s in pop.shape) or not pop.shape:
+        errs.append(f"{where}: shape {pop.shape} must be non-empty with positive sizes")
+    neuron = pop.neuron
+    for pname in neuron.PARAMS:
+        arr = getattr(neuron, pname)
+        if arr.shape != tuple(pop.shape):
+            errs.append(f"{where}: parameter '{pname}' has shape {arr.shape}, population shape is "
+                        f"{pop.shape}")
+            continue
+        if arr.dtype != np.float32:
+            errs.append(f"{where}: parameter '{pname}' has dtype {arr.dtype}, expected float32")
+        if not np.all(np.isfinite(arr)):
+            errs.append(f"{where}: parameter '{pname}' has a NaN or infinite value")
+        elif pname in TIME_CONSTANTS and np.any(arr <= 0):
+            errs.append(f"{where}: parameter '{pname}' must be > 0 (min {float(arr.min())})")
+    if isinstance(neuron, InputModel):
+        if pop.event_rule == "sigma_delta":
+            errs.append(f"{where}: an input population emits binary or graded events, not sigma_delta")
+    elif neuron.SPIKING and pop.event_rule != "binary":
+        errs.append(f"{where}: spiking model '{neuron.model}' must use event_rule 'binary' "
+                    f"(got '{pop.event_rule}')")
+    elif not neuron.SPIKING and pop.event_rule == "binary":
+        errs.append(f"{where}: non-spiking model '{neuron.model}' emits values; use event_rule "
+                    f"'graded' or 'sigma_delta'")
+    return errs
+
+
+def _check_projection(proj: Projection, pops: dict[str, Population]) -> list[str]:
+    where = f"projection '{proj.name}' ({proj.pre} -> {proj.post})"
+    errs = [f"{where}: {end} population '{name}' does not exist"
+            for end, name in (("pre", proj.pre), ("post", proj.post)) if name not in pops]
+    if errs:
+        return errs
+    pre, post = pops[proj.pre], pops[proj.post]
+    if post.is_input:
+        errs.append(f"{where}: input population '{post.name}' cannot receive events")
+    conn = proj.conn
+    weight = getattr(conn, "weight", None)
+    if weight is not None and not np.all(np.isfinite(weight)):
+        errs.append(f"{where}: weight has a NaN or infinite value")
+    need_in = conn.in_size()
+    if need_in is not None and need_in != pre.size:
+        errs.append(f"{where}: {conn.kind} expects {need_in} inputs, pre '{pre.name}' has {pre.size}")
+    if isinstance(conn, Dense) and conn.weight.ndim != 2:
+        errs.append(f"{where}: dense weight must be 2-D (post, pre), got shape {conn.weight.shape}")
+        return errs
+    if isinstance(conn, Conv2d | Conv1d):
+        nd = 2 if isinstance(conn, Conv2d) else 1
+        if conn.weight.ndim != nd + 2:
+            errs.append(f"{where}: {conn.kind} weight must be {nd + 2}-D, got {conn.weight.shape}")
+            return errs
+        c_out, c_in_g = conn.weight.shape[:2]
+        if conn.in_shape[0] != c_in_g * conn.groups or c_out % conn.groups:
+            errs.append(f"{where}: weight {conn.weight.shape} with groups={conn.groups} does not match "
+                        f"{conn.in_shape[0]} input channels")
+            return errs
+        if min(conn.stride) < 1 or min(conn.dilation) < 1 or min(min(p) for p in conn.padding) < 0:
+            errs.append(f"{where}: stride/dilation must be >= 1 and padding >= 0")
+            return errs
+    if isinstance(conn, Pool2d) and (min(conn.kernel) < 1 or min(conn.stride) < 1
+                                     or min(min(p) for p in conn.padding) < 0):
+        errs.append(f"{where}: pool kernel/stride must be >= 1 and padding >= 0")
+        return errs
+    if isinstance(conn, Sparse):
+        n = conn.pre.size
+        if conn.post.size != n or conn.weight.size != n or conn.pre.ndim != 1:
+            errs.append(f"{where}: sparse pre/post/weight must be 1-D of equal length")
+            return errs
+        if n and (conn.pre.min() < 0 or conn.pre.max() >= conn.n_pre or conn.post.min() < 0
+                  or conn.post.max() >= conn.n_post):
+            errs.append(f"{where}: sparse index out of range")
+            return errs
+        keys = conn.pre.astype(np.int64) * max(conn.n_post, 1) + conn.post
+        if n and np.any(np.diff(keys) <= 0):
+            errs.append(f"{where}: sparse synapses must be sorted by (pre, post) without duplicates")
+    if isinstance(conn, OneToOne) and conn.weight.size != post.size:
+        errs.append(f"{where}: one_to_one has {conn.weight.size} weights, post '{post.name}' has "
+                    f"{post.size} neurons")
+    if isinstance(conn, Identity) and pre.size != post.size:
+        errs.append(f"{where}: identity needs equal sizes, pre has {pre.size}, post has {post.size}")
+    if not isinstance(conn, Identity | OneToOne):
+        out = conn.out_shape(pre.shape)
+        if min(out, default=0) <= 0:
+            errs.append(f"{where}: {conn.kind} produces an empty output {out}")
+        elif int(np.prod(out)) != post.size:
+            errs.append(f"{where}: {conn.kind} produces {int(np.prod(out))} values {out}, post "
+                        f"'{post.name}' has {post.size} {post.shape}")
+    return errs
+
+
+def verify(graph: Graph) -> Graph:
+    """Check ``graph``; return it unchanged or raise :class:`VerifyError` listing every problem."""
+    errs: list[str] = []
+    seen: set[str] = set()
+    for pop in graph.populations:
+        if pop.name in seen:
+            errs.append(f"population '{pop.name}': duplicate name")
+        seen.add(pop.name)
+        errs += _check_population(pop)
+    pops = graph.pop_map()
+    seen_proj: set[str] = set()
+    for proj in graph.projections:
+        if proj.name in seen_proj:
+            errs.append(f"projection '{proj.name}': duplicate name")
+        seen_proj.add(proj.name)
+        errs += _check_projection(proj, pops)
+    for port, pop_name in graph.outputs.items():
+        if pop_name not in pops:
+            errs.append(f"output '{port}': population '{pop_name}' does not exist")
+    if not (graph.semantics.dt > 0 and np.isfinite(graph.semantics.dt)):
+        errs.append(f"semantics: dt must be a positive finite number (got {graph.semantics.dt})")
+    if not errs:
+        cycle = zero_latency_cycle(graph)
+        if cycle:
+            errs.append("cycle without delay: " + " -> ".join(cycle)
+                        + " (mark one projection as a back-edge or give it a delay)")
+    if errs:
+        shown = errs[:MAX_SHOWN]
+        more = f"\n  ... and {len(errs) - MAX_SHOWN} more" if len(errs) > MAX_SHOWN else ""
+        first = shown[0].split(":", 1)[0]
+        raise VerifyError(f"graph '{graph.name}' is invalid:\n  " + "\n  ".join(shown) + more,
+                          where=first)
+    return graph
