@@ -1,0 +1,1 @@
+"""Per-PE SpiNNaker2 C generation, cross-compilation and host builds (see DESIGN.md; issue 6)."""

@@ -1,0 +1,1 @@
+"""JAX asynchronous emulator of a placed program (see DESIGN.md; issue 7)."""

@@ -1,0 +1,1 @@
+"""Partitioning and placement: PE memory model, slicing, CP-SAT placement (see DESIGN.md; issue 4)."""

@@ -1,0 +1,1 @@
+"""Multicast routing: keys, trees, router tables, compression, verifier (see DESIGN.md; issue 5)."""
