@@ -59,12 +59,12 @@ def _check_projection(proj: Projection, pops: dict[str, Population]) -> list[str
     weight = getattr(conn, "weight", None)
     if weight is not None and not np.all(np.isfinite(weight)):
         errs.append(f"{where}: weight has a NaN or infinite value")
-    need_in = conn.in_size()
-    if need_in is not None and need_in != pre.size:
-        errs.append(f"{where}: {conn.kind} expects {need_in} inputs, pre '{pre.name}' has {pre.size}")
     if isinstance(conn, Dense) and conn.weight.ndim != 2:
         errs.append(f"{where}: dense weight must be 2-D (post, pre), got shape {conn.weight.shape}")
         return errs
+    need_in = conn.in_size()
+    if need_in is not None and need_in != pre.size:
+        errs.append(f"{where}: {conn.kind} expects {need_in} inputs, pre '{pre.name}' has {pre.size}")
     if isinstance(conn, Conv2d | Conv1d):
         nd = 2 if isinstance(conn, Conv2d) else 1
         if conn.weight.ndim != nd + 2:
