@@ -41,10 +41,14 @@ def encode(array: np.ndarray) -> dict[str, Any]:
 def decode(value: Any) -> np.ndarray:
     """Inverse of :func:`encode`; also accepts numpy arrays and nested lists/scalars."""
     if isinstance(value, dict) and set(value) == {"dtype", "shape", "data"}:
-        dtype = np.dtype(str(value["dtype"]))
+        # a malformed document must give ValueError: pydantic reports only that as a field error
+        try:
+            dtype = np.dtype(str(value["dtype"]))
+            shape = tuple(int(s) for s in value["shape"])
+        except TypeError as exc:
+            raise ValueError(f"malformed array dtype/shape ({exc})") from None
         if dtype.str not in ALLOWED_DTYPES:
             raise ValueError(f"array dtype {dtype.str!r} is not one of {ALLOWED_DTYPES}")
-        shape = tuple(int(s) for s in value["shape"])
         if any(s < 0 for s in shape):
             raise ValueError(f"negative array shape {shape}")
         raw = base64.b64decode(str(value["data"]).encode("ascii"), validate=True)

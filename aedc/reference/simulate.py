@@ -155,7 +155,7 @@ class _Neuron:
             s["v"] = v
             return v
         if isinstance(m, IFModel | IntegratorModel):
-            v = s["v"] + self.c["gain"] * x
+            v = np.asarray(s["v"] + self.c["gain"] * x, F32)
             if isinstance(m, IFModel):
                 v, z = self._spike(v, m.v_threshold.ravel(), m.v_reset.ravel())
                 s["v"] = v
