@@ -8,6 +8,7 @@ IR models are read-only copies: an IR object cannot be mutated behind a pass's b
 from __future__ import annotations
 
 import base64
+import math
 from typing import Annotated, Any
 
 import numpy as np
@@ -28,7 +29,7 @@ def freeze(array: Any, dtype: str | np.dtype[Any] | None = None) -> np.ndarray:
 
 def encode(array: np.ndarray) -> dict[str, Any]:
     """Encode an array as a JSON-ready dict (dtype string, shape, base64 of raw little-endian bytes)."""
-    arr = np.ascontiguousarray(array)
+    arr = np.asarray(array, order="C")  # not ascontiguousarray: it turns a 0-d array into shape (1,)
     if arr.dtype.byteorder == ">":
         arr = arr.astype(arr.dtype.newbyteorder("<"))
     return {
@@ -52,7 +53,7 @@ def decode(value: Any) -> np.ndarray:
         if any(s < 0 for s in shape):
             raise ValueError(f"negative array shape {shape}")
         raw = base64.b64decode(str(value["data"]).encode("ascii"), validate=True)
-        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        count = math.prod(shape)  # Python ints: a huge shape cannot wrap around
         if len(raw) != count * dtype.itemsize:
             raise ValueError(f"array data has {len(raw)} bytes, shape {shape} of {dtype.str} needs "
                              f"{count * dtype.itemsize}")
