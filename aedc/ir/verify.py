@@ -34,6 +34,8 @@ def _check_population(pop: Population) -> list[str]:
             errs.append(f"{where}: parameter '{pname}' has a NaN or infinite value")
         elif pname in TIME_CONSTANTS and np.any(arr <= 0):
             errs.append(f"{where}: parameter '{pname}' must be > 0 (min {float(arr.min())})")
+    if not np.isfinite(pop.event_threshold):
+        errs.append(f"{where}: event_threshold must be finite (got {pop.event_threshold})")
     if isinstance(neuron, InputModel):
         if pop.event_rule == "sigma_delta":
             errs.append(f"{where}: an input population emits binary or graded events, not sigma_delta")
@@ -84,8 +86,13 @@ def _check_projection(proj: Projection, pops: dict[str, Population]) -> list[str
         return errs
     if isinstance(conn, Sparse):
         n = conn.pre.size
-        if conn.post.size != n or conn.weight.size != n or conn.pre.ndim != 1:
+        if (conn.post.size != n or conn.weight.size != n
+                or (conn.pre.ndim, conn.post.ndim, conn.weight.ndim) != (1, 1, 1)):
             errs.append(f"{where}: sparse pre/post/weight must be 1-D of equal length")
+            return errs
+        if conn.pre.dtype.kind not in "iu" or conn.post.dtype.kind not in "iu":
+            errs.append(f"{where}: sparse pre/post must be integer arrays, got {conn.pre.dtype} and "
+                        f"{conn.post.dtype}")
             return errs
         if n and (conn.pre.min() < 0 or conn.pre.max() >= conn.n_pre or conn.post.min() < 0
                   or conn.post.max() >= conn.n_post):
