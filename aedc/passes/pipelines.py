@@ -1,0 +1,15 @@
+"""Named pipelines, as data: the one place to read what ``aedc compile`` runs by default."""
+
+from __future__ import annotations
+
+from typing import Final
+
+DEFAULT_PIPELINE: Final[str] = "verify,fold-scale,fuse-affine,dce"
+"""Check the imported graph, fold NIR Scale nodes, fuse the remaining linear nodes into projections,
+drop what reaches no output. (Later stages append: slice, place, route, emit-c.)"""
+
+PIPELINES: Final[dict[str, str]] = {
+    "default": DEFAULT_PIPELINE,
+    "check": "verify",
+}
+"""Named pipelines a user can select by name."""
