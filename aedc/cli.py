@@ -1,0 +1,212 @@
+"""The `aedc` command line: compile, inspect, passes.
+
+Exit codes: 0 ok; 2 bad input (any :class:`~aedc.errors.AedcError`); 3 the network does not fit the
+machine; 1 an internal bug (the traceback is saved to a file and its path printed — please report it).
+Heavy stages (JAX, OR-Tools) are imported only by the commands that run them, so ``aedc --help`` is fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from aedc import __version__
+from aedc.errors import AedcError
+from aedc.passes.pipelines import DEFAULT_PIPELINE
+
+app = typer.Typer(
+    name="aedc", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    help="Compile spiking neural networks (NIR) into asynchronous event-driven SpiNNaker2 programs.")
+out = Console()
+err = Console(stderr=True)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _crash_report(exc: BaseException) -> Path:
+    fd, name = tempfile.mkstemp(prefix="aedc-crash-", suffix=".txt")
+    with open(fd, "w") as fh:
+        fh.write(f"aedc {__version__}\nargv: {sys.argv}\n\n")
+        fh.write("".join(traceback.format_exception(exc)))
+    return Path(name)
+
+
+def _errors_to_exit_codes(fn: Callable[P, R]) -> Callable[P, R]:
+    """Map errors to one-line messages and exit codes (2 bad input, 3 does not fit, 1 internal bug)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except AedcError as exc:
+            err.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
+            for note in getattr(exc, "__notes__", ()):
+                err.print(f"  [dim]{note}[/dim]", highlight=False)
+            raise typer.Exit(exc.exit_code) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            report = _crash_report(exc)
+            err.print(f"[bold red]internal error:[/bold red] {type(exc).__name__}: {exc}\n"
+                      f"This is a bug in aedc; please report it with the file {report}",
+                      highlight=False)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"aedc {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Print the version and exit.")] = False) -> None:
+    """aedc: NIR → event-dataflow IR → passes → (partition, routing, C) — and a reference simulator."""
+
+
+def _graph_table(graph: object) -> Table:
+    from aedc.ir.graph import Graph
+    from aedc.summary import population_rows
+
+    assert isinstance(graph, Graph)
+    table = Table(title=f"populations of '{graph.name}'", title_justify="left")
+    for col, just in (("population", "left"), ("model", "left"), ("shape", "left"), ("neurons", "right"),
+                      ("events", "left"), ("synapses in", "right"), ("fan-in", "right"),
+                      ("fan-out", "right")):
+        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    for r in population_rows(graph):
+        table.add_row(r.name, r.model, "×".join(map(str, r.shape)), f"{r.size:,}", r.event_rule,
+                      f"{r.synapses_in:,}", f"{r.fan_in:.1f}", f"{r.fan_out:.1f}")
+    return table
+
+
+def _projection_table(graph: object) -> Table:
+    from aedc.ir.graph import Graph
+    from aedc.summary import projection_rows
+
+    assert isinstance(graph, Graph)
+    table = Table(title="projections", title_justify="left")
+    for col in ("projection", "kind", "pre → post", "synapses", "delay", "back-edge"):
+        table.add_column(col)
+    for p in projection_rows(graph):
+        table.add_row(p.name, p.kind, f"{p.pre} → {p.post}", f"{p.synapses:,}", str(p.delay),
+                      "yes" if p.back_edge else "")
+    return table
+
+
+@app.command("compile")
+@_errors_to_exit_codes
+def compile_cmd(
+    model: Annotated[Path, typer.Argument(help="NIR file (.nir), IR JSON, or an aedc build dir.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Build directory to (re)create.")],
+    pipeline: Annotated[str, typer.Option(help="Pass pipeline, e.g. 'verify,fold-scale,dce'.")] =
+        DEFAULT_PIPELINE,
+    profile: Annotated[str, typer.Option(help="Discrete-time semantics: nir-euler, snntorch, sinabs.")]
+        = "nir-euler",
+    dt: Annotated[float | None, typer.Option(help="Tick length in seconds (default: the profile's).")]
+        = None,
+    dump_after: Annotated[list[str] | None, typer.Option(
+        "--dump-after", help="Write the IR after this pass (repeatable; '*' = all).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for every randomised stage.")] = 0,
+    verify: Annotated[bool, typer.Option("--verify/--no-verify",
+                                         help="Verify the IR after every pass.")] = True,
+) -> None:
+    """Import MODEL, run the pass pipeline and write ir.json, summary.txt and build.json to OUTPUT."""
+    from aedc.frontend.load import load_model
+    from aedc.ir.serialize import to_json
+    from aedc.outdir import atomic_output_dir
+    from aedc.passes import CompileState, PassContext, PassManager, ProgressInstrument
+    from aedc.summary import text_summary
+
+    graph = load_model(model, profile=profile, dt=dt)
+    manager = PassManager(pipeline)
+    with atomic_output_dir(output) as tmp, err.status("compiling") as status:
+        def progress(event: str, index: int, pass_: object) -> None:
+            if event == "start":
+                status.update(f"pass {index + 1}/{len(manager.pipeline)}: {pass_}")
+
+        ctx = PassContext(seed=seed, verify_each=verify, dump_after=tuple(dump_after or ()),
+                          dump_dir=tmp / "dumps", instruments=(ProgressInstrument(progress),))
+        state = manager.run(CompileState(graph=graph), ctx)
+        (tmp / "ir.json").write_text(to_json(state.graph))
+        (tmp / "summary.txt").write_text(text_summary(state.graph))
+        (tmp / "pipeline.txt").write_text(str(manager.pipeline) + "\n")
+        build = {"aedc_version": __version__, "source": Path(model).name,
+                 "source_sha256": hashlib.sha256(Path(model).read_bytes()).hexdigest()
+                 if Path(model).is_file() else None,
+                 "pipeline": str(manager.pipeline), "seed": seed,
+                 "semantics": state.graph.semantics.model_dump(mode="json"),
+                 "diagnostics": [str(d) for d in ctx.diagnostics]}
+        (tmp / "build.json").write_text(json.dumps(build, indent=1, sort_keys=True) + "\n")
+    out.print(_graph_table(state.graph))
+    timing = Table(title="passes", title_justify="left")
+    timing.add_column("pass")
+    timing.add_column("ms", justify="right")
+    for p, secs in manager.timings:
+        timing.add_row(str(p), f"{secs * 1e3:.1f}")
+    out.print(timing)
+    for d in ctx.diagnostics:
+        out.print(f"[dim]{d}[/dim]")
+    s = state.graph.summary()
+    out.print(f"[green]wrote[/green] {output}/ (ir.json, summary.txt, build.json): "
+              f"{s['neurons']:,} neurons, {s['synapses']:,} synapses")
+
+
+@app.command("inspect")
+@_errors_to_exit_codes
+def inspect_cmd(
+    path: Annotated[Path, typer.Argument(help="NIR file, IR JSON or aedc build directory.")],
+    profile: Annotated[str, typer.Option(help="Semantics profile used when importing NIR.")] =
+        "nir-euler",
+) -> None:
+    """Show populations (sizes, synapses, fan-in/fan-out), projections and semantics of a model."""
+    from aedc.frontend.load import load_model
+
+    graph = load_model(path, profile=profile)
+    out.print(_graph_table(graph))
+    out.print(_projection_table(graph))
+    s, sem = graph.summary(), graph.semantics
+    out.print(f"{s['neurons']:,} neurons (+{s['inputs']:,} inputs), {s['synapses']:,} synapses; "
+              f"profile {sem.profile}, dt={sem.dt:g}s, {sem.discretisation}, reset {sem.reset}, "
+              f"spike if v {sem.threshold_cmp} threshold")
+    out.print("outputs: " + (", ".join(f"{k} ← {v}" for k, v in graph.outputs.items()) or "none"))
+
+
+@app.command("passes")
+@_errors_to_exit_codes
+def passes_cmd() -> None:
+    """List the registered passes and the default pipeline."""
+    from aedc.passes import available_passes
+
+    table = Table(title="passes", title_justify="left")
+    table.add_column("name")
+    table.add_column("what it does")
+    for name, help_text in available_passes().items():
+        table.add_row(name, help_text)
+    out.print(table)
+    out.print(f"default pipeline: {DEFAULT_PIPELINE}")
+
+
+def main() -> None:
+    """Console entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
