@@ -52,9 +52,9 @@ def _errors_to_exit_codes(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except AedcError as exc:
-            err.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
+            err.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
             for note in getattr(exc, "__notes__", ()):
-                err.print(f"  [dim]{note}[/dim]", highlight=False)
+                err.print(f"  [dim]{note}[/dim]", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
@@ -62,7 +62,7 @@ def _errors_to_exit_codes(fn: Callable[P, R]) -> Callable[P, R]:
             report = _crash_report(exc)
             err.print(f"[bold red]internal error:[/bold red] {type(exc).__name__}: {exc}\n"
                       f"This is a bug in aedc; please report it with the file {report}",
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
 
     return wrapper
