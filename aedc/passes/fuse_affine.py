@@ -1,0 +1,54 @@
+"""The ``fuse-affine`` pass: remove pass-through linear populations (NIR Affine, Linear, Conv, Pool,
+Scale, Delay, Flatten) by composing the projections around them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import ClassVar
+
+from aedc.errors import PipelineError
+from aedc.ir.graph import Graph, Population
+from aedc.ir.neurons import LinearModel
+from aedc.passes.base import Pass
+from aedc.passes.context import PassContext
+from aedc.passes.fuse import fuse_all
+from aedc.passes.state import CompileState
+
+
+def _is_linear(graph: Graph, pop: Population) -> bool:
+    return isinstance(pop.neuron, LinearModel)
+
+
+@dataclass(frozen=True)
+class FuseAffine(Pass):
+    """Remove pass-through linear populations between others by composing their projections.
+
+    For a linear, graded, non-output population ``L`` with incoming ``A_i: pre_i -> L`` and outgoing
+    ``B_j: L -> post_j``, every pair becomes ``pre_i -(B_j∘A_i)-> post_j`` with ``delay = A.delay +
+    B.delay`` and ``back_edge = A.back_edge or B.back_edge``; ``B_j`` applied to ``L``'s bias is added
+    to ``post_j``'s bias — only when every ``B_j`` has latency 0, otherwise ``L`` is kept. Composition
+    rules (aedc.passes.compose): identity, one-to-one scaling, dense·dense matrix product,
+    pool2d(kernel = stride) then conv2d as one strided conv2d, else explicit synapse lists when
+    ``|pre|·|post| <= max-dense`` (dense result if over half connected). Weights are composed in float64
+    and rounded to float32 once. Every population that is kept gets a diagnostic saying why.
+    """
+
+    name: ClassVar[str] = "fuse-affine"
+    requires: ClassVar[frozenset[str]] = frozenset({"graph"})
+    produces: ClassVar[frozenset[str]] = frozenset()
+
+    max_dense: int = 4_000_000
+
+    def __post_init__(self) -> None:
+        if self.max_dense < 0:
+            raise PipelineError(f"fuse-affine: max-dense must be >= 0 (got {self.max_dense})",
+                                where=self.name)
+
+    def apply(self, ctx: PassContext, state: CompileState) -> CompileState:
+        graph, kept = fuse_all(state.graph, _is_linear, max_dense=self.max_dense)
+        removed = [p.name for p in state.graph.populations if p.name not in graph.pop_map()]
+        if removed:
+            ctx.report(self.name, f"fused {len(removed)} linear population(s): {', '.join(removed)}")
+        for pop, reason in kept.items():
+            ctx.report(self.name, f"kept '{pop}': {reason}", where=pop)
+        return replace(state, graph=graph)
