@@ -71,7 +71,8 @@ def test_dump_after_writes_intermediate_ir(tmp_path: Path) -> None:
 def test_inspect_shows_fan_in(tmp_path: Path) -> None:
     res = runner.invoke(app, ["inspect", str(_mlp_json(tmp_path))])
     assert res.exit_code == 0, res.output
-    assert "scale" in res.output and "12" in res.output  # x -> h has 12 synapses
+    assert "scale" in res.output
+    assert "12" in res.output
 
 
 def _broken_json(tmp_path: Path, mutate: str) -> Path:
@@ -116,10 +117,12 @@ def test_bad_input_gives_one_line_error_exit_2_and_no_output(tmp_path: Path, mut
 
 def test_missing_file_and_bad_pipeline(tmp_path: Path) -> None:
     res = runner.invoke(app, ["compile", str(tmp_path / "none.nir"), "-o", str(tmp_path / "b")])
-    assert res.exit_code == 2 and "no such file" in res.output
+    assert res.exit_code == 2
+    assert "no such file" in res.output
     res = runner.invoke(app, ["compile", str(_mlp_json(tmp_path)), "-o", str(tmp_path / "b"),
                               "--pipeline", "verify,frobnicate"])
-    assert res.exit_code == 2 and "frobnicate" in res.output
+    assert res.exit_code == 2
+    assert "frobnicate" in res.output
     assert not (tmp_path / "b").exists()
 
 
@@ -128,7 +131,8 @@ def test_refuses_to_overwrite_a_foreign_directory(tmp_path: Path) -> None:
     out.mkdir()
     (out / "thesis.tex").write_text("do not delete")
     res = runner.invoke(app, ["compile", str(_mlp_json(tmp_path)), "-o", str(out)])
-    assert res.exit_code == 2 and "not an aedc build" in res.output
+    assert res.exit_code == 2
+    assert "not an aedc build" in res.output
     assert (out / "thesis.tex").read_text() == "do not delete"
 
 
