@@ -1,0 +1,129 @@
+"""Graph structure of a NIR model: flatten nested graphs, find back-edges, order the nodes.
+
+Flattening: an inner node ``lif`` of subgraph ``sub`` becomes ``sub.lif``. A subgraph's own ``Input``
+and ``Output`` nodes are *aliases*: each edge into an alias is joined to each edge out of it, and the
+alias disappears. An inner ``Input`` that nothing feeds (or an inner ``Output`` that feeds nothing) is
+kept as a real graph input (output port), so a graph that is one big subgraph still has inputs.
+
+Back-edges: NIR edges are instantaneous, so a cycle must be cut somewhere for a tick-based executor.
+A depth-first search from the ``Input`` nodes (sorted by name, successors sorted by name, then every
+unvisited node by name) over the zero-latency edges marks each edge that closes a cycle; the IR delivers
+its value one tick later. Edges into a ``Delay`` of at least one tick already carry latency and are not
+searched, so a loop through a Delay is never delayed twice.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from aedc.errors import NIRFormatError
+from aedc.frontend.nir_reader import RawGraph, RawNode, resolve_endpoint
+
+Edge = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class FlatGraph:
+    """A NIR graph without nesting: dotted node names, no alias nodes, edges sorted."""
+
+    nodes: Mapping[str, RawNode]
+    edges: tuple[Edge, ...]
+
+    def preds(self, name: str) -> tuple[str, ...]:
+        return tuple(s for s, d in self.edges if d == name)
+
+    def succs(self, name: str) -> tuple[str, ...]:
+        return tuple(d for s, d in self.edges if s == name)
+
+
+def _collect(graph: RawGraph, prefix: str, nodes: dict[str, RawNode], edges: list[Edge],
+             aliases: list[str]) -> None:
+    for name, node in graph.nodes.items():
+        full = prefix + name
+        if node.subgraph is not None:
+            _collect(node.subgraph, full + ".", nodes, edges, aliases)
+            continue
+        if full in nodes:
+            raise NIRFormatError(f"node name '{full}' is used twice once nested graphs are flattened; "
+                                 f"rename one of them", where=full)
+        nodes[full] = node
+        if prefix and node.type in ("Input", "Output"):
+            aliases.append(full)
+    for src, dst in graph.edges:
+        s, d = resolve_endpoint(graph, src, "src"), resolve_endpoint(graph, dst, "dst")
+        assert s is not None, src  # the reader checked every edge end
+        assert d is not None, dst
+        edges.append((prefix + s, prefix + d))
+
+
+def flatten(graph: RawGraph) -> FlatGraph:
+    """Flatten nested graphs into one level with dotted names and contract subgraph Input/Output."""
+    nodes: dict[str, RawNode] = {}
+    edges: list[Edge] = []
+    aliases: list[str] = []
+    _collect(graph, "", nodes, edges, aliases)
+    for alias in sorted(aliases):
+        preds = [s for s, d in edges if d == alias]
+        succs = [d for s, d in edges if s == alias]
+        if (nodes[alias].type == "Input" and not preds) or (nodes[alias].type == "Output" and not succs):
+            continue  # a real input / output port of the whole model
+        edges = [e for e in edges if alias not in e] + [(p, s) for p in preds for s in succs]
+        del nodes[alias]
+    dup = sorted({e for e in edges if edges.count(e) > 1})
+    if dup:
+        raise NIRFormatError(f"edge {dup[0][0]!r} -> {dup[0][1]!r} appears twice once nested graphs "
+                             f"are flattened", where=dup[0][1])
+    return FlatGraph(nodes=MappingProxyType(nodes), edges=tuple(sorted(edges)))
+
+
+def back_edges(nodes: Iterable[str], edges: Iterable[Edge],
+               roots: Iterable[str]) -> dict[Edge, tuple[str, ...]]:
+    """Edges closing a cycle in a DFS from ``roots`` (then all nodes) by name → the cycle they close."""
+    names = sorted(set(nodes))
+    succ: dict[str, list[str]] = {n: [] for n in names}
+    for s, d in sorted(set(edges)):
+        succ[s].append(d)
+    colour = dict.fromkeys(names, 0)  # 0 new, 1 on the stack, 2 done
+    found: dict[Edge, tuple[str, ...]] = {}
+    for start in [*sorted(roots), *names]:
+        if colour[start]:
+            continue
+        colour[start] = 1
+        path, stack = [start], [iter(succ[start])]
+        while stack:
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                colour[path.pop()] = 2
+                stack.pop()
+            elif colour[nxt] == 1:
+                found[(path[-1], nxt)] = (*path[path.index(nxt):], nxt)
+            elif colour[nxt] == 0:
+                colour[nxt] = 1
+                path.append(nxt)
+                stack.append(iter(succ[nxt]))
+    return found
+
+
+def topo_order(nodes: Iterable[str], edges: Iterable[Edge]) -> tuple[str, ...]:
+    """Topological order of an acyclic edge set, ties broken by name (Kahn with a min-heap)."""
+    names = sorted(set(nodes))
+    indeg = dict.fromkeys(names, 0)
+    succ: dict[str, list[str]] = {n: [] for n in names}
+    for s, d in set(edges):
+        succ[s].append(d)
+        indeg[d] += 1
+    ready = [n for n in names if indeg[n] == 0]
+    heapq.heapify(ready)
+    order: list[str] = []
+    while ready:
+        n = heapq.heappop(ready)
+        order.append(n)
+        for m in succ[n]:
+            indeg[m] -= 1
+            if indeg[m] == 0:
+                heapq.heappush(ready, m)
+    assert len(order) == len(names), "topo_order needs an acyclic edge set"
+    return tuple(order)
