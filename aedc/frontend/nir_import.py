@@ -223,6 +223,8 @@ class _Importer:
     def _population(self, name: str, input_rule: EventRule) -> Population:
         node, shape = self.flat.nodes[name], self.shapes[name]
         meta = {"nir_type": node.type}
+        if node.type == "Flatten":  # kept so that export writes the dims the file had (-1 stays -1)
+            meta |= {"start_dim": str(node.fields["start_dim"]), "end_dim": str(node.fields["end_dim"])}
         if node.type == "Input":
             return Population(name=name, shape=shape, neuron=InputModel(), event_rule=input_rule,
                               meta=meta)

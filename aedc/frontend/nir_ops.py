@@ -183,14 +183,22 @@ def _pool(where: NodeRef, fields: Mapping[str, FieldValue], in_shape: Shape, mod
     return Op(conn, _nonempty(where, conn.out_shape(in_shape)))
 
 
-def _flatten(where: NodeRef, fields: Mapping[str, FieldValue], in_shape: Shape) -> Op:
-    n = len(in_shape)
-    start, end = integer(fields, "start_dim"), integer(fields, "end_dim")
-    lo, hi = start + n if start < 0 else start, end + n if end < 0 else end
+def flatten_shape(shape: Shape, start_dim: int, end_dim: int) -> Shape | None:
+    """``shape`` with axes ``start_dim..end_dim`` (negative from the end) merged; ``None`` if invalid."""
+    n = len(shape)
+    lo, hi = start_dim + n if start_dim < 0 else start_dim, end_dim + n if end_dim < 0 else end_dim
     if not 0 <= lo <= hi < n:
-        raise where.error(f"start_dim={start}, end_dim={end} do not select axes of its "
-                             f"(unbatched) input of shape {in_shape}")
-    return Op(Identity(), (*in_shape[:lo], size(in_shape[lo:hi + 1]), *in_shape[hi + 1:]))
+        return None
+    return (*shape[:lo], size(shape[lo:hi + 1]), *shape[hi + 1:])
+
+
+def _flatten(where: NodeRef, fields: Mapping[str, FieldValue], in_shape: Shape) -> Op:
+    start, end = integer(fields, "start_dim"), integer(fields, "end_dim")
+    out = flatten_shape(in_shape, start, end)
+    if out is None:
+        raise where.error(f"start_dim={start}, end_dim={end} do not select axes of its (unbatched) "
+                          f"input of shape {in_shape}")
+    return Op(Identity(), out)
 
 
 def op_for_input(where: NodeRef, fields: Mapping[str, FieldValue], in_shape: Shape,
