@@ -13,6 +13,7 @@ import json
 import sys
 import tempfile
 import traceback
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
@@ -47,10 +48,15 @@ def _crash_report(exc: BaseException) -> Path:
 def _errors_to_exit_codes(fn: Callable[P, R]) -> Callable[P, R]:
     """Map errors to one-line messages and exit codes (2 bad input, 3 does not fit, 1 internal bug)."""
 
+    def show_warning(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
+        err.print(f"[yellow]warning:[/yellow] {message}", highlight=False, soft_wrap=True)
+
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            return fn(*args, **kwargs)
+            with warnings.catch_warnings():
+                warnings.showwarning = show_warning
+                return fn(*args, **kwargs)
         except AedcError as exc:
             err.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
             for note in getattr(exc, "__notes__", ()):
