@@ -197,9 +197,6 @@ def test_semantic_overrides() -> None:
     assert g.semantics.current_first is True
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="builder bug (reported, not in this test's files to fix): np.broadcast_to "
-                          "raises a bare ValueError instead of a VerifyError naming the population")
 def test_parameter_of_the_wrong_shape_names_the_population() -> None:
     net = Network("b")
     with pytest.raises(VerifyError, match="population 'h'"):

@@ -85,7 +85,12 @@ class Network:
             else:
                 raise VerifyError(f"population '{name}': parameter '{p}' of {model!r} is required",
                                   where=name)
-            values[p] = np.broadcast_to(np.asarray(v, np.float32), shp)
+            try:
+                values[p] = np.broadcast_to(np.asarray(v, np.float32), shp)
+            except ValueError:
+                raise VerifyError(f"population '{name}': parameter '{p}' has shape "
+                                  f"{np.shape(v)}, which does not broadcast to the population "
+                                  f"shape {shp}", where=name) from None
         rule = event_rule or ("binary" if cls.SPIKING else "graded")
         self._pops.append(Population(name=name, shape=shp, neuron=cls(**values), event_rule=rule,
                                      event_threshold=event_threshold))

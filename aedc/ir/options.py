@@ -59,7 +59,10 @@ PROFILES: dict[str, Semantics] = {
 
 
 def profile(name: str, **overrides: object) -> Semantics:
-    """Return the preset ``name`` with ``overrides`` applied (profile becomes ``custom`` if any change)."""
+    """Return the preset ``name`` with ``overrides`` (``None`` values ignored) applied.
+
+    The profile keeps its name: overriding ``dt`` is the common case and does not change the reading.
+    """
     from aedc.errors import FrontendError
 
     if name not in PROFILES:
