@@ -15,7 +15,7 @@ import pytest
 from test_passes_helpers import raw_mlp_with_scale
 
 from aedc.errors import AedcError, PipelineError, VerifyError
-from aedc.ir import load
+from aedc.ir import Graph, load
 from aedc.ir.neurons import LinearModel
 from aedc.passes import (
     DEFAULT_PIPELINE,
@@ -425,3 +425,19 @@ def test_bad_pass_classes_are_rejected() -> None:
 
 def test_pipeline_errors_are_aedc_errors() -> None:
     assert issubclass(PipelineError, AedcError)
+
+
+@pytest.mark.usefixtures("user_passes")
+def test_verification_runs_once_per_changed_graph(state: CompileState,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from aedc.ir.verify import verify
+
+    seen: list[str] = []
+
+    def counting(graph: Graph) -> Graph:
+        seen.append(graph.meta.get("trail", ""))
+        return verify(graph)
+
+    monkeypatch.setattr("aedc.passes.pipeline.verify", counting)
+    PassManager("dce,dce,tag{label=a},dce,tag{label=b}").run(state)
+    assert seen == ["", "a", "ab"]  # after the first dce (it removes "probe"); the second changes nothing

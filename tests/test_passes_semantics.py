@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from strategies import graphs, inputs_for
 from test_passes_helpers import binary_input, dyadic, raw_cnn, raw_mlp_with_scale
@@ -139,10 +139,38 @@ def _exact_passthrough(graph: Graph, seed: int) -> Graph:
     return graph.evolve(populations=tuple(pops), outputs=outputs)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def _value_cycle(graph: Graph) -> bool:
+    """Whether a cycle runs through non-spiking populations only: around it values are multiplied by
+    weights again every tick, their dyadic denominators grow without bound and float32 stops being
+    exact (fusing moves the rounding, so traces may differ in the last bit). A spiking population on
+    the cycle emits 0/1 and keeps everything exact."""
+    pops = graph.pop_map()
+    succ: dict[str, set[str]] = {}
+    for pr in graph.projections:
+        if not pops[pr.post].neuron.SPIKING:
+            succ.setdefault(pr.pre, set()).add(pr.post)
+    for start in succ:
+        if pops[start].neuron.SPIKING:
+            continue
+        seen: set[str] = set()
+        stack = list(succ[start])
+        while stack:
+            n = stack.pop()
+            if n == start:
+                return True
+            if n not in seen:
+                seen.add(n)
+                stack.extend(succ.get(n, ()))
+    return False
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                   HealthCheck.filter_too_much])
 @given(data=st.data(), seed=st.integers(0, 2**16))
 def test_random_graphs_keep_their_behaviour(data: st.DataObject, seed: int) -> None:
+    """Random graphs (every connectivity kind, delays, back-edges through spiking populations)."""
     graph = data.draw(graphs(max_pops=7, exact_weights=True, models=EXACT_MODELS, max_size=32))
+    assume(not _value_cycle(graph))
     graph = _exact_passthrough(graph, seed)
     inputs = data.draw(inputs_for(graph, 10, exact=True))
     after = compiled(graph)

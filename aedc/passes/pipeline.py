@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aedc.errors import PipelineError
+from aedc.ir.graph import Graph
 from aedc.ir.serialize import to_json, write_atomic
 from aedc.ir.verify import verify
 from aedc.passes.base import Pass, check_pass_class
@@ -209,6 +210,9 @@ class Pipeline:
 class PassManager:
     """Runs a pipeline: instruments, timing, verify-after-each, dumps, failure notes.
 
+    Verification after a pass is skipped when the pass returned the very graph object that was last
+    verified (a pass that does not touch the graph), so ``verify`` costs once per changed graph.
+
     After :meth:`run`, ``timings`` holds ``(pass, seconds)`` for every pass that ran (the time of
     ``apply`` alone, without verification or dumping).
     """
@@ -240,6 +244,7 @@ class PassManager:
         if dump:
             assert ctx.dump_dir is not None
             write_atomic(ctx.dump_dir / "pipeline.txt", str(self.pipeline) + "\n")
+        verified: Graph | None = None  # the last graph object verified (a pass may return it unchanged)
         for i, p in enumerate(self.pipeline.passes):
             for inst in ctx.instruments:
                 inst.before_pass(i, p, state, ctx)
@@ -260,9 +265,9 @@ class PassManager:
                                     where=p.name)
             for inst in ctx.instruments:
                 inst.after_pass(i, p, new, ctx, seconds)
-            if ctx.verify_each:
+            if ctx.verify_each and new.graph is not verified:
                 try:
-                    verify(new.graph)
+                    verified = verify(new.graph)
                 except Exception as exc:
                     exc.add_note(f"in pass '{p.name}': the IR it returned does not verify")
                     raise
