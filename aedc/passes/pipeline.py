@@ -252,7 +252,7 @@ class PassManager:
             try:
                 new = p.apply(ctx, state)
             except Exception as exc:
-                exc.add_note(f"in pass '{p.name}' (position {i + 1} of pipeline '{self.pipeline}')")
+                exc.add_note(f"in pass '{p.name}' (pass {i + 1} of {len(self.pipeline)})")
                 raise
             seconds = time.perf_counter() - start
             self.timings.append((p, seconds))
