@@ -15,14 +15,14 @@ demo: $(STAMP)
 	$(PY) examples/demo.py
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check aedc tests examples benchmarks
+	$(VENV)/bin/ruff check aedc tests examples $(wildcard benchmarks/*.py)
 	$(VENV)/bin/mypy
 
 test: $(STAMP) lint
 	$(VENV)/bin/pytest
 
 bench: $(STAMP)
-	$(PY) -m benchmarks
+	@set -e; for b in benchmarks/bench_*.py; do [ -e "$$b" ] || continue; echo "== $$b"; $(PY) "$$b"; done
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache
