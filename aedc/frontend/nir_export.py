@@ -286,4 +286,9 @@ def write_nir(graph: Graph, path: str | Path) -> None:
     """Export ``graph`` and write it as a ``.nir`` (HDF5) file with ``nir.write``."""
     import nir
 
-    nir.write(path, to_nir(graph))
+    model = to_nir(graph)
+    for name in model.nodes:
+        if "/" in name or name in (".", ""):
+            raise UnsupportedNodeError(f"node name {name!r} cannot be an HDF5 group name ('/' separates "
+                                       f"groups); rename the population or projection", where=name)
+    nir.write(path, model)

@@ -13,7 +13,8 @@ The raw IR convention other stages rely on:
   incoming edge ``src → node``, one projection carrying the op, named after the node (or
   ``"node[src]"`` when it has several inputs): Dense for Affine/Linear (block-diagonal Sparse when NIR
   applies the weight to the last axis of a multi-dimensional input), Conv1d/Conv2d, Pool2d, OneToOne
-  for Scale, Identity with ``delay`` ticks for Delay, Identity for Flatten;
+  for Scale, Identity with ``delay`` ticks for Delay, Identity for Flatten (whose population also keeps
+  ``meta["start_dim"]``/``meta["end_dim"]`` for export);
 * every other edge is an Identity projection ``"src->dst"``; an edge that closes a cycle (see
   :mod:`aedc.frontend.nir_structure`) is a back-edge.
 
@@ -35,7 +36,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from aedc.errors import NIRFormatError, UnsupportedNodeError
+from aedc.errors import FrontendError, NIRFormatError, UnsupportedNodeError
 from aedc.frontend.nir_ops import NodeRef, Op, arr, elementwise_shape, fit, op_bias, op_for_input, size
 from aedc.frontend.nir_reader import NIRImportWarning, RawGraph, RawNode, raw_from_nir, read_nir
 from aedc.frontend.nir_schema import LINEAR_OP_TYPES, NEURON_TYPES, SCHEMA
@@ -271,6 +272,10 @@ def from_nir(source: str | Path | nir.NIRGraph | RawGraph, *, profile: str = "ni
     :class:`~aedc.errors.NIRFormatError` / :class:`~aedc.errors.UnsupportedNodeError` naming the node,
     and lets the verifier's :class:`~aedc.errors.VerifyError` (e.g. ``tau <= 0``) through unchanged.
     """
+    if input_event_rule not in ("binary", "graded"):
+        raise FrontendError(f"input_event_rule must be 'binary' or 'graded', got {input_event_rule!r}")
+    if dt is not None and not (np.isfinite(dt) and dt > 0):
+        raise FrontendError(f"dt must be a positive number of seconds, got {dt!r}")
     raw, default_name = _load(source)
     flat = flatten(raw)
     semantics, dt_source = _semantics(profile, dt, flat)

@@ -8,6 +8,9 @@ missing or malformed field, a broken file and an edge to a missing node are
 :class:`~aedc.errors.NIRFormatError`. A file written by another NIR version than 1.0 loads with a
 :class:`NIRVersionWarning`.
 
+Limit: libhdf5 itself may crash (segfault) on a file whose bytes were corrupted inside its heap; no
+Python code can catch that. Truncated files and non-HDF5 files are reported normally.
+
 The result, :class:`RawGraph`, is a faithful, validated copy of the file (nested graphs stay nested);
 turning it into IR — defaults, shapes, semantics — is :mod:`aedc.frontend.nir_import`'s job. The one
 normalisation: an ``Input`` node always has ``shape`` (older files may give only ``input_type``).
