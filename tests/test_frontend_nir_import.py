@@ -301,3 +301,21 @@ def test_raw_graph_source_and_legacy_input_type(tmp_path: Path) -> None:
         del f["version"]
     with pytest.warns(NIRVersionWarning, match="no version"):
         read_nir(path)
+
+
+def test_two_levels_of_nesting_and_an_unfed_inner_input() -> None:
+    """outer{input → inner{input → lif → output} → output}; edges use 'outer.inner.lif' paths.
+
+    The whole model is one subgraph whose Input nothing feeds: it stays a real input, 'outer.input'.
+    """
+    inner = graph({"input": inp(2), "lif": lif(2), "output": out(2)},
+                  [("input", "lif"), ("lif", "output")])
+    outer = graph({"input": inp(2), "inner": inner, "li": nir.LI(tau=np.ones(2, F32), r=np.ones(2, F32),
+                                                                 v_leak=np.zeros(2, F32)),
+                   "output": out(2)},
+                  [("input", "inner"), ("inner", "li"), ("li", "output")])
+    g = from_nir(graph({"outer": outer, "probe": out(2)}, [("outer.inner.lif", "probe")]))
+    assert [p.name for p in g.populations] == ["outer.input", "outer.inner.lif", "outer.li"]
+    assert [p.name for p in g.projections] == ["outer.input->outer.inner.lif", "outer.inner.lif->outer.li"]
+    assert g.outputs == {"outer.output": "outer.li", "probe": "outer.inner.lif"}
+    assert g.inputs == ("outer.input",)

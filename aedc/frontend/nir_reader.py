@@ -19,6 +19,7 @@ normalisation: an ``Input`` node always has ``shape`` (older files may give only
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,7 +147,7 @@ def _edges(value: object, where: str) -> tuple[tuple[str, str], ...]:
             raise NIRFormatError(f"{where}: edge {src!r} -> {dst!r} must join two node names",
                                  where=where)
         out.append((s, d))
-    dup = sorted({e for e in out if out.count(e) > 1})
+    dup = sorted(e for e, n in Counter(out).items() if n > 1)
     if dup:
         raise NIRFormatError(f"{where}: duplicate edge(s) {dup}", where=where)
     return tuple(out)

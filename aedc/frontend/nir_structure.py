@@ -15,6 +15,7 @@ searched, so a loop through a Delay is never delayed twice.
 from __future__ import annotations
 
 import heapq
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -72,7 +73,7 @@ def flatten(graph: RawGraph) -> FlatGraph:
             continue  # a real input / output port of the whole model
         edges = [e for e in edges if alias not in e] + [(p, s) for p in preds for s in succs]
         del nodes[alias]
-    dup = sorted({e for e in edges if edges.count(e) > 1})
+    dup = sorted(e for e, n in Counter(edges).items() if n > 1)
     if dup:
         raise NIRFormatError(f"edge {dup[0][0]!r} -> {dup[0][1]!r} appears twice once nested graphs "
                              f"are flattened", where=dup[0][1])

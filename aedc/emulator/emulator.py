@@ -1,0 +1,164 @@
+"""Public API: ``Emulator(program, schedule=...).run(inputs) -> EmulatorResult``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import jax
+import numpy as np
+
+from aedc.emulator.engine import Compiled
+from aedc.emulator.metrics import FanOut, compute_metrics
+from aedc.emulator.program import PlacedProgram
+from aedc.emulator.schedule import Schedule, make_plan
+from aedc.errors import EmulatorError
+from aedc.ir.graph import Graph
+from aedc.ir.verify import verify
+
+F32 = np.float32
+
+
+@dataclass(frozen=True, eq=False)
+class EmulatorResult:
+    """Traces in local-tick order, each ``(T, *shape)`` (``(B, T, *shape)`` from :meth:`run_batch`).
+
+    ``events``: payload of the events sent (0 where none); ``outputs``: the value a population presents
+    (spike 0/1, graded value, last sent sigma-delta value); ``state[pop][var]``: state after each tick;
+    ``tick_times``: ``(n_pes, T)`` µs start of every PE tick; ``metrics``: see
+    :mod:`aedc.emulator.metrics` (a list with one dict per sample from :meth:`run_batch`).
+    """
+
+    events: dict[str, np.ndarray]
+    outputs: dict[str, np.ndarray]
+    state: dict[str, dict[str, np.ndarray]]
+    tick_times: np.ndarray
+    metrics: Any = field(default=None)
+
+    def spike_steps(self, population: str) -> np.ndarray:
+        """Ticks at which any neuron of ``population`` sent an event (single-sample results)."""
+        ev = self.events[population]
+        return np.unique(np.nonzero(ev.reshape(ev.shape[0], -1))[0])
+
+
+class Emulator:
+    """Executes a placed program (or a bare graph, placed trivially) under a :class:`Schedule`.
+
+    ``exact=True`` (default): bit-exact float32 event order (see :mod:`aedc.emulator.engine`);
+    ``exact=False``: dense/matmul execution for speed. ``record_state=False`` returns events only.
+    ``remat=True`` wraps the scan step in :func:`jax.checkpoint` (memory for gradients).
+    Compiled functions are cached per number of ticks; batches are vmapped.
+    """
+
+    def __init__(self, program: PlacedProgram | Graph, schedule: Schedule | None = None, *,
+                 exact: bool = True, record_state: bool = True, remat: bool = False) -> None:
+        if isinstance(program, Graph):
+            program = PlacedProgram.trivial(program)
+        verify(program.graph)
+        self.program = program
+        self.schedule = schedule or Schedule()
+        self.exact, self.record_state, self.remat = exact, record_state, remat
+        self._chip_hops, self._qpe_hops = program.hops()
+        self._cache: dict[int, tuple[Compiled, Any]] = {}
+        self._fanout: FanOut | None = None
+
+    @property
+    def graph(self) -> Graph:
+        return self.program.graph
+
+    def compiled(self, T: int) -> tuple[Compiled, Any]:
+        """The host tables and the jitted, vmapped run function for ``T`` ticks (cached)."""
+        if T not in self._cache:
+            plan = make_plan(self.graph, dict(self.program.pe_of), self.program.n_pes, self._chip_hops,
+                             self._qpe_hops, self.schedule, T)
+            comp = Compiled(self.graph, dict(self.program.pe_of), plan, T, exact=self.exact,
+                            record_state=self.record_state, remat=self.remat)
+            fn = jax.jit(jax.vmap(comp.run_one, in_axes=(None, 0)))
+            self._cache[T] = (comp, fn)
+        return self._cache[T]
+
+    def _check(self, inputs: Mapping[str, np.ndarray], batched: bool,
+               steps: int | None) -> tuple[dict[str, np.ndarray], int, int]:
+        pops = self.graph.pop_map()
+        names = self.graph.inputs
+        unknown = sorted(set(inputs) - set(names))
+        if unknown:
+            raise EmulatorError(f"input(s) {unknown} are not input populations of "
+                                f"'{self.graph.name}'; its inputs are {list(names)}", where=unknown[0])
+        missing = [n for n in names if n not in inputs]
+        if missing:
+            raise EmulatorError(f"no data for input population(s) {missing}", where=missing[0])
+        out: dict[str, np.ndarray] = {}
+        shapes: set[tuple[int, int]] = set()
+        for n in names:
+            arr = np.asarray(inputs[n], F32)
+            pop = pops[n]
+            if not batched:
+                arr = arr[None]
+            if arr.shape[2:] != pop.shape and not (arr.ndim == 3 and arr.shape[2] == pop.size):
+                want = "(B, T, *shape)" if batched else "(T, *shape)"
+                raise EmulatorError(f"input '{n}' has shape {np.shape(inputs[n])}, expected {want} "
+                                    f"with shape {pop.shape}", where=n)
+            if not np.all(np.isfinite(arr)):
+                raise EmulatorError(f"input '{n}' contains NaN or infinity", where=n)
+            if pop.event_rule == "binary" and not np.all((arr == 0) | (arr == 1)):
+                raise EmulatorError(f"input '{n}' uses binary events but its data is not 0/1", where=n)
+            out[n] = arr.reshape(arr.shape[0], arr.shape[1], -1)
+            shapes.add(arr.shape[:2])
+        if len(shapes) > 1:
+            raise EmulatorError(f"inputs have different (batch, length) {sorted(shapes)}")
+        B, T = shapes.pop() if shapes else (1, 0)
+        if steps is not None:
+            if steps > T:
+                raise EmulatorError(f"steps={steps} is longer than the input data ({T} ticks)")
+            T = steps
+            out = {k: v[:, :T] for k, v in out.items()}
+        if T < 1:
+            raise EmulatorError("nothing to run: zero ticks")
+        return out, B, T
+
+    def run_batch(self, inputs: Mapping[str, np.ndarray], *, steps: int | None = None,
+                  metrics: bool = True) -> EmulatorResult:
+        """Run a batch: ``inputs[name]`` is ``(B, T, *shape)``; results get a leading batch axis."""
+        data, B, T = self._check(inputs, True, steps)
+        comp, fn = self.compiled(T)
+        raw = jax.device_get(fn(comp.params, data))
+        return self._result(raw, data, B, T, comp, metrics)
+
+    def run(self, inputs: Mapping[str, np.ndarray], *, steps: int | None = None,
+            metrics: bool = True) -> EmulatorResult:
+        """Run one sample: ``inputs[name]`` is ``(T, *shape)``."""
+        data, _, T = self._check(inputs, False, steps)
+        comp, fn = self.compiled(T)
+        raw = jax.device_get(fn(comp.params, data))
+        res = self._result(raw, data, 1, T, comp, metrics)
+        return EmulatorResult(
+            events={k: v[0] for k, v in res.events.items()},
+            outputs={k: v[0] for k, v in res.outputs.items()},
+            state={k: {v: a[0] for v, a in d.items()} for k, d in res.state.items()},
+            tick_times=res.tick_times, metrics=res.metrics[0] if metrics else None)
+
+    def _result(self, raw: dict[str, Any], data: dict[str, np.ndarray], B: int, T: int, comp: Compiled,
+                want_metrics: bool) -> EmulatorResult:
+        pops = self.graph.pop_map()
+        events, outputs, state = {}, {}, {}
+        for n, ys in raw.items():
+            shape = (B, T, *pops[n].shape)
+            events[n] = np.asarray(ys["events"], F32).reshape(shape)
+            if pops[n].is_input:
+                outputs[n] = events[n]
+            elif "outputs" in ys:
+                outputs[n] = np.asarray(ys["outputs"], F32).reshape(shape)
+                st = {v: np.asarray(ys[f"state.{v}"], F32).reshape(shape)
+                      for v in pops[n].neuron.STATE}
+                if st:
+                    state[n] = st
+        met = None
+        if want_metrics:
+            if self._fanout is None:
+                self._fanout = FanOut.build(self.program)
+            met = [compute_metrics(self.program, self._fanout,
+                                   {n: e[b].reshape(T, -1) for n, e in events.items()},
+                                   comp.plan.times) for b in range(B)]
+        return EmulatorResult(events, outputs, state, comp.plan.times, met)
