@@ -41,6 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from aedc.emulator.schedule import Plan
 from aedc.ir.graph import Graph, Population
 from aedc.ir.neurons import (
     CubaLIFModel,
@@ -56,8 +57,6 @@ from aedc.ir.neurons import (
 from aedc.ir.options import Semantics
 from aedc.ir.topology import topo_order
 from aedc.reference.constants import neuron_constants
-
-from aedc.emulator.schedule import Plan
 
 Array = Any
 F32 = np.float32
