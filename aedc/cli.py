@@ -116,6 +116,51 @@ def _projection_table(graph: object) -> Table:
     return table
 
 
+def _machine(chips: str) -> object:
+    from aedc.errors import AedcError
+    from aedc.machine import Machine
+
+    try:
+        w, h = (int(v) for v in chips.lower().replace("×", "x").split("x"))
+    except ValueError:
+        raise AedcError(f"--chips expects W×H such as 8x6, got {chips!r}", where="--chips") from None
+    return Machine.spinnaker2((w, h))
+
+
+def _fullest_pe_table(placement: object) -> Table:
+    from aedc.partition.model import Placement
+    from aedc.partition.report import budget_lines
+
+    assert isinstance(placement, Placement)
+    u, m = placement.fullest(), placement.machine
+    names = ", ".join(placement.slices[i].label for i in u.slices)
+    table = Table(title=f"fullest PE {u.pe} ({names}); {len(placement.pes)} PEs used",
+                  title_justify="left")
+    for col, just in (("term", "left"), ("bytes", "right"), ("", "left")):
+        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    for term, value, note in budget_lines(u, m.dynamic_region_bytes, m.itcm_bytes):
+        table.add_row(term, f"{value:,}", note)
+    return table
+
+
+def _placement_table(placement: object) -> Table:
+    from aedc.partition.model import Placement
+
+    assert isinstance(placement, Placement)
+    m = placement.machine
+    table = Table(title=f"placement ({placement.solver}, {placement.status}): objective "
+                        f"{placement.objective:,}, bound {placement.bound:,}, gap {100 * placement.gap:.1f}%"
+                        f", greedy {placement.baseline_objective:,}", title_justify="left")
+    for col, just in (("PE", "left"), ("slices", "left"), ("bytes", "right"), ("fill", "right"),
+                      ("events/tick", "right")):
+        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    for u in placement.pes:
+        table.add_row(str(u.pe), ", ".join(placement.slices[i].label for i in u.slices),
+                      f"{u.memory.total:,}", f"{100 * u.memory.total / m.dynamic_region_bytes:.0f}%",
+                      f"{u.events_per_tick:,.0f}")
+    return table
+
+
 @app.command("compile")
 @_errors_to_exit_codes
 def compile_cmd(
@@ -132,8 +177,11 @@ def compile_cmd(
     seed: Annotated[int, typer.Option(help="Seed for every randomised stage.")] = 0,
     verify: Annotated[bool, typer.Option("--verify/--no-verify",
                                          help="Verify the IR after every pass.")] = True,
+    chips: Annotated[str, typer.Option(help="Target machine: a W×H grid of SpiNNaker2 chips, e.g. 8x6.")]
+        = "1x1",
 ) -> None:
-    """Import MODEL, run the pass pipeline and write ir.json, summary.txt and build.json to OUTPUT."""
+    """Import MODEL, run the pass pipeline and write ir.json, summary.txt, build.json (and
+    placement.json when the pipeline places) to OUTPUT."""
     from aedc.frontend.load import load_model
     from aedc.ir.serialize import to_json
     from aedc.outdir import atomic_output_dir
@@ -148,8 +196,14 @@ def compile_cmd(
                 status.update(f"pass {index + 1}/{len(manager.pipeline)}: {pass_}")
 
         ctx = PassContext(seed=seed, verify_each=verify, dump_after=tuple(dump_after or ()),
-                          dump_dir=tmp / "dumps", instruments=(ProgressInstrument(progress),))
+                          dump_dir=tmp / "dumps", instruments=(ProgressInstrument(progress),),
+                          target=_machine(chips))
         state = manager.run(CompileState(graph=graph), ctx)
+        if state.placement is not None:
+            from aedc.partition.model import Placement
+
+            assert isinstance(state.placement, Placement)
+            state.placement.save(tmp / "placement.json")
         (tmp / "ir.json").write_text(to_json(state.graph))
         (tmp / "summary.txt").write_text(text_summary(state.graph))
         (tmp / "pipeline.txt").write_text(str(manager.pipeline) + "\n")
@@ -169,8 +223,11 @@ def compile_cmd(
     out.print(timing)
     for d in ctx.diagnostics:
         out.print(f"[dim]{d}[/dim]")
+    if state.placement is not None:
+        out.print(_fullest_pe_table(state.placement))
     s = state.graph.summary()
-    out.print(f"[green]wrote[/green] {output}/ (ir.json, summary.txt, build.json): "
+    out.print(f"[green]wrote[/green] {output}/ (ir.json, summary.txt, build.json"
+              f"{', placement.json' if state.placement is not None else ''}): "
               f"{s['neurons']:,} neurons, {s['synapses']:,} synapses")
 
 
@@ -192,6 +249,31 @@ def inspect_cmd(
               f"profile {sem.profile}, dt={sem.dt:g}s, {sem.discretisation}, reset {sem.reset}, "
               f"spike if v {sem.threshold_cmp} threshold")
     out.print("outputs: " + (", ".join(f"{k} ← {v}" for k, v in graph.outputs.items()) or "none"))
+    if path.is_dir() and (path / "placement.json").is_file():
+        from aedc.partition.model import Placement
+
+        placement = Placement.load(path / "placement.json")
+        out.print(_placement_table(placement))
+        out.print(_fullest_pe_table(placement))
+
+
+@app.command("report")
+@_errors_to_exit_codes
+def report_cmd(
+    build: Annotated[Path, typer.Argument(help="An aedc build directory with placement.json.")],
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="PNG to write "
+                                                "(default BUILD/placement.png).")] = None,
+) -> None:
+    """Draw the placement of BUILD as a PNG map of the chip(s): QPE grid, PEs by population, fill."""
+    from aedc.errors import AedcError
+    from aedc.partition.model import Placement
+    from aedc.partition.report import draw_placement
+
+    if not (build / "placement.json").is_file():
+        raise AedcError(f"{build} has no placement.json (compile with a pipeline that ends in 'place')",
+                        where=str(build))
+    png = draw_placement(Placement.load(build / "placement.json"), output or build / "placement.png")
+    out.print(f"[green]wrote[/green] {png}")
 
 
 @app.command("passes")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Final
 
-DEFAULT_PIPELINE: Final[str] = "verify,fold-scale,fuse-affine,dce"
+DEFAULT_PIPELINE: Final[str] = "verify,fold-scale,fuse-affine,dce,slice,place"
 """Check the imported graph, fold NIR Scale nodes, fuse the remaining linear nodes into projections,
-drop what reaches no output. (Later stages append: slice, place, route, emit-c.)"""
+drop what reaches no output, slice populations into PE-sized pieces and place them (CP-SAT).
+(Later stages append: route, emit-c.)"""
 
 PIPELINES: Final[dict[str, str]] = {
     "default": DEFAULT_PIPELINE,

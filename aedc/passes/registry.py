@@ -18,6 +18,8 @@ BUILTIN_PASSES: dict[str, str] = {
     "fold-scale": "aedc.passes.fold_scale:FoldScale",
     "fuse-affine": "aedc.passes.fuse_affine:FuseAffine",
     "dce": "aedc.passes.dce:DeadCodeElimination",
+    "slice": "aedc.partition.passes:SlicePopulations",
+    "place": "aedc.partition.passes:PlaceSlices",
 }
 """The passes shipped with aedc, name → ``"module:Class"``."""
 

@@ -1,0 +1,280 @@
+"""The PE memory model: the bytes a slice needs, term by term, and the synapse format of each projection.
+
+Every dynamically placed DTCM region is rounded up to ``Machine.region_alignment`` (16 B) on its own; a
+slice's regions must fit ``Machine.dynamic_region_bytes`` (67,328 B) together with the per-PE
+:data:`FIXED_PE_BYTES`. Code goes to ITCM (``Machine.itcm_bytes``, 32 KiB) and is estimated per kernel.
+The runtime's static ``.data/.bss`` (≤ 26 KiB) and the 4 KiB stack are outside this budget.
+
+Terms (each documented where it is computed, in :func:`slice_memory`):
+
+* ``neuron_state``   float32 per state variable per neuron (+ last sent value for sigma-delta).
+* ``neuron_params``  float32 per parameter per neuron, or one float32 if the parameter is uniform over
+  the slice (the kernel then reads a scalar).
+* ``synapse_rows``   rows format: per presynaptic neuron with a row, a 12 B header (row length, delayed
+  row pointer, plastic/fixed counts as in py-spinnaker2's synaptic rows) + one word per synapse. A word is
+  16 bit (4-bit weight index, 3-bit delay, 1 type bit, 8-bit target — hence ≤ 256 neurons per PE and rows
+  ≤ 255 entries) when the projection has ≤ 16 distinct weights, else 32 bit (``wide``: fp32 weight
+  index / wider target).
+* ``weight_tables``  rows format with 4-bit indices: the projection's 16-entry float32 weight table (64 B).
+* ``dense_blocks``   dense format: a (rows-with-synapses × slice size) weight matrix, int8 (+4 B scale),
+  fp16 or float32 (whichever holds every weight exactly), no per-synapse index.
+* ``master_pop_table`` 12 B per incoming key block (per presynaptic slice feeding this slice; per synapse
+  PE sending partial sums), as the SpiNNaker master population table: key, mask, row address/length.
+* ``routing_info``   16 B per slice: its key block base, mask, neuron count and payload type.
+* ``ring_buffer``    delay slots × neurons × receptor types × 4 B; slots = next power of two ≥ max
+  incoming latency + 1 (at least 2: the tick being summed and the next); 2 receptor types (excitatory,
+  inhibitory) when a rows-format input has both signs, else 1.
+* ``input_buffers``  input populations: the host streams each tick's events, double-buffered (bitmap for
+  binary, float32 per neuron for graded); synapse PEs: their outgoing partial sums (float32 per neuron).
+* ``recording``      output populations only: T ticks × (spike bitmap, or float32 per neuron).
+* ``fixed``          once per PE: incoming packet queue (256 × 8 B) + 64 B of counters/config.
+* ``code``           ITCM, once per PE per distinct kernel: runtime 12 KiB + per neuron model 2–3 KiB +
+  2 KiB per synapse format used (estimates, to be replaced by the linker map of codegen).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from aedc.ir.graph import Graph, Population, Projection
+from aedc.ir.neurons import InputModel
+from aedc.machine import Machine
+from aedc.partition.model import MemoryBreakdown, ProjectionFormat, Slice, WeightType
+from aedc.partition.synstats import ProjectionStats, RangeStats
+
+ROW_HEADER_BYTES = 12  # per synaptic row (DESIGN.md; py-spinnaker2 row layout)
+WORD_BYTES_NARROW = 2  # 16-bit synapse word: 4-bit weight index, 3-bit delay, 1 type bit, 8-bit target
+WORD_BYTES_WIDE = 4  # when a projection has more than 16 distinct weights
+LUT_ENTRIES = 16  # 4-bit weight index
+MAX_TARGET = 256  # 8-bit target index → at most 256 neurons per PE in the rows format
+MAX_ROW = 255  # entries per row (8-bit length field)
+MPT_ENTRY_BYTES = 12  # master population table entry: key, mask, address + length
+ROUTING_INFO_BYTES = 16  # key base, mask, count, payload type
+PACKET_QUEUE_BYTES = 256 * 8  # 256 queued packets of key + 32-bit payload
+FIXED_PE_BYTES = PACKET_QUEUE_BYTES + 64  # + counters and config of the runtime
+CODE_RUNTIME = 12 * 1024
+CODE_PER_MODEL = {"input": 1024, "linear": 1536, "relu": 1536, "lif": 2560, "cuba_lif": 3072, "if": 2048,
+                  "li": 2560, "cuba_li": 3072, "integrator": 2048, "threshold": 1536, "synapse": 1024}
+CODE_PER_FORMAT = 2048
+
+DEFAULT_ACTIVITY = 0.05
+"""Expected fraction of a binary / sigma-delta population that sends an event in a tick (graded: 1)."""
+
+
+def align(n: int, a: int = 16) -> int:
+    """``n`` rounded up to a multiple of ``a`` (0 stays 0)."""
+    return -(-int(n) // a) * a
+
+
+def next_pow2(n: int) -> int:
+    return 1 << max(int(n) - 1, 0).bit_length()
+
+
+def activity(pop: Population, binary_rate: float = DEFAULT_ACTIVITY) -> float:
+    """Expected events per neuron per tick: ``binary_rate`` for binary/sigma-delta, 1 for graded."""
+    return 1.0 if pop.event_rule == "graded" else binary_rate
+
+
+def weight_type_dense(weights: np.ndarray) -> WeightType:
+    """Narrowest dense weight type that holds every (distinct, non-zero) weight exactly."""
+    w = np.asarray(weights, np.float32)
+    if w.size == 0:
+        return "int8"
+    scale = np.float32(np.abs(w).max() / 127)
+    if scale > 0:
+        # an int8 grid k·2^e (power-of-two scale, so k·scale is exact in float32)
+        e = np.ceil(np.log2(float(scale)))
+        s = np.float32(2.0 ** e)
+        k = np.round(w / s)
+        if np.all(np.abs(k) <= 127) and np.array_equal((k * s).astype(np.float32), w):
+            return "int8"
+    if np.array_equal(w.astype(np.float16).astype(np.float32), w):
+        return "fp16"
+    return "f32"
+
+
+DENSE_BYTES: Mapping[WeightType, int] = {"int8": 1, "fp16": 2, "f32": 4, "lut4": 2, "wide": 4}
+
+
+def choose_format(graph: Graph, proj: Projection, stats: ProjectionStats, *,
+                  prefer: str = "auto") -> ProjectionFormat:
+    """Rows or dense blocks for ``proj``, by the bytes of the whole projection in each format.
+
+    ``prefer`` = ``rows`` / ``dense`` forces a format (dense only where offered: dense, conv and pool
+    kinds, whose blocks are mostly full).
+    """
+    whole: RangeStats = stats.range(0, stats.n_post)
+    word = WORD_BYTES_NARROW if stats.weights.size <= LUT_ENTRIES else WORD_BYTES_WIDE
+    rows_type: WeightType = "lut4" if word == WORD_BYTES_NARROW else "wide"
+    rows_bytes = ROW_HEADER_BYTES * whole.rows + word * whole.synapses
+    offered = proj.conn.kind in ("dense",)
+    dense_type = weight_type_dense(stats.weights)
+    dense_bytes = whole.rows * stats.n_post * DENSE_BYTES[dense_type] if offered else None
+    fmt = "rows"
+    if prefer == "dense" and offered:
+        fmt = "dense"
+    elif prefer == "auto" and dense_bytes is not None and dense_bytes < rows_bytes:
+        fmt = "dense"
+    if fmt == "dense":
+        return ProjectionFormat(projection=proj.name, format="dense", weight_type=dense_type,
+                                rows_bytes=rows_bytes, dense_bytes=dense_bytes)
+    return ProjectionFormat(projection=proj.name, format="rows", weight_type=rows_type,
+                            rows_bytes=rows_bytes, dense_bytes=dense_bytes)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One incoming projection of a population, with what the memory model needs to know about it."""
+
+    proj: Projection
+    stats: ProjectionStats
+    fmt: ProjectionFormat
+    pre_bounds: np.ndarray  # slice boundaries of the presynaptic population (starts + end)
+    pre_rate: float
+
+
+@dataclass(frozen=True)
+class SliceCost:
+    """Memory and per-tick load of one candidate slice, plus the limits it must respect."""
+
+    memory: MemoryBreakdown
+    events_per_tick: float
+    max_row: int  # longest rows-format row
+    rows_format: bool  # some input uses the rows format (then the 256-target limit applies)
+
+
+def _params_bytes(pop: Population, lo: int, hi: int) -> int:
+    total = 0
+    for name in type(pop.neuron).PARAMS:
+        arr = np.asarray(getattr(pop.neuron, name)).ravel()
+        part = arr[lo:hi] if arr.size >= hi else arr
+        # uniform over the slice → one scalar; otherwise one float32 per neuron
+        total += 4 if part.size == 0 or np.all(part == part[0]) else 4 * (hi - lo)
+    return total
+
+
+def _blocks_overlapping(bounds: np.ndarray, pmin: int, pmax: int) -> int:
+    if pmax < pmin:
+        return 0
+    a = int(np.searchsorted(bounds, pmin, side="right")) - 1
+    b = int(np.searchsorted(bounds, pmax, side="right")) - 1
+    return b - a + 1
+
+
+def code_bytes(models: Iterable[str], formats: Iterable[str]) -> int:
+    """ITCM estimate: runtime + one kernel per distinct model + one per distinct synapse format."""
+    return (CODE_RUNTIME + sum(CODE_PER_MODEL.get(m, 2048) for m in set(models))
+            + CODE_PER_FORMAT * len(set(formats)))
+
+
+def synapse_terms(inc: Incoming, st: RangeStats, n: int) -> dict[str, int]:
+    """Rows / dense / table / MPT bytes of one projection's synapses onto ``n`` post neurons."""
+    if st.synapses == 0:
+        return {}
+    out: dict[str, int] = {}
+    if inc.fmt.format == "rows":
+        word = WORD_BYTES_NARROW if inc.fmt.weight_type == "lut4" else WORD_BYTES_WIDE
+        # 12 B header per presynaptic neuron with a row + one word per synapse
+        out["synapse_rows"] = align(ROW_HEADER_BYTES * st.rows + word * st.synapses)
+        if inc.fmt.weight_type == "lut4":
+            out["weight_tables"] = align(4 * LUT_ENTRIES)  # the projection's 16-entry weight table
+    else:
+        wbytes = DENSE_BYTES[inc.fmt.weight_type]
+        # rows-with-synapses × post neurons, no index; int8 carries a 4 B float32 scale
+        out["dense_blocks"] = align(st.rows * n * wbytes + (4 if inc.fmt.weight_type == "int8" else 0))
+    # one MPT entry per presynaptic key block (slice) that has a row into this slice
+    out["master_pop_table"] = MPT_ENTRY_BYTES * _blocks_overlapping(inc.pre_bounds, st.pre_min, st.pre_max)
+    return out
+
+
+def slice_cost(pop: Population, lo: int, hi: int, incoming: Iterable[Incoming], *,
+               record_ticks: int, is_output: bool, partial_sum_sources: int = 0,
+               split_projections: Iterable[str] = ()) -> SliceCost:
+    """Memory and load of neuron slice ``pop[lo:hi]``.
+
+    ``partial_sum_sources``: synapse PEs sending partial sums to this slice (fan-in splitting);
+    projections named in ``split_projections`` are held by those synapse PEs, not by this slice.
+    """
+    n = hi - lo
+    neuron = pop.neuron
+    terms: dict[str, int] = {}
+    split = set(split_projections)
+    # neuron state: float32 per state variable (+ the last sent value of a sigma-delta neuron)
+    n_state = len(type(neuron).STATE) + (1 if pop.event_rule == "sigma_delta" else 0)
+    terms["neuron_state"] = align(4 * n_state * n)
+    terms["neuron_params"] = align(_params_bytes(pop, lo, hi))
+    events = 0.0
+    max_row = 0
+    rows_fmt = False
+    max_latency = 0
+    receptors = 1
+    for inc in incoming:
+        max_latency = max(max_latency, inc.proj.latency)
+        if inc.proj.name in split:
+            continue
+        st = inc.stats.range(lo, hi)
+        for k, v in synapse_terms(inc, st, n).items():
+            terms[k] = terms.get(k, 0) + v
+        events += inc.pre_rate * st.synapses
+        if inc.fmt.format == "rows" and st.synapses:
+            rows_fmt = True
+            max_row = max(max_row, st.max_row)
+            if st.mixed_sign:
+                receptors = 2
+    # partial sums from synapse PEs: one MPT entry each, one float32 add per post neuron per tick
+    terms["master_pop_table"] = terms.get("master_pop_table", 0) + MPT_ENTRY_BYTES * partial_sum_sources
+    events += float(partial_sum_sources * n)
+    for key in ("synapse_rows", "dense_blocks", "weight_tables", "master_pop_table"):
+        terms[key] = align(terms.get(key, 0))
+    terms["routing_info"] = ROUTING_INFO_BYTES
+    if not isinstance(neuron, InputModel):
+        # ring buffer: delay slots × neurons × receptor types × float32
+        slots = max(2, next_pow2(max_latency + 1))
+        terms["ring_buffer"] = align(slots * n * receptors * 4)
+    else:
+        # host-streamed input, double-buffered: a bitmap (binary) or float32 per neuron (graded)
+        per_tick = align(-(-n // 32) * 4) if pop.event_rule == "binary" else 4 * n
+        terms["input_buffers"] = align(2 * per_tick)
+    if is_output and record_ticks:
+        per_tick = -(-n // 32) * 4 if type(neuron).SPIKING or pop.event_rule == "binary" else 4 * n
+        terms["recording"] = align(record_ticks * per_tick)
+    models = [neuron.model]
+    fmts = [inc.fmt.format for inc in incoming if inc.proj.name not in split]
+    terms["code"] = code_bytes(models, fmts)
+    return SliceCost(MemoryBreakdown(**terms), events, max_row, rows_fmt)
+
+
+def synapse_slice_cost(inc: Incoming, lo: int, hi: int, pre_lo: int, pre_hi: int) -> SliceCost:
+    """Memory and load of a synapse PE summing ``inc``'s synapses from pre ``pre_lo..pre_hi`` onto
+    post ``lo..hi`` and sending the partial sums as graded events."""
+    n = hi - lo
+    st = inc.stats.range(lo, hi, pre_lo, pre_hi)
+    terms = synapse_terms(inc, st, n)
+    for key in ("synapse_rows", "dense_blocks", "weight_tables", "master_pop_table"):
+        terms[key] = align(terms.get(key, 0))
+    terms["routing_info"] = ROUTING_INFO_BYTES
+    slots = max(2, next_pow2(inc.proj.latency + 1))
+    terms["ring_buffer"] = align(slots * n * 4)  # one signed float32 accumulator per slot and neuron
+    terms["input_buffers"] = align(4 * n)  # the partial sums sent each tick
+    terms["code"] = code_bytes(["synapse"], [inc.fmt.format])
+    return SliceCost(MemoryBreakdown(**terms), inc.pre_rate * st.synapses,
+                     st.max_row if inc.fmt.format == "rows" else 0, inc.fmt.format == "rows")
+
+
+def pe_memory(slices: Iterable[Slice]) -> MemoryBreakdown:
+    """Memory of a PE running ``slices``: their terms summed and the per-PE fixed regions once; code
+    = the runtime once + every slice's kernels (no sharing assumed between slices: conservative)."""
+    total = MemoryBreakdown(fixed=FIXED_PE_BYTES)
+    code = CODE_RUNTIME
+    for s in slices:
+        total = total + s.memory.evolve(code=0)
+        code += s.memory.code - CODE_RUNTIME
+    return total.evolve(code=code)
+
+
+def pe_budget(machine: Machine) -> int:
+    """Bytes a PE offers to slices: the dynamic-region budget less the per-PE fixed regions."""
+    return machine.dynamic_region_bytes - FIXED_PE_BYTES
