@@ -1,0 +1,96 @@
+"""The ``route`` and ``compress-tables`` passes on hand-made placements (no placer involved), the
+artifact's JSON round trip, the capacity error, and the routing plot."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aedc.errors import RoutingError
+from aedc.frontend import Network
+from aedc.ir.graph import Graph
+from aedc.machine import Machine
+from aedc.partition.model import Placement
+from aedc.passes import CompileState, PassContext
+from aedc.routing.model import RoutingTables
+from aedc.routing.passes import CompressTables, RouteSlices
+from aedc.routing.synthetic import layered_placement
+
+
+def graph() -> Graph:
+    net = Network("routing")
+    net.input("L0", 64)
+    net.population("L1", 64, "lif", tau=0.02)
+    net.population("L2", 64, "relu")  # graded events
+    net.dense("L0", "L1", np.ones((64, 64), np.float32))
+    net.dense("L1", "L2", np.ones((64, 64), np.float32))
+    net.output("y", "L2")
+    return net.build()
+
+
+def placement(router_entries: int = 16_384) -> Placement:
+    machine = Machine.tiny(qpes=(2, 2), chips=(3, 3), router_entries=router_entries)
+    return layered_placement(machine, [64, 64, 64], slice_size=16, stride=5)
+
+
+def run(ctx: PassContext, p: Placement, **options: object) -> CompileState:
+    state = CompileState(graph=graph(), slices=p.slicing, placement=p)
+    state = RouteSlices().apply(ctx, state)
+    return CompressTables(**options).apply(ctx, state)  # type: ignore[arg-type]
+
+
+def test_route_and_compress_passes_verify_and_report() -> None:
+    ctx = PassContext()
+    state = run(ctx, placement())
+    tables = state.tables
+    assert isinstance(tables, RoutingTables)
+    assert tables.verified
+    assert tables.compressor == "ortc"
+    assert tables.routes == state.routes
+    assert tables.entries < tables.uncompressed
+    partitions = {tables.routes.keys[s.block].partition for s in tables.routes.sources}
+    assert partitions == {"spike"}  # L0 (input) and L1 (LIF) send; L2 (ReLU, graded) has no edges
+    assert {b.partition for b in tables.routes.keys if b.slice >= 8} == {"graded"}
+    notes = [d.message for d in ctx.diagnostics]
+    assert "delivery verified" in notes[0]
+    assert "router entries" in notes[1]
+
+
+def test_no_verify_skips_the_verifier() -> None:
+    state = run(PassContext(verify_each=False), placement())
+    assert isinstance(state.tables, RoutingTables)
+    assert not state.tables.verified
+
+
+def test_table_over_capacity_names_the_chip_and_count() -> None:
+    with pytest.raises(RoutingError, match=r"chip 0,0: 4 entries, .*the router holds 1\)"):
+        run(PassContext(), placement(router_entries=1), algorithm="none")
+
+
+def test_json_round_trip_is_deterministic() -> None:
+    a = run(PassContext(), placement()).tables
+    b = run(PassContext(), placement()).tables
+    assert isinstance(a, RoutingTables)
+    assert isinstance(b, RoutingTables)
+    assert a.to_json() == b.to_json()
+    back = RoutingTables.from_json(a.to_json())
+    assert back == a
+    assert back.to_json() == a.to_json()
+
+
+def test_pass_options_render() -> None:
+    assert str(CompressTables()) == "compress-tables{algorithm=ortc,dont-care=true,verify=true}"
+    assert str(RouteSlices()) == "route{keys=packed,verify=true}"
+    assert dataclasses.replace(RouteSlices(), keys="fragmented").keys == "fragmented"
+
+
+def test_plot_routing(tmp_path: Path) -> None:
+    from aedc.routing.plot import plot_routing
+
+    tables = run(PassContext(), placement()).tables
+    assert isinstance(tables, RoutingTables)
+    path = plot_routing(tables, tmp_path / "routing.png")
+    assert path.stat().st_size > 1000
