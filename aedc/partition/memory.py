@@ -236,7 +236,7 @@ def slice_cost(pop: Population, lo: int, hi: int, incoming: Iterable[Incoming], 
         terms["ring_buffer"] = align(slots * n * receptors * 4)
     else:
         # host-streamed input, double-buffered: a bitmap (binary) or float32 per neuron (graded)
-        per_tick = align(-(-n // 32) * 4) if pop.event_rule == "binary" else 4 * n
+        per_tick = -(-n // 32) * 4 if pop.event_rule == "binary" else 4 * n
         terms["input_buffers"] = align(2 * per_tick)
     if is_output and record_ticks:
         per_tick = -(-n // 32) * 4 if type(neuron).SPIKING or pop.event_rule == "binary" else 4 * n

@@ -10,14 +10,17 @@ result is never worse than the baseline.
 
 Hierarchical mode (chosen automatically above ``flat_limit`` slices or for more than 4 chips): slices
 are first assigned to chips by the greedy graph-order packing (which keeps layers contiguous and chip
-crossings few), then every chip's slices are placed on that chip's PEs by the flat model, each slice
-limited to PEs within ``window`` QPE hops of its greedy position. The reported bound is then 0 (no
-global bound; status ``HEURISTIC``).
+crossings few); then a large-neighbourhood search re-places, exactly with CP-SAT, the slices inside
+every 2 × 2 window of QPEs of a chip while all other slices stay fixed (their traffic to the window is a
+linear cost per candidate PE), sweeping the windows in a fixed order for ``rounds`` sweeps or until the
+solves have used ``time_limit_s`` deterministic seconds. The reported bound is then 0 (no global
+bound; status ``HEURISTIC``).
 
 Determinism: CP-SAT runs with ``random_seed = seed``, ``num_workers = workers`` and, for more than one
-worker, ``interleave_search`` (deterministic interleaving); the limit is a *deterministic* time
-(``max_deterministic_time = time_limit_s``), so the same inputs give the same placement on any machine
-speed. A wall-clock guard of 4 × the limit stops runaway solves (then the result may depend on speed).
+worker, ``interleave_search`` (deterministic interleaving); the limits are *deterministic* times
+(``max_deterministic_time``), so the same inputs give the same placement on any machine speed. A
+wall-clock guard (4 × the flat limit, 10 × a window's) stops runaway solves (then, and only then, the
+result may depend on speed).
 """
 
 from __future__ import annotations

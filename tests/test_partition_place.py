@@ -1,0 +1,185 @@
+"""Placement contract tests, run against every placer; CP-SAT against a brute-force optimum.
+
+Graphs come from ``strategies.graphs`` (profile: whatever the strategy draws — placement does not depend
+on the semantics). The tiny machine has 2 × 2 QPEs of 2 PEs; its PE budget is set so that only a few
+slices share a PE, which makes the optimum non-trivial.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from strategies import graphs
+
+from aedc.errors import PlacementError
+from aedc.frontend.builder import Network
+from aedc.ir.graph import Graph
+from aedc.machine import SPINNAKER2, Machine
+from aedc.partition.memory import CODE_RUNTIME, FIXED_PE_BYTES, ROW_HEADER_BYTES, align
+from aedc.partition.model import Placement, Slicing
+from aedc.partition.objective import edge_weight, hop_cost
+from aedc.partition.place import PLACERS, PlacementProblem, budget_violations, place
+from aedc.partition.slicing import SliceOptions, slice_graph
+
+
+def _tiny_problem(graph: Graph, *, max_neurons: int = 4, share: float = 1.6,
+                  qpes: tuple[int, int] = (2, 2)) -> tuple[PlacementProblem, Machine]:
+    sl = slice_graph(graph, SPINNAKER2, SliceOptions(max_neurons=max_neurons, record_ticks=4))
+    biggest = max(s.memory.total for s in sl.slices)
+    machine = Machine.tiny(qpes, pes_per_qpe=2, dynamic_region_bytes=FIXED_PE_BYTES + int(share * biggest))
+    return PlacementProblem(sl), machine
+
+
+def brute_force(problem: PlacementProblem, machine: Machine) -> int:
+    """The optimum objective by enumerating every assignment (written independently of the placers)."""
+    pes = machine.pes()
+    n, k = problem.n, len(pes)
+    cost = np.array([[hop_cost(machine, a, b, problem.chip_weight) for b in pes] for a in pes], np.int64)
+    assign = np.array(list(itertools.product(range(k), repeat=n)), np.int64).reshape(-1, n)
+    ok = np.ones(len(assign), bool)
+    budget = machine.dynamic_region_bytes
+    for col, cap in ((np.array([s.memory.total for s in problem.slicing.slices]), budget - FIXED_PE_BYTES),
+                     (np.array([s.memory.code - CODE_RUNTIME for s in problem.slicing.slices]),
+                      machine.itcm_bytes - CODE_RUNTIME),
+                     (np.array([round(1000 * s.events_per_tick) for s in problem.slicing.slices]),
+                      1000 * machine.events_per_tick)):
+        for pe in range(k):
+            ok &= ((assign == pe) * col[None, :]).sum(axis=1) <= cap
+    total = np.zeros(len(assign), np.int64)
+    for e in problem.slicing.edges:
+        if e.src != e.dst:
+            total += edge_weight(e) * cost[assign[:, e.src], assign[:, e.dst]]
+    assert ok.any()
+    return int(total[ok].min())
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.filter_too_much])
+@given(graphs(max_pops=3, max_size=8, recurrent=True))
+def test_cpsat_equals_brute_force_optimum(graph: Graph) -> None:
+    problem, machine = _tiny_problem(graph)
+    assume(2 <= problem.n <= 5)
+    assume(problem.slicing.edges)
+    p = place(problem, machine, solver="cpsat", seed=0, mode="flat", time_limit_s=20.0)
+    assert p.status == "OPTIMAL"
+    assert p.objective == brute_force(problem, machine)
+    assert p.bound == p.objective
+    assert p.objective <= p.baseline_objective
+    assert not budget_violations(p)
+
+
+def recount(graph: Graph, p: Placement) -> list[str]:
+    """Independent re-count: every rows-format slice's rows from ``to_coo``, every PE's sum ≤ budget."""
+    problems = []
+    fmts = {f.projection: f for f in p.slicing.formats}
+    for s in p.slices:
+        if s.role != "neuron":
+            continue
+        rows = 0
+        for proj in graph.incoming(s.population):
+            f = fmts[proj.name]
+            if f.format != "rows":
+                continue
+            pre, post, w = proj.conn.to_coo(graph.population(proj.pre).shape,
+                                            graph.population(proj.post).shape)
+            sel = (post >= s.lo) & (post < s.hi) & (w != 0)
+            word = 2 if f.weight_type == "lut4" else 4
+            rows += align(ROW_HEADER_BYTES * len(np.unique(pre[sel])) + word * int(sel.sum()))
+        if rows != s.memory.synapse_rows:
+            problems.append(f"{s.label}: rows {s.memory.synapse_rows} != recount {rows}")
+    m = p.machine
+    for pe in set(p.assignment):
+        idx = [i for i, a in enumerate(p.assignment) if a == pe]
+        total = FIXED_PE_BYTES + sum(p.slices[i].memory.total for i in idx)
+        events = sum(p.slices[i].events_per_tick for i in idx)
+        if total > m.dynamic_region_bytes or events > m.events_per_tick:
+            problems.append(f"PE {pe}: {total} B, {events} events/tick")
+    return problems
+
+
+@pytest.mark.parametrize("solver", sorted(PLACERS))
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graph=graphs(max_pops=5, max_size=48), seed=st.integers(0, 3))
+def test_every_placer_respects_every_budget_and_is_deterministic(solver: str, graph: Graph,
+                                                                 seed: int) -> None:
+    problem, machine = _tiny_problem(graph, max_neurons=16, share=2.5)
+    try:
+        p = place(problem, machine, solver=solver, seed=seed, time_limit_s=0.5)
+    except PlacementError:
+        assume(False)
+        return
+    assert recount(graph, p) == []
+    assert not budget_violations(p)
+    assert sorted(i for u in p.pes for i in u.slices) == list(range(problem.n))
+    again = place(problem, machine, solver=solver, seed=seed, time_limit_s=0.5)
+    assert again.to_json() == p.to_json()
+
+
+def test_recount_oracle_catches_an_overfull_pe() -> None:
+    rng = np.random.default_rng(0)
+    net = Network("mlp")
+    x = net.input("x", 300)
+    h = net.population("h", 200, "lif", tau=0.02)
+    net.dense(x, h, rng.normal(size=(200, 300)).astype(np.float32))
+    net.output("y", h)
+    g = net.build()
+    p = place(PlacementProblem(slice_graph(g, SPINNAKER2, SliceOptions(formats="rows"))), SPINNAKER2,
+              solver="greedy")
+    assert recount(g, p) == []
+    crammed = p.evolve(assignment=tuple(p.assignment[0] for _ in p.assignment))
+    assert recount(g, crammed)
+
+
+def _mlp(sizes: tuple[int, ...] = (64, 48, 32, 10)) -> Graph:
+    rng = np.random.default_rng(3)
+    net = Network("mlp")
+    prev = net.input("x", sizes[0])
+    for i, n in enumerate(sizes[1:]):
+        h = net.population(f"h{i}", n, "lif", tau=0.02)
+        net.dense(prev, h, (rng.integers(-8, 9, size=(n, sizes[i])) / 8).astype(np.float32))
+        prev = h
+    net.output("y", prev)
+    return net.build()
+
+
+@pytest.mark.parametrize("mode", ["flat", "hierarchical"])
+def test_cpsat_is_deterministic_and_beats_greedy(mode: str) -> None:
+    problem, machine = _tiny_problem(_mlp(), max_neurons=8, share=2.0, qpes=(3, 3))
+    a = place(problem, machine, solver="cpsat", seed=7, mode=mode, time_limit_s=0.3)
+    b = place(problem, machine, solver="cpsat", seed=7, mode=mode, time_limit_s=0.3)
+    assert a.to_json() == b.to_json()
+    assert a.objective <= a.baseline_objective
+    assert 0 <= a.bound <= a.objective
+
+
+def test_placement_json_round_trip(tmp_path: object) -> None:
+    problem, machine = _tiny_problem(_mlp(), max_neurons=8, share=2.0, qpes=(3, 3))
+    p = place(problem, machine, solver="greedy")
+    again = Placement.from_json(p.to_json())
+    assert again == p
+    assert again.to_json() == p.to_json()
+    assert Slicing.model_validate(p.slicing.model_dump(mode="json")) == p.slicing
+
+
+def test_network_larger_than_the_machine_names_population_and_pes() -> None:
+    problem, _ = _tiny_problem(_mlp(), max_neurons=8, share=1.0)
+    one = Machine.tiny((1, 1), pes_per_qpe=2, dynamic_region_bytes=FIXED_PE_BYTES + max(
+        s.memory.total for s in problem.slicing.slices))
+    for solver in PLACERS:
+        with pytest.raises(PlacementError, match=r"population '.*' does not fit.*PEs.*has 2 PEs") as info:
+            place(problem, one, solver=solver)
+        assert info.value.exit_code == 3
+
+
+def test_place_module_does_not_import_ortools_until_cpsat_runs() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, aedc.passes, aedc.partition.passes, aedc.partition.place_greedy; "
+            "print('ortools' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
