@@ -6,66 +6,16 @@ with ``type``, ``nodes/<name>/...`` and ``edges``). Profile: nir-euler (dt = 1e-
 
 from __future__ import annotations
 
-import copy
 import warnings
 from pathlib import Path
-from typing import Any
 
 import h5py
 import numpy as np
 import pytest
+from nirfiles import base_tree, edit_tree, write_tree
 
 from aedc.errors import FrontendError, NIRFormatError, UnsupportedNodeError, VerifyError
 from aedc.frontend import from_nir, read_nir
-
-
-def _write_group(group: h5py.Group, tree: dict[str, Any]) -> None:
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            _write_group(group.create_group(key), value)
-        elif key == "edges":
-            group.create_dataset(key, data=np.array(value, dtype=object).reshape(-1, 2),
-                                 dtype=h5py.string_dtype())
-        elif isinstance(value, str):
-            group.create_dataset(key, data=value, dtype=h5py.string_dtype())
-        else:
-            group.create_dataset(key, data=value)
-
-
-def write_tree(path: Path, tree: dict[str, Any] | None, version: str | None = "1.0.8") -> Path:
-    """Write ``tree`` as a NIR file's ``node`` group (``None``: no node group at all)."""
-    with h5py.File(path, "w") as f:
-        if version is not None:
-            f.create_dataset("version", data=version, dtype=h5py.string_dtype())
-        if tree is not None:
-            _write_group(f.create_group("node"), tree)
-    return path
-
-
-def base_tree() -> dict[str, Any]:
-    """Input(3) → Affine(2×3) → LIF(2) → Output: a valid NIR 1.0 graph."""
-    ones, zeros = np.ones(2, np.float32), np.zeros(2, np.float32)
-    return {"type": "NIRGraph", "edges": [("in", "fc"), ("fc", "lif"), ("lif", "out")], "nodes": {
-        "in": {"type": "Input", "shape": np.array([3])},
-        "fc": {"type": "Affine", "weight": np.full((2, 3), 0.5, np.float32), "bias": zeros},
-        "lif": {"type": "LIF", "tau": np.full(2, 0.01, np.float32), "r": ones, "v_leak": zeros,
-                "v_threshold": ones, "v_reset": zeros},
-        "out": {"type": "Output", "shape": np.array([2])},
-    }}
-
-
-def _edit(**changes: Any) -> dict[str, Any]:
-    tree = copy.deepcopy(base_tree())
-    for path, value in changes.items():
-        *parents, leaf = path.split("__")
-        target = tree
-        for p in parents:
-            target = target[p]
-        if value is None:
-            del target[leaf]
-        else:
-            target[leaf] = value
-    return tree
 
 
 def test_valid_base_file_loads_without_warning(tmp_path: Path) -> None:
@@ -105,14 +55,14 @@ def test_missing_node_group(tmp_path: Path) -> None:
 
 
 def test_edge_to_missing_node(tmp_path: Path) -> None:
-    tree = _edit(edges=[("in", "fc"), ("fc", "lif"), ("lif", "outt")])
+    tree = edit_tree(edges=[("in", "fc"), ("fc", "lif"), ("lif", "outt")])
     with pytest.raises(NIRFormatError, match="edge 'lif' -> 'outt' refers to missing node 'outt'") as info:
         read_nir(write_tree(tmp_path / "e.nir", tree))
     assert info.value.where == "outt"
 
 
 def test_edges_of_wrong_shape(tmp_path: Path) -> None:
-    path = write_tree(tmp_path / "e.nir", _edit(edges=None))
+    path = write_tree(tmp_path / "e.nir", edit_tree(edges=None))
     with h5py.File(path, "a") as f:
         f["node"].create_dataset("edges", data=np.array([["in", "fc", "lif"]], dtype=object),
                                  dtype=h5py.string_dtype())
@@ -121,56 +71,56 @@ def test_edges_of_wrong_shape(tmp_path: Path) -> None:
 
 
 def test_unknown_node_type(tmp_path: Path) -> None:
-    tree = _edit(nodes__lif__type="Conv3d")
+    tree = edit_tree(nodes__lif__type="Conv3d")
     with pytest.raises(UnsupportedNodeError, match="node 'lif' has type 'Conv3d'") as info:
         read_nir(write_tree(tmp_path / "t.nir", tree))
     assert info.value.where == "lif"
 
 
 def test_unknown_field(tmp_path: Path) -> None:
-    tree = _edit(nodes__lif__gain=np.ones(2, np.float32))
+    tree = edit_tree(nodes__lif__gain=np.ones(2, np.float32))
     with pytest.raises(NIRFormatError, match=r"node 'lif' \(LIF\) has unknown field 'gain'"):
         read_nir(write_tree(tmp_path / "f.nir", tree))
 
 
 def test_missing_required_field(tmp_path: Path) -> None:
-    tree = _edit(nodes__lif__tau=None)
+    tree = edit_tree(nodes__lif__tau=None)
     with pytest.raises(NIRFormatError, match=r"node 'lif' \(LIF\): required field 'tau' is missing"):
         read_nir(write_tree(tmp_path / "m.nir", tree))
 
 
 def test_node_without_type(tmp_path: Path) -> None:
-    tree = _edit(nodes__fc__type=None)
+    tree = edit_tree(nodes__fc__type=None)
     with pytest.raises(NIRFormatError, match="node 'fc' has no 'type' field"):
         read_nir(write_tree(tmp_path / "t.nir", tree))
 
 
 def test_field_of_wrong_dtype(tmp_path: Path) -> None:
-    tree = _edit(nodes__fc__weight="heavy")
+    tree = edit_tree(nodes__fc__weight="heavy")
     with pytest.raises(NIRFormatError, match=r"node 'fc' \(Affine\): field 'weight' must be numeric"):
         read_nir(write_tree(tmp_path / "d.nir", tree))
 
 
 def test_field_of_wrong_rank(tmp_path: Path) -> None:
-    tree = _edit(nodes__fc__weight=np.ones(6, np.float32))
+    tree = edit_tree(nodes__fc__weight=np.ones(6, np.float32))
     with pytest.raises(NIRFormatError, match=r"field 'weight' must be 2-D, got shape \(6,\)"):
         read_nir(write_tree(tmp_path / "r.nir", tree))
 
 
 def test_bias_not_matching_weight(tmp_path: Path) -> None:
-    tree = _edit(nodes__fc__bias=np.zeros(5, np.float32))
+    tree = edit_tree(nodes__fc__bias=np.zeros(5, np.float32))
     with pytest.raises(NIRFormatError, match=r"field 'bias' has shape \(5,\); expected \(2,\)"):
         read_nir(write_tree(tmp_path / "b.nir", tree))
 
 
 def test_neuron_parameters_that_do_not_broadcast(tmp_path: Path) -> None:
-    tree = _edit(nodes__lif__r=np.ones(3, np.float32))
+    tree = edit_tree(nodes__lif__r=np.ones(3, np.float32))
     with pytest.raises(NIRFormatError, match=r"node 'lif' \(LIF\): field '\w+' has shape \(\d,\)"):
         read_nir(write_tree(tmp_path / "p.nir", tree))
 
 
 def test_bad_padding_string(tmp_path: Path) -> None:
-    tree = _edit(nodes__conv={"type": "Conv2d", "weight": np.ones((1, 1, 3, 3), np.float32),
+    tree = edit_tree(nodes__conv={"type": "Conv2d", "weight": np.ones((1, 1, 3, 3), np.float32),
                               "bias": np.zeros(1, np.float32), "stride": np.array([1, 1]),
                               "padding": "full", "dilation": np.array([1, 1]), "groups": 1})
     with pytest.raises(NIRFormatError, match="field 'padding' must be 'same', 'valid' or integers"):
@@ -178,7 +128,7 @@ def test_bad_padding_string(tmp_path: Path) -> None:
 
 
 def test_affine_shape_mismatch_with_its_input(tmp_path: Path) -> None:
-    tree = _edit(nodes__in__shape=np.array([4]))
+    tree = edit_tree(nodes__in__shape=np.array([4]))
     with pytest.raises(NIRFormatError, match=r"node 'fc' \(Affine\): weight \(2, 3\) expects 3 inputs, but "
                                              r"its input has shape \(4,\)") as info:
         from_nir(write_tree(tmp_path / "s.nir", tree))
@@ -186,7 +136,7 @@ def test_affine_shape_mismatch_with_its_input(tmp_path: Path) -> None:
 
 
 def test_identity_edge_size_mismatch(tmp_path: Path) -> None:
-    tree = _edit(nodes__lif2={"type": "LIF", **{k: np.ones(5, np.float32) for k in
+    tree = edit_tree(nodes__lif2={"type": "LIF", **{k: np.ones(5, np.float32) for k in
                                                 ("tau", "r", "v_leak", "v_threshold")}},
                  edges=[("in", "fc"), ("fc", "lif"), ("lif", "lif2"), ("lif2", "out")])
     with pytest.raises(NIRFormatError, match="parameters of shape"):
@@ -194,21 +144,21 @@ def test_identity_edge_size_mismatch(tmp_path: Path) -> None:
 
 
 def test_nan_tau_is_named_by_the_verifier(tmp_path: Path) -> None:
-    tree = _edit(nodes__lif__tau=np.array([0.01, np.nan], np.float32))
+    tree = edit_tree(nodes__lif__tau=np.array([0.01, np.nan], np.float32))
     with pytest.raises(VerifyError, match="population 'lif': parameter 'tau' has a NaN") as info:
         from_nir(write_tree(tmp_path / "nan.nir", tree))
     assert info.value.where == "population 'lif'"
 
 
 def test_negative_tau_is_named_by_the_verifier(tmp_path: Path) -> None:
-    tree = _edit(nodes__lif__tau=np.array([0.01, -0.02], np.float32))
+    tree = edit_tree(nodes__lif__tau=np.array([0.01, -0.02], np.float32))
     with pytest.raises(VerifyError, match=r"population 'lif': parameter 'tau' must be > 0 \(min -0.0199"):
         from_nir(write_tree(tmp_path / "neg.nir", tree))
 
 
 def test_cycle_without_delay(tmp_path: Path) -> None:
     """Affine → Scale → Affine has no state on the loop: an equation, not a network."""
-    tree = _edit(nodes__fc__weight=np.ones((3, 3), np.float32), nodes__fc__bias=np.zeros(3, np.float32),
+    tree = edit_tree(nodes__fc__weight=np.ones((3, 3), np.float32), nodes__fc__bias=np.zeros(3, np.float32),
                  nodes__sc={"type": "Scale", "scale": np.full(3, 0.5, np.float32)},
                  nodes__lif__tau=np.full(3, 0.01, np.float32),
                  edges=[("in", "fc"), ("fc", "sc"), ("sc", "fc"), ("fc", "lif"), ("lif", "out")])
@@ -219,14 +169,14 @@ def test_cycle_without_delay(tmp_path: Path) -> None:
 
 
 def test_non_uniform_delay_is_unsupported(tmp_path: Path) -> None:
-    tree = _edit(nodes__d={"type": "Delay", "delay": np.array([1e-3, 2e-3], np.float32)},
+    tree = edit_tree(nodes__d={"type": "Delay", "delay": np.array([1e-3, 2e-3], np.float32)},
                  edges=[("in", "fc"), ("fc", "d"), ("d", "lif"), ("lif", "out")])
     with pytest.raises(UnsupportedNodeError, match=r"node 'd' \(Delay\): delays range over 10\.\.20 ticks"):
         from_nir(write_tree(tmp_path / "delay.nir", tree))
 
 
 def test_conv_channel_mismatch(tmp_path: Path) -> None:
-    tree = _edit(nodes__in__shape=np.array([2, 5, 5]),
+    tree = edit_tree(nodes__in__shape=np.array([2, 5, 5]),
                  nodes__fc={"type": "Conv2d", "weight": np.ones((2, 3, 3, 3), np.float32),
                             "bias": np.zeros(2, np.float32), "stride": np.array([1, 1]),
                             "padding": np.array([0, 0]), "dilation": np.array([1, 1]), "groups": 1})
@@ -236,7 +186,7 @@ def test_conv_channel_mismatch(tmp_path: Path) -> None:
 
 
 def test_edge_into_an_input_node(tmp_path: Path) -> None:
-    tree = _edit(edges=[("in", "fc"), ("fc", "lif"), ("lif", "out"), ("lif", "in")])
+    tree = edit_tree(edges=[("in", "fc"), ("fc", "lif"), ("lif", "out"), ("lif", "in")])
     with pytest.raises(NIRFormatError, match=r"node 'in' \(Input\) receives an edge from 'lif'"):
         from_nir(write_tree(tmp_path / "i.nir", tree))
 
