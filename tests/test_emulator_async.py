@@ -51,7 +51,7 @@ def test_lif_shifts_by_its_depth_in_async_mode() -> None:
     assert not np.array_equal(bits(v_sync[2:]), bits(v_sync[:-2]))
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(graphs_with_inputs(T=8))
 def test_async_zero_jitter_equals_reference_with_one_tick_projections(
         case: tuple[Graph, dict[str, np.ndarray]]) -> None:

@@ -88,6 +88,7 @@ class _ProjInfo:
     sigma_delta: bool
     nmax: int  # most source ticks one receiver tick takes from one block
     blocks: tuple[_Block, ...]
+    now: bool  # sync mode, latency 0: uses the payload ``pre`` sent in this very step
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,7 @@ class Compiled:
         self.order = topo_order(graph)
         self.pops = {n: _PopInfo(pops[n], _pe_arrays(pe_of[n])) for n in self.order}
         self.pe_of = pe_of
+        self.always_active = bool(plan.active.all())
         keys = sorted(plan.lo)
         self.block_row = {k: i for i, k in enumerate(keys)}
         lo = np.stack([plan.lo[k] for k in keys]) if keys else np.zeros((1, T), np.int64)
@@ -135,13 +137,15 @@ class Compiled:
             pre, post = pops[pr.pre], pops[pr.post]
             blocks = tuple(_Block(k, self.block_row[k], k[1], k[2]) for k in keys if k[0] == pr.name)
             nmax = max([int((plan.hi[b.key] - plan.lo[b.key]).max(initial=0)) for b in blocks] + [0])
-            info = _ProjInfo(pr.name, pr.pre, pr.post, pre.event_rule == "sigma_delta", nmax, blocks)
+            info = _ProjInfo(pr.name, pr.pre, pr.post, pre.event_rule == "sigma_delta", nmax, blocks,
+                             plan.sync and pr.latency == 0)
             self.projs.append(info)
             i_pre, i_post, w = pr.conn.to_coo(pre.shape, post.shape)
             w = np.asarray(w, F32)
             p["proj"][pr.name] = (self._exact_tables(info, i_pre, i_post, w, post.size) if exact
                                   else self._fast_tables(info, i_pre, i_post, w))
         self.params = jax.tree_util.tree_map(jnp.asarray, p)
+        self.needs_ring = {n: any(i.pre == n and not i.now for i in self.projs) for n in self.order}
 
     # ---- host tables ----------------------------------------------------------------------------------
 
@@ -207,7 +211,7 @@ class Compiled:
         return P["ktick"][g][P["pe"][name]], P["active"][g][P["pe"][name]]
 
     def _deliver_exact(self, P: dict[str, Any], info: _ProjInfo, acc: Array, ring: Array, kt: Array,
-                       fence: Array) -> Array:
+                       fence: Array, now: Array | None = None) -> Array:
         t = P["proj"][info.name]
         depth = ring.shape[0]
         n_post = acc.shape[0]
@@ -215,6 +219,9 @@ class Compiled:
 
         def body(f: Array, acc: Array) -> Array:
             src, w, blk, ok = t["src"][f], t["w"][f], t["blk"][f], t["ok"][f]
+            if now is not None:  # sync, latency 0: this step's payload, always in range
+                p = now[src]
+                return jnp.where(ok & (p != 0), acc + _fmul(w, p, fence), acc)
             lo, hi = P["lo"][blk, kt], P["hi"][blk, kt]
             for m in range(info.nmax):
                 tick = lo + m
@@ -229,7 +236,7 @@ class Compiled:
         return lax.fori_loop(0, K, body, acc)
 
     def _deliver_fast(self, P: dict[str, Any], g: Array, info: _ProjInfo, acc: Array,
-                      ring: Array) -> Array:
+                      ring: Array, now: Array | None = None) -> Array:
         depth = ring.shape[0]
         for b in info.blocks:
             e = P["proj"][info.name][str(b.index)]
@@ -237,7 +244,9 @@ class Compiled:
             lo, hi = P["lo"][b.index, kd], P["hi"][b.index, kd]
             full_pre = e["pre"].shape[0] == ring.shape[1]
             x = jnp.zeros(e["pre"].shape[0], jnp.float32)
-            for m in range(info.nmax):
+            if now is not None:
+                x = now if full_pre else now[e["pre"]]
+            for m in range(info.nmax if now is None else 0):
                 row = ring[(lo + m) % depth]
                 row = row if full_pre else row[e["pre"]]
                 x = x + jnp.where(lo + m < hi, row, 0.0)
@@ -344,43 +353,77 @@ class Compiled:
         def step(carry: dict[str, Any], g: Array) -> tuple[dict[str, Any], dict[str, Any]]:
             ring, state, sd = dict(carry["ring"]), dict(carry["state"]), dict(carry["sd"])
             ys: dict[str, Any] = {}
+            cur: dict[str, Array] = {}  # payload each population sent in this step
             for n in self.order:
                 kt, act = self._ticks(P, g, n)
                 if pops[n].is_input:
                     d = data[n]
                     payload = d[kt] if jnp.ndim(kt) == 0 else d[kt, jnp.arange(d.shape[1])]
-                    ring[n] = self._write_ring(n, ring[n], kt, act, payload)
+                    if self.needs_ring[n]:
+                        ring[n] = self._write_ring(n, ring[n], kt, act, payload)
                     ys[n] = {"events": payload}
+                    cur[n] = payload
                     continue
-                acc = jnp.zeros(pops[n].size, jnp.float32)
-                for info in incoming[n]:
-                    if info.sigma_delta:
-                        s_old = sd[info.name]
-                        s_new = (self._deliver_exact(P, info, s_old, ring[info.pre], kt, fence)
-                                 if self.exact else self._deliver_fast(P, g, info, s_old, ring[info.pre]))
-                        sd[info.name] = jnp.where(act, s_new, s_old)
-                        acc = acc + s_new
-                    elif self.exact:
-                        acc = self._deliver_exact(P, info, acc, ring[info.pre], kt, fence)
+                sd_in = {i.name: sd[i.name] for i in incoming[n] if i.sigma_delta}
+
+                def update(ring_n: Array, st_old: dict[str, Array], sd_in: dict[str, Array],
+                           n: str = n, kt: Array = kt, act: Array = act,
+                           ring: dict[str, Array] = ring,
+                           cur: dict[str, Array] = cur) -> tuple[Any, ...]:
+                    sd_out = dict(sd_in)
+                    acc = jnp.zeros(pops[n].size, jnp.float32)
+                    for info in incoming[n]:
+                        src = ring_n if info.pre == n else ring[info.pre]
+                        now = cur[info.pre] if info.now else None
+                        if info.sigma_delta:
+                            s_old = sd_in[info.name]
+                            s_new = (self._deliver_exact(P, info, s_old, src, kt, fence, now)
+                                     if self.exact else self._deliver_fast(P, g, info, s_old, src, now))
+                            sd_out[info.name] = s_new if self.always_active else jnp.where(
+                                act, s_new, s_old)
+                            acc = acc + s_new
+                        elif self.exact:
+                            acc = self._deliver_exact(P, info, acc, src, kt, fence, now)
+                        else:
+                            acc = self._deliver_fast(P, g, info, acc, src, now)
+                    x = acc + P["neuron"][n]["bias"]
+                    value, st_new = self._neuron(P, n, x, st_old, fence)
+                    if pops[n].event_rule == "sigma_delta":
+                        change = value - st_new["sent"]
+                        send = jnp.abs(change) > jnp.float32(pops[n].event_threshold)
+                        payload = jnp.where(send, change, jnp.float32(0.0))
+                        st_new["sent"] = st_new["sent"] + payload
+                        value = st_new["sent"]
                     else:
-                        acc = self._deliver_fast(P, g, info, acc, ring[info.pre])
-                x = acc + P["neuron"][n]["bias"]
-                value, st_new = self._neuron(P, n, x, state[n], fence)
-                if pops[n].event_rule == "sigma_delta":
-                    change = value - st_new["sent"]
-                    send = jnp.abs(change) > jnp.float32(pops[n].event_threshold)
-                    payload = jnp.where(send, change, jnp.float32(0.0))
-                    st_new["sent"] = st_new["sent"] + payload
-                    value = st_new["sent"]
+                        payload = value
+                    st_out = st_new if self.always_active else {
+                        k: jnp.where(act, v, st_old[k]) for k, v in st_new.items()}
+                    y = {"events": payload}
+                    if self.record_state:
+                        y["outputs"] = value
+                        y.update({f"state.{v}": st_new[v] for v in pops[n].neuron.STATE})
+                    if self.needs_ring[n]:
+                        ring_n = self._write_ring(n, ring_n, kt, act, payload)
+                    return ring_n, st_out, sd_out, y
+
+                def skip(ring_n: Array, st_old: dict[str, Array], sd_in: dict[str, Array],
+                         n: str = n) -> tuple[Any, ...]:
+                    zero = jnp.zeros(pops[n].size, jnp.float32)
+                    y = {"events": zero}
+                    if self.record_state:
+                        y["outputs"] = zero
+                        y.update({f"state.{v}": st_old[v] for v in pops[n].neuron.STATE})
+                    return ring_n, st_old, sd_in, y
+
+                if self.pops[n].single_pe is not None and not self.always_active:
+                    # a PE that does not tick at this step skips its work (an unbatched predicate,
+                    # so this stays a real branch under vmap)
+                    ring[n], state[n], sd_new, ys[n] = lax.cond(act, update, skip, ring[n], state[n],
+                                                                sd_in)
                 else:
-                    payload = value
-                state[n] = {k: jnp.where(act, v, state[n][k]) for k, v in st_new.items()}
-                ring[n] = self._write_ring(n, ring[n], kt, act, payload)
-                y = {"events": payload}
-                if self.record_state:
-                    y["outputs"] = value
-                    y.update({f"state.{v}": st_new[v] for v in pops[n].neuron.STATE})
-                ys[n] = y
+                    ring[n], state[n], sd_new, ys[n] = update(ring[n], state[n], sd_in)
+                sd.update(sd_new)
+                cur[n] = ys[n]["events"]
             return {"ring": ring, "state": state, "sd": sd}, ys
 
         body: Callable[..., Any] = jax.checkpoint(step) if self.remat else step

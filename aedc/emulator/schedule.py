@@ -95,6 +95,7 @@ class Plan:
     lo: dict[tuple[str, int, int], np.ndarray]  # (projection, src pe, dst pe) → (T,) first source tick
     hi: dict[tuple[str, int, int], np.ndarray]  # … one past the last source tick used at dst tick k
     depth: dict[str, int]  # population → ring-buffer depth (source ticks kept)
+    sync: bool = False  # every PE ticks together; latency-0 events are used in the same step
 
 
 def make_plan(graph: Graph, pe_of: dict[str, np.ndarray], n_pes: int, chip_hops: np.ndarray,
@@ -146,4 +147,5 @@ def make_plan(graph: Graph, pe_of: dict[str, np.ndarray], n_pes: int, chip_hops:
             g = step_of[d, reads]
             newest = np.searchsorted(step_of[s], g, side="right") - 1
             depth[pr.pre] = max(depth[pr.pre], int((newest - l_[reads]).max()) + 1)
-    return Plan(G, active, ktick.astype(np.int32), step_of, times, lo, hi, depth)
+    return Plan(G, active, ktick.astype(np.int32), step_of, times, lo, hi, depth,
+                schedule.mode == "sync")
