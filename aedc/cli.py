@@ -204,6 +204,11 @@ def compile_cmd(
 
             assert isinstance(state.placement, Placement)
             state.placement.save(tmp / "placement.json")
+        if state.tables is not None:
+            from aedc.routing.model import RoutingTables
+
+            assert isinstance(state.tables, RoutingTables)
+            state.tables.save(tmp / "routing.json")
         (tmp / "ir.json").write_text(to_json(state.graph))
         (tmp / "summary.txt").write_text(text_summary(state.graph))
         (tmp / "pipeline.txt").write_text(str(manager.pipeline) + "\n")
@@ -227,7 +232,8 @@ def compile_cmd(
         out.print(_fullest_pe_table(state.placement))
     s = state.graph.summary()
     out.print(f"[green]wrote[/green] {output}/ (ir.json, summary.txt, build.json"
-              f"{', placement.json' if state.placement is not None else ''}): "
+              f"{', placement.json' if state.placement is not None else ''}"
+              f"{', routing.json' if state.tables is not None else ''}): "
               f"{s['neurons']:,} neurons, {s['synapses']:,} synapses")
 
 
@@ -274,6 +280,12 @@ def report_cmd(
                         where=str(build))
     png = draw_placement(Placement.load(build / "placement.json"), output or build / "placement.png")
     out.print(f"[green]wrote[/green] {png}")
+    if (build / "routing.json").is_file():
+        from aedc.routing.model import RoutingTables
+        from aedc.routing.plot import plot_routing
+
+        png = plot_routing(RoutingTables.load(build / "routing.json"), png.with_name("routing.png"))
+        out.print(f"[green]wrote[/green] {png}")
 
 
 @app.command("passes")

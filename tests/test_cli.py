@@ -39,7 +39,7 @@ def test_compile_writes_build_and_fuses(tmp_path: Path) -> None:
     res = runner.invoke(app, ["compile", str(model), "-o", str(out)])
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in out.iterdir()) == ["build.json", "ir.json", "pipeline.txt",
-                                                     "placement.json", "summary.txt"]
+                                                     "placement.json", "routing.json", "summary.txt"]
     g = load(out / "ir.json")
     assert [p.name for p in g.populations] == ["x", "h", "o"]  # the scale pass-through is folded
     w = g.projections[-1].conn.weight  # type: ignore[union-attr]

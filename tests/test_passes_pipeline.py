@@ -123,11 +123,14 @@ def state() -> CompileState:
 
 def test_default_pipeline_prints_every_option() -> None:
     p = parse_pipeline(DEFAULT_PIPELINE)
-    assert p.names == ("verify", "fold-scale", "fuse-affine", "dce", "slice", "place")
+    assert p.names == ("verify", "fold-scale", "fuse-affine", "dce", "slice", "place", "route",
+                       "compress-tables")
     assert str(p) == ("verify,fold-scale{max-dense=4000000},fuse-affine{max-dense=4000000},dce,"
                       "slice{max-neurons=256,record-ticks=100,activity=0.05,formats=auto,min-neurons=16,"
                       "fanin-split=true},"
-                      "place{solver=cpsat,time-limit-s=2.0,workers=1,mode=auto,balance=1.0}")
+                      "place{solver=cpsat,time-limit-s=2.0,workers=1,mode=auto,balance=1.0},"
+                      "route{keys=packed,verify=true},"
+                      "compress-tables{algorithm=ortc,dont-care=true,verify=true}")
 
 
 def test_options_kebab_to_snake_and_round_trip() -> None:
@@ -161,7 +164,7 @@ def test_list_of_names_instances_and_classes() -> None:
 
 
 @pytest.mark.parametrize(("spec", "message"), [
-    ("verify,fold", "position 7: unknown pass 'fold'; available passes: boom, break-ir, dce, fold-scale,"),
+    ("verify,fold", "position 7: unknown pass 'fold'; available passes: boom, break-ir, compress-tables,"),
     ("fuse-affine{max=3}", "pass 'fuse-affine' has no option 'max'; its options are: max-dense"),
     ("dce{x=1}", "pass 'dce' has no option 'x'; its options are: none"),
     ("fuse-affine{max-dense=lots}", "option 'max-dense': expected an integer, got 'lots'"),
@@ -279,7 +282,8 @@ def test_dump_all_and_dump_errors(state: CompileState, tmp_path: Path) -> None:
 def test_diagnostics_are_collected_in_the_context(state: CompileState) -> None:
     ctx = PassContext()
     parse_pipeline(DEFAULT_PIPELINE).run(state, ctx)
-    assert [d.pass_name for d in ctx.diagnostics] == ["fold-scale", "fuse-affine", "dce", "slice", "place"]
+    assert [d.pass_name for d in ctx.diagnostics] == ["fold-scale", "fuse-affine", "dce", "slice", "place",
+                                                      "route", "compress-tables"]
     assert str(ctx.diagnostics.of("dce")[0]).startswith("note: [dce] removed 1 population(s)")
 
 
@@ -317,7 +321,8 @@ def test_registry_keys_equal_class_names(name: str) -> None:
     assert not cls.help().endswith(" ")
     assert cls.requires <= set(ARTIFACTS)
     assert cls.produces <= set(ARTIFACTS)
-    producers = "slice," if "slices" in cls.requires else ""  # place needs slices before it
+    chain = {"slices": "slice,", "placement": "slice,place,", "tables": "slice,place,route,"}
+    producers = max((chain[a] for a in cls.requires if a in chain), key=len, default="")
     assert str(parse_pipeline(producers + str(cls())).passes[-1]) == str(cls())
 
 

@@ -20,6 +20,8 @@ BUILTIN_PASSES: dict[str, str] = {
     "dce": "aedc.passes.dce:DeadCodeElimination",
     "slice": "aedc.partition.passes:SlicePopulations",
     "place": "aedc.partition.passes:PlaceSlices",
+    "route": "aedc.routing.passes:RouteSlices",
+    "compress-tables": "aedc.routing.passes:CompressTables",
 }
 """The passes shipped with aedc, name → ``"module:Class"``."""
 

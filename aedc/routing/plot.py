@@ -54,7 +54,8 @@ def plot_routing(tables: RoutingTables, path: str | Path) -> Path:
     ax2.set_aspect("equal")
     ax2.set_xlabel("chip x")
     ax2.set_ylabel("chip y")
-    ax2.set_title(f"link loads (peak {peak:.1f} packets/tick; wrap-around links point off the grid)")
+    ax2.set_title(f"chip-link loads, peak {peak:.1f} packets/tick" if loads else "no chip links used",
+                  fontsize=10)
     fig.tight_layout()
     out = Path(path)
     fig.savefig(out, dpi=110)
