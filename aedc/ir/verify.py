@@ -59,7 +59,10 @@ def _check_projection(proj: Projection, pops: dict[str, Population]) -> list[str
         errs.append(f"{where}: input population '{post.name}' cannot receive events")
     conn = proj.conn
     weight = getattr(conn, "weight", None)
-    if weight is not None and not np.all(np.isfinite(weight)):
+    if weight is not None and weight.dtype != np.float32:
+        errs.append(f"{where}: weight has dtype {weight.dtype}, expected float32 (every stage computes "
+                    f"in float32)")
+    elif weight is not None and not np.all(np.isfinite(weight)):
         errs.append(f"{where}: weight has a NaN or infinite value")
     if isinstance(conn, Dense) and conn.weight.ndim != 2:
         errs.append(f"{where}: dense weight must be 2-D (post, pre), got shape {conn.weight.shape}")
