@@ -24,10 +24,12 @@ reference run of the correspondingly re-timed graph whenever each receiver tick 
 tick per block (always with equal periods).
 
 Fast mode (``exact=False``) is for benchmarks and training: each block is one dense matmul (or a
-gathered row sum for sparse blocks) of the summed source payloads, products unfenced. Its results equal
-exact mode whenever every synaptic sum is exact in float32 in any order (e.g. weights ``k/2^m`` of
-bounded size with binary payloads, as in the tests' ``exact_weights``); otherwise they differ by float32
-rounding of the sums (a spike can then move by a tick near threshold).
+gathered row sum for sparse blocks, or one XLA convolution for a whole conv/pool projection) of the
+summed source payloads, synaptic products unfenced; neuron updates stay fenced and use the same host
+constants. Its results therefore equal exact mode whenever every synaptic sum is exact in float32 in
+any order (e.g. weights ``k/2^m`` of bounded size with binary payloads, as in the tests'
+``exact_weights``); otherwise they differ by float32 rounding of the sums (a spike can then move by a
+tick near threshold). Fenced products are differentiable (a custom JVP: the derivative of ``a*b``).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ import numpy as np
 from jax import lax
 
 from aedc.emulator.schedule import Plan
+from aedc.ir.connectivity import Conv1d, Conv2d, Pool2d
 from aedc.ir.graph import Graph, Population
 from aedc.ir.neurons import (
     CubaLIFModel,
@@ -64,12 +67,28 @@ DENSE_FRACTION = 0.1
 """Fast mode: a block with at least this fraction of its pre × post pairs connected is a dense matmul."""
 
 
-def _fmul(a: Array, b: Array, fence: Array | None) -> Array:
-    """``a * b`` in float32 that XLA cannot contract into an FMA with a following add (``fence`` = 0)."""
+@jax.custom_jvp
+def _fenced(a: Array, b: Array, fence: Array) -> Array:
     p = a * b
-    if fence is None:
-        return p
     return lax.bitcast_convert_type(lax.bitcast_convert_type(p, jnp.int32) ^ fence, jnp.float32)
+
+
+@_fenced.defjvp
+def _fenced_jvp(primals: tuple[Array, ...], tangents: tuple[Array, ...]) -> tuple[Array, Array]:
+    a, b, fence = primals
+    da, db, _ = tangents
+    return _fenced(a, b, fence), da * b + a * db
+
+
+def _fmul(a: Array, b: Array, fence: Array | None) -> Array:
+    """``a * b`` in float32 that XLA cannot contract into an FMA with a following add (``fence`` = 0).
+
+    Differentiable (the derivative is that of ``a * b``); ``fence=None`` is a plain product.
+    """
+    if fence is None:
+        return a * b
+    a, b = jnp.broadcast_arrays(jnp.asarray(a), jnp.asarray(b))
+    return _fenced(a, b, fence)
 
 
 @dataclass(frozen=True)
@@ -123,6 +142,7 @@ class Compiled:
             "active": plan.active, "ktick": plan.ktick, "pe": {}, "neuron": {}, "proj": {},
         }
         self.projs: list[_ProjInfo] = []
+        self.conv_cfg: dict[str, tuple[Any, ...]] = {}
         for n in self.order:
             pop = pops[n]
             p["pe"][n] = pe_of[n].astype(np.int32)
@@ -144,6 +164,21 @@ class Compiled:
             w = np.asarray(w, F32)
             p["proj"][pr.name] = (self._exact_tables(info, i_pre, i_post, w, post.size) if exact
                                   else self._fast_tables(info, i_pre, i_post, w))
+            if not exact and len(blocks) == 1 and isinstance(pr.conn, Conv2d | Conv1d | Pool2d):
+                # one block with the whole projection: run it as an XLA convolution
+                entry = p["proj"][pr.name][str(blocks[0].index)]
+                entry.pop("mat", None), entry.pop("src", None), entry.pop("w", None)
+                conn = pr.conn
+                cfg: tuple[Any, ...]
+                if isinstance(conn, Pool2d):
+                    ch = conn.in_shape[0]
+                    kernel = np.full((ch, 1, *conn.kernel), conn.weight_value(), F32)
+                    cfg = (conn.in_shape, conn.stride, conn.padding, (1, 1), ch)
+                else:
+                    kernel = np.asarray(conn.weight, F32)
+                    cfg = (conn.in_shape, conn.stride, conn.padding, conn.dilation, conn.groups)
+                entry["kernel"] = kernel
+                self.conv_cfg[pr.name] = cfg
         self.params = jax.tree_util.tree_map(jnp.asarray, p)
         self.needs_ring = {n: any(i.pre == n and not i.now for i in self.projs) for n in self.order}
 
@@ -250,7 +285,13 @@ class Compiled:
                 row = ring[(lo + m) % depth]
                 row = row if full_pre else row[e["pre"]]
                 x = x + jnp.where(lo + m < hi, row, 0.0)
-            if "mat" in e:
+            if "kernel" in e:
+                in_shape, stride, padding, dilation, groups = self.conv_cfg[info.name]
+                contrib = lax.conv_general_dilated(
+                    x.reshape((1, *in_shape)), e["kernel"], window_strides=tuple(stride),
+                    padding=tuple(tuple(p) for p in padding), rhs_dilation=tuple(dilation),
+                    feature_group_count=groups).reshape(-1)
+            elif "mat" in e:
                 contrib = x @ e["mat"]
             else:
                 contrib = jnp.sum(e["w"] * x[e["src"]], axis=0)
@@ -344,7 +385,7 @@ class Compiled:
 
     def run_one(self, P: dict[str, Any], data: dict[str, Array]) -> dict[str, Any]:
         """Run one sample: ``data[input] (T, N)`` → per-population arrays in local-tick order."""
-        fence = P["fence"] if self.exact else None
+        fence = P["fence"]  # neuron updates are fenced in both modes; fast-mode sums are not
         incoming: dict[str, list[_ProjInfo]] = {n: [] for n in self.order}
         for info in self.projs:
             incoming[info.post].append(info)
