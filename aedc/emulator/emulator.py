@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,6 +77,26 @@ class Emulator:
             fn = jax.jit(jax.vmap(comp.run_one, in_axes=(None, 0)))
             self._cache[T] = (comp, fn)
         return self._cache[T]
+
+    def trainable(self, T: int) -> tuple[dict[str, Any], Callable[..., Any]]:
+        """``(weights, fn)`` for training (fast mode only): ``fn(weights, data)`` runs a batch
+        ``data[input] (B, T, N)`` and returns per-population ``{"events", "outputs", "state.*"}``
+        arrays ``(B, T, N)``, differentiable in ``weights`` (spikes through a fast-sigmoid surrogate,
+        graded and sigma-delta payloads directly). Use ``remat=True`` to bound memory."""
+        if self.exact:
+            raise EmulatorError("training needs the fast path: build the Emulator with exact=False")
+        comp, _ = self.compiled(T)
+        P = comp.params
+        keys = ("mat", "w", "kernel")
+        weights = {name: {b: {k: e[k] for k in keys if k in e} for b, e in blocks.items()}
+                   for name, blocks in P["proj"].items()}
+
+        def fn(weights: dict[str, Any], data: dict[str, Any]) -> Any:
+            proj = {name: {b: {**e, **weights[name][b]} for b, e in blocks.items()}
+                    for name, blocks in P["proj"].items()}
+            return jax.vmap(comp.run_one, in_axes=(None, 0))({**P, "proj": proj}, data)
+
+        return weights, fn
 
     def _check(self, inputs: Mapping[str, np.ndarray], batched: bool,
                steps: int | None) -> tuple[dict[str, np.ndarray], int, int]:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import jax
@@ -78,6 +79,25 @@ def _fenced_jvp(primals: tuple[Array, ...], tangents: tuple[Array, ...]) -> tupl
     a, b, fence = primals
     da, db, _ = tangents
     return _fenced(a, b, fence), da * b + a * db
+
+
+SURROGATE_SLOPE = 10.0
+"""Spike surrogate (training only): d spike / d v = 1 / (1 + SLOPE·|v − θ|)² (fast sigmoid)."""
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(2,))
+def _heaviside(v: Array, theta: Array, ge: bool) -> Array:
+    """Spike ``v > θ`` (``v >= θ`` if ``ge``) as 0/1 float32; its derivative is the surrogate."""
+    return ((v >= theta) if ge else (v > theta)).astype(jnp.float32)
+
+
+@_heaviside.defjvp
+def _heaviside_jvp(ge: bool, primals: tuple[Array, Array],
+                   tangents: tuple[Array, Array]) -> tuple[Array, Array]:
+    v, theta = primals
+    dv, dtheta = tangents
+    slope = 1.0 / (1.0 + SURROGATE_SLOPE * jnp.abs(v - theta)) ** 2
+    return _heaviside(v, theta, ge), slope * (dv - dtheta)
 
 
 def _fmul(a: Array, b: Array, fence: Array | None) -> Array:
@@ -319,11 +339,12 @@ class Compiled:
         def spike(v: Array) -> tuple[Array, Array]:
             if sem.reset_next_tick:
                 v = reset(v, st["z"])
-            z = cmp(v, c["v_threshold"])
+            zf = _heaviside(v, c["v_threshold"], sem.threshold_cmp == ">=")
+            z = zf > 0.5
             if not sem.reset_next_tick:
                 v = reset(v, z)
             st["z"] = z
-            return v, z.astype(jnp.float32)
+            return v, zf
 
         if isinstance(m, LIFModel | LIModel | CubaLIFModel | CubaLIModel):
             drive = x
