@@ -68,3 +68,15 @@ def test_placement_adapter_maps_slices_and_places_inputs() -> None:
     assert prog.pe_of["h"].tolist() == [0, 0, 1, 1, 2, 2]
     assert prog.pe_of["in"].tolist() == [3] * 4
     assert len(set(prog.pes)) == 4
+
+
+def test_hop_tables_equal_the_machine_model() -> None:
+    machine = Machine.spinnaker2((2, 2))
+    pes = machine.pes()[::37]
+    prog = PlacedProgram(Graph(), {}, tuple(pes), machine)
+    chip, qpe = prog.hops()
+    assert chip.max() > 0
+    assert qpe.max() > 0
+    for i, a in enumerate(pes):
+        for j, b in enumerate(pes):
+            assert (chip[i, j], qpe[i, j]) == machine.pe_hops(a, b)

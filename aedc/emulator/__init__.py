@@ -1,12 +1,33 @@
 """JAX emulator of a placed aedc program: every PE an independent event-driven process.
 
-``Emulator(program, schedule=Schedule.sync()).run(inputs) -> EmulatorResult`` (traces + metrics).
-Importing this package imports JAX; ``import aedc`` does not import it.
+API::
 
-* :mod:`aedc.emulator.program` — :class:`PlacedProgram` (graph + neuron → PE), trivial placement.
-* :mod:`aedc.emulator.schedule` — :class:`Schedule` and the exact timing model of async mode.
-* :mod:`aedc.emulator.engine` — the ``lax.scan`` executor; when results are bit-exact.
-* :mod:`aedc.emulator.metrics` — events, sparsity, NoC packets, per-PE load, latency to decision.
+    emu = Emulator(program_or_graph, Schedule.sync())          # or Schedule.asynchronous(...)
+    res = emu.run({"input": x})                                 # x: (T, *shape) → EmulatorResult
+    res.events / res.outputs / res.state / res.tick_times / res.metrics
+    batch = emu.run_batch({"input": xb})                        # xb: (B, T, *shape), vmapped
+    weights, fn = Emulator(g, sched, exact=False, remat=True).trainable(T)   # jax.grad(fn)
+
+``program`` is a :class:`PlacedProgram` — a graph plus the PE of every neuron, from
+:meth:`PlacedProgram.trivial` (one PE per population) or :meth:`PlacedProgram.from_placement` (the
+neuron slices of :class:`aedc.partition.model.Placement`) — or a bare graph (placed trivially).
+
+* **Timing** (:mod:`aedc.emulator.schedule`): PE ``p`` starts local tick ``k`` at
+  ``offset_p + k·period_p + jitter_p(k)`` µs; an event sent in tick ``k`` of PE ``s`` arrives at ``d``
+  after ``link_us + hop_us·qpe_hops + chip_hop_us·chip_hops`` and is used in the first tick of ``d``
+  that starts strictly after the arrival, plus the projection's delay. Sync mode is the reference
+  simulator's layer-by-layer tick.
+* **Exactness** (:mod:`aedc.emulator.engine`): exact mode (default) is bit-exact float32 — equal to
+  the reference simulator in sync mode for every graph, and to the reference of the re-timed graph in
+  async mode with equal periods. Fast mode (``exact=False``) equals it when every synaptic sum is exact
+  in float32, else differs by rounding.
+* **Metrics** (:mod:`aedc.emulator.metrics`): events per population/PE, sparsity, synaptic events,
+  per-PE load, NoC packets (one per destination QPE), first-output and decision latency.
+* ``aedc run BUILD --input x.npy`` (:mod:`aedc.emulator.report`) writes traces, raster and metrics.
+
+Not modelled: synapse PEs of fan-in splitting (their synapses are summed on the neuron's PE), router
+congestion and packet loss, the PE's processing time within a tick (a tick is instantaneous at its start).
+Importing this package imports JAX; ``import aedc`` does not.
 """
 
 from aedc.emulator.emulator import Emulator, EmulatorResult

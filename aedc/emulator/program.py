@@ -51,13 +51,15 @@ class PlacedProgram:
         return len(self.pes)
 
     def hops(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(chip_hops, qpe_hops)`` between every pair of PEs, each ``(n_pes, n_pes)``."""
-        n = self.n_pes
-        chip, qpe = np.zeros((n, n), np.int64), np.zeros((n, n), np.int64)
-        for a in range(n):
-            for b in range(n):
-                chip[a, b], qpe[a, b] = self.machine.pe_hops(self.pes[a], self.pes[b])
-        return chip, qpe
+        """``(chip_hops, qpe_hops)`` between every pair of PEs, each ``(n_pes, n_pes)``
+        (:meth:`Machine.pe_hops`: QPE hops count only inside one chip)."""
+        chips = sorted({p.chip for p in self.pes})
+        cid = np.array([chips.index(p.chip) for p in self.pes], np.int64)
+        chip_table = np.array([[self.machine.chip_hops(a, b) for b in chips] for a in chips], np.int64)
+        q = np.array([p.qpe for p in self.pes], np.int64).reshape(-1, 2)
+        same = cid[:, None] == cid[None, :]
+        manhattan = np.abs(q[:, None, :] - q[None, :, :]).sum(axis=-1)
+        return chip_table[cid[:, None], cid[None, :]], np.where(same, manhattan, 0)
 
     def qpe_index(self) -> np.ndarray:
         """A dense id per distinct (chip, QPE) of every PE (NoC packets go to one QPE each)."""
