@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from aedc.errors import VerifyError
+from aedc.frontend.nir_ops import check_population_size
 from aedc.ir.connectivity import Conv1d, Conv2d, Dense, Identity, OneToOne, Pool2d, Sparse
 from aedc.ir.graph import EventRule, Graph, Population, Projection
 from aedc.ir.neurons import NEURON_MODELS, InputModel
@@ -72,6 +73,7 @@ class Network:
                               f"{sorted(m for m in NEURON_MODELS if m != 'input')}", where=name)
         cls = NEURON_MODELS[model]
         shp = _shape(shape)
+        check_population_size(name, shp)
         unknown = set(params) - set(cls.PARAMS)
         if unknown:
             raise VerifyError(f"population '{name}': model {model!r} has no parameter(s) "

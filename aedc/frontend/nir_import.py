@@ -37,7 +37,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from aedc.errors import FrontendError, NIRFormatError, UnsupportedNodeError
-from aedc.frontend.nir_ops import NodeRef, Op, arr, elementwise_shape, fit, op_bias, op_for_input, size
+from aedc.frontend.nir_ops import (
+    NodeRef,
+    Op,
+    arr,
+    check_population_size,
+    elementwise_shape,
+    fit,
+    op_bias,
+    op_for_input,
+    size,
+)
 from aedc.frontend.nir_reader import NIRImportWarning, RawGraph, RawNode, raw_from_nir, read_nir
 from aedc.frontend.nir_schema import LINEAR_OP_TYPES, NEURON_TYPES, SCHEMA
 from aedc.frontend.nir_structure import Edge, FlatGraph, back_edges, flatten, topo_order
@@ -229,6 +239,7 @@ class _Importer:
         if node.type == "Input":
             return Population(name=name, shape=shape, neuron=InputModel(), event_rule=input_rule,
                               meta=meta)
+        check_population_size(name, shape, f"node '{name}' ({node.type})")
         if node.type in MODEL_FOR_NIR:
             cls = MODEL_FOR_NIR[node.type]
             params = {p: fit(arr(node.fields, p) if p in node.fields

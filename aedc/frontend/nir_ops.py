@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aedc.errors import NIRFormatError
+from aedc.errors import DoesNotFitError, NIRFormatError
 from aedc.frontend.nir_schema import FieldValue
 from aedc.ir.connectivity import (
     Conv1d,
@@ -71,6 +71,23 @@ def integer(fields: Mapping[str, FieldValue], name: str) -> int:
     value = fields[name]
     assert isinstance(value, int), name
     return value
+
+
+MAX_POPULATION_NEURONS = 2**26
+"""Largest population (67,108,864 neurons) whose per-neuron float32 parameters the frontends create:
+far beyond one SpiNNaker2 board (48 chips × 148 PEs × 256 neurons ≈ 1.8 M), and small enough that a
+declared size of 10^9 is refused before gigabytes of parameters are allocated."""
+
+
+def check_population_size(name: str, shape: Shape, label: str | None = None) -> None:
+    """Raise :class:`~aedc.errors.DoesNotFitError` naming ``name`` if ``shape`` is too big to build."""
+    n = size(shape)
+    if n > MAX_POPULATION_NEURONS:
+        label = label or f"population '{name}'"
+        raise DoesNotFitError(f"{label} has shape {tuple(shape)} = {n:,} neurons; aedc builds "
+                              f"populations of at most {MAX_POPULATION_NEURONS:,} neurons (each needs "
+                              f"float32 parameters per neuron): split it or shrink its input",
+                              where=name)
 
 
 def fit(values: np.ndarray, shape: Shape) -> np.ndarray:
