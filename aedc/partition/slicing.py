@@ -7,12 +7,13 @@ entries, and ≤ ``events_per_tick`` expected synaptic events per tick.
 
 Slices are grown greedily along the flat C order, then made uniform where the uniform size still fits.
 Populations with a channel structure ``(C, H, W)`` / ``(C, L)`` are cut at whole channels when a slice
-holds at least one channel, else at whole rows (row bands), so a conv slice's receptive input stays small.
+holds at least one channel, else at whole rows (row bands), so a conv slice's receptive input stays small
+— unless cutting at arbitrary neurons gives fewer slices (then the PE count wins).
 
 **Fan-in splitting.** When not even ``min_neurons`` neurons fit one PE (large fan-in), the population's
 incoming projections (except one-to-one/identity) move to *synapse PEs*: each sums the synapses from a
-group of whole presynaptic slices onto one post block and sends the partial sums as graded events to the
-block's neuron slice (see :mod:`aedc.partition.model`).
+presynaptic range (a multiple of ``fanin_unit`` neurons) onto one post block and sends the partial sums
+as graded events to the block's neuron slice (see :mod:`aedc.partition.model`).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class SliceOptions:
     formats: str = "auto"  # auto | rows | dense
     min_neurons: int = 16  # below this many neurons per PE, split the fan-in onto synapse PEs
     fanin_split: bool = True
+    fanin_unit: int = 32  # presynaptic neurons per step of a synapse PE's range
 
 
 @dataclass
@@ -131,10 +133,10 @@ class _Slicer:
                 return best
         return 0
 
-    def _cut(self, pop: Population, ok: Callable[[int, int], bool], cap: int) -> np.ndarray | None:
+    def _cut(self, pop: Population, ok: Callable[[int, int], bool], cap: int,
+             units: tuple[int, ...]) -> np.ndarray | None:
         """Greedy contiguous slices under ``ok``, then uniform if that still fits; None if stuck."""
         size = pop.size
-        units = _granules(pop, cap)
         starts = [0]
         lo, prev = 0, min(cap, size)
         while lo < size:
@@ -167,7 +169,14 @@ class _Slicer:
 
         first = self._largest(0, cap, _granules(pop, cap), ok)
         if first >= min(opts.min_neurons, pop.size) or not opts.fanin_split:
-            bounds = self._cut(pop, ok, cap)
+            units = _granules(pop, cap)
+            bounds = self._cut(pop, ok, cap, units)
+            if bounds is not None and len(units) > 1:
+                # cutting at any neuron may need fewer slices than whole channels / row bands: then
+                # fewer PEs win over the smaller receptive input of aligned bands
+                fine = self._cut(pop, ok, cap, (1,))
+                if fine is not None and len(fine) < len(bounds):
+                    bounds = fine
             if bounds is not None:
                 return _Plan(bounds)
             if not opts.fanin_split:
@@ -195,7 +204,9 @@ class _Slicer:
             mine: list[tuple[str, int, int]] = []
             for name in split:
                 inc = by_name[name]
-                pb = inc.pre_bounds
+                # synapse PEs take presynaptic ranges in units of ``fanin_unit`` neurons (a range may
+                # cover part of a key block: that PE then ignores the block's other keys)
+                pb = np.append(np.arange(0, inc.stats.n_pre, self.opts.fanin_unit), inc.stats.n_pre)
                 nblk = len(pb) - 1
 
                 def ok(a: int, b: int, inc: Incoming = inc, pb: np.ndarray = pb,
@@ -203,14 +214,17 @@ class _Slicer:
                     c = synapse_slice_cost(inc, lo, hi, int(pb[a]), int(pb[b]))
                     return self.fits(c, hi - lo)
 
-                i = 0
+                i, prev = 0, 0
                 while i < nblk:
-                    g = self._largest(i, nblk - i, (1,), ok)
+                    if prev and i + prev < nblk and ok(i, i + prev) and not ok(i, i + prev + 1):
+                        g = prev  # the previous group size is still the largest: skip the search
+                    else:
+                        g = self._largest(i, nblk - i, (1,), ok)
                     if g == 0:
                         return None
                     if inc.stats.range(lo, hi, int(pb[i]), int(pb[i + g])).synapses:
                         mine.append((name, int(pb[i]), int(pb[i + g])))
-                    i += g
+                    i, prev = i + g, g
             c = self.neuron_cost(pop, lo, hi, sources=len(mine), split=split)
             if not self.fits(c, hi - lo):
                 return None
@@ -247,16 +261,17 @@ class _Slicer:
         for pop in self.graph.populations:
             plan = plans[pop.name]
             b = plan.bounds
+            incs = {i.proj.name: i for i in self.incoming(pop)}
+            # each neuron slice is followed by its synapse PEs (graph order for the greedy packing:
+            # a small neuron slice then shares a PE with the previous block's last synapse PE)
             for j, (lo, hi) in enumerate(zip(b[:-1].tolist(), b[1:].tolist(), strict=True)):
                 groups = plan.synapse_groups[j] if plan.synapse_groups else ()
                 c = self.neuron_cost(pop, lo, hi, sources=len(groups), split=plan.split)
                 index[(pop.name, j)] = len(slices)
                 slices.append(Slice(population=pop.name, lo=lo, hi=hi, memory=c.memory,
                                     events_per_tick=round(c.events_per_tick, 6)))
-            for j, (lo, hi) in enumerate(zip(b[:-1].tolist(), b[1:].tolist(), strict=True)):
-                for name, plo, phi in (plan.synapse_groups[j] if plan.synapse_groups else ()):
-                    inc = next(i for i in self.incoming(pop) if i.proj.name == name)
-                    c = synapse_slice_cost(inc, lo, hi, plo, phi)
+                for name, plo, phi in groups:
+                    c = synapse_slice_cost(incs[name], lo, hi, plo, phi)
                     syn_index.append((len(slices), name, plo, phi, j))
                     slices.append(Slice(population=pop.name, lo=lo, hi=hi, role="synapse",
                                         projection=name, pre_lo=plo, pre_hi=phi, memory=c.memory,
@@ -273,14 +288,15 @@ class _Slicer:
             if proj.name in post_plan.split:
                 for si, plo, phi, j in syn_by_proj.get(proj.name, ()):
                     s = slices[si]
-                    counts = st.pre_rows_in(s.lo, s.hi, pre_b)
-                    a = int(np.searchsorted(pre_b, plo))
-                    z = int(np.searchsorted(pre_b, phi))
-                    for k in range(a, z):
-                        if counts[1, k]:
+                    inner = pre_b[(pre_b > plo) & (pre_b < phi)]
+                    cuts = np.concatenate([[plo], inner, [phi]]).astype(np.int64)
+                    counts = st.pre_rows_in(s.lo, s.hi, cuts)
+                    for r in range(len(cuts) - 1):
+                        k = int(np.searchsorted(pre_b, cuts[r], side="right")) - 1
+                        if counts[1, r]:
                             edges.append(SliceEdge(src=index[(proj.pre, k)], dst=si, projection=proj.name,
-                                                   synapses=int(counts[1, k]),
-                                                   packets_per_tick=round(rate * float(counts[0, k]), 6)))
+                                                   synapses=int(counts[1, r]),
+                                                   packets_per_tick=round(rate * float(counts[0, r]), 6)))
                     # partial sums: one graded event per post neuron per tick to the neuron slice
                     edges.append(SliceEdge(src=si, dst=index[(proj.post, j)], projection=proj.name,
                                            synapses=s.size, packets_per_tick=float(s.size)))

@@ -198,25 +198,28 @@ class ProjectionStats:
         return RangeStats(int(np.ceil(syn * frac)), rows, max_row, pmin, pmax, mixed)
 
     def pre_rows_in(self, lo: int, hi: int, bounds: np.ndarray) -> np.ndarray:
-        """For post ``lo..hi``: per presynaptic slice (``bounds`` = slice starts + end), how many of its
-        neurons have a row into the range, and how many synapses they hold: shape (2, len(bounds) − 1)."""
+        """For post ``lo..hi``: per presynaptic range ``bounds[k]..bounds[k+1]`` (increasing; need not
+        start at 0), how many of its neurons have a row into the range, and how many synapses they hold:
+        shape (2, len(bounds) − 1)."""
         nb = len(bounds) - 1
         out = np.zeros((2, nb), np.int64)
         c = self.conn
         if self._coo is not None:
             a, b = np.searchsorted(self._coo.post, [lo, hi])
             pre = self._coo.pre[a:b]
+            pre = pre[(pre >= bounds[0]) & (pre < bounds[-1])]
             if pre.size:
                 which = np.searchsorted(bounds, pre, side="right") - 1
                 out[1] = np.bincount(which, minlength=nb)[:nb]
                 upre = np.unique(pre)
                 out[0] = np.bincount(np.searchsorted(bounds, upre, side="right") - 1, minlength=nb)[:nb]
             return out
-        st = self.range(lo, hi)
+        st = self.range(lo, hi, int(bounds[0]), int(bounds[-1]))
         if st.rows == 0:
             return out
         if isinstance(c, Dense):
-            nz = np.count_nonzero(np.asarray(c.weight[lo:hi, :]), axis=0)
+            nz = np.zeros(self.n_pre + 1, np.int64)
+            nz[:self.n_pre] = np.count_nonzero(np.asarray(c.weight[lo:hi, :]), axis=0)
             cs_rows = np.concatenate([[0], np.cumsum(nz > 0)])
             cs_syn = np.concatenate([[0], np.cumsum(nz)])
             out[0] = cs_rows[bounds[1:]] - cs_rows[bounds[:-1]]
