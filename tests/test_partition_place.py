@@ -72,6 +72,23 @@ def test_cpsat_equals_brute_force_optimum(graph: Graph) -> None:
     assert not budget_violations(p)
 
 
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.filter_too_much])
+@given(graphs(max_pops=3, max_size=8, recurrent=False))
+def test_cpsat_equals_brute_force_across_chips(graph: Graph) -> None:
+    """Three chips of 2 QPEs × 1 PE on a hexagonal torus: chip crossings cost 16 per hop."""
+    sl = slice_graph(graph, SPINNAKER2, SliceOptions(max_neurons=4, record_ticks=4))
+    biggest = max(s.memory.total for s in sl.slices)
+    machine = Machine.tiny((2, 1), pes_per_qpe=1, chips=(3, 1),
+                           dynamic_region_bytes=FIXED_PE_BYTES + int(1.5 * biggest))
+    problem = PlacementProblem(sl)
+    assume(2 <= problem.n <= 5)
+    assume(problem.slicing.edges)
+    p = place(problem, machine, solver="cpsat", seed=0, mode="flat", time_limit_s=20.0)
+    assert p.status == "OPTIMAL"
+    assert p.objective == brute_force(problem, machine)
+
+
 def recount(graph: Graph, p: Placement) -> list[str]:
     """Independent re-count: every rows-format slice's rows from ``to_coo``, every PE's sum ≤ budget."""
     problems = []
