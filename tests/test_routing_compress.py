@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aedc.routing.compress import COMPRESSORS, get_compressor
+from aedc.routing.compress import COMPRESSORS, get_compressor, merge_prefixes
 from aedc.routing.compress_ortc import compress, is_prefix_mask, normalise
 from aedc.routing.verify import equivalent, lookup, table_intervals
 
@@ -120,3 +120,14 @@ def test_hundred_thousand_entries_compress_quickly() -> None:
     assert len(out) <= 100_000 // 64 + 64
     assert equivalent(table, out)
     print(f"100k entries -> {len(out)} in {elapsed:.2f} s")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 255), st.integers(0, 4)), max_size=20))
+def test_merge_prefixes_covers_exactly_the_union(raw: list[tuple[int, int]]) -> None:
+    blocks = [(b >> s << s, 1 << s) for b, s in raw]
+    merged = merge_prefixes(blocks)
+    union = {lo + i for lo, n in blocks for i in range(n)}
+    covered = [k for key, mask in merged for k in range(key, key + (~mask & KEY_MASK) + 1)]
+    assert sorted(covered) == sorted(union)  # exact, and no key twice
+    assert all(is_prefix_mask(m) and k & ~m & KEY_MASK == 0 for k, m in merged)

@@ -83,3 +83,18 @@ def test_check_blocks_names_overlap_and_misalignment() -> None:
     c = KeyBlock(slice=2, partition="spike", base=4, bits=3, size=8)
     with pytest.raises(RoutingError, match=r"slice 2/spike .* misaligned"):
         check_blocks((c,))
+
+
+def test_packed_keys_follow_the_placement_within_a_population() -> None:
+    from aedc.machine import Machine
+    from aedc.routing.synthetic import layered_placement
+
+    machine = Machine.tiny(qpes=(2, 2), chips=(3, 3))
+    placement = layered_placement(machine, [160, 160], slice_size=16, shuffle=True, seed=5)
+    blocks = allocate_keys(placement.slicing, placement=placement)
+    for pop in ("L0", "L1"):
+        mine = [b for b in blocks if placement.slices[b.slice].population == pop]
+        by_key = sorted(mine, key=lambda b: b.base)
+        assert [placement.assignment[b.slice].key() for b in by_key] == sorted(
+            placement.assignment[b.slice].key() for b in mine)
+    check_blocks(blocks)

@@ -12,10 +12,10 @@ from collections.abc import Callable, Sequence
 from typing import Final
 
 from aedc.errors import RoutingError
-from aedc.routing.model import RoutingTables, entry_bits
+from aedc.routing.model import KEY_BITS, KEY_MASK, RoutingTables, entry_bits
 from aedc.routing.tables import RawTable, tables_from_raw
 
-__all__ = ["COMPRESSORS", "compress_tables", "get_compressor"]
+__all__ = ["COMPRESSORS", "compress_tables", "get_compressor", "merge_prefixes"]
 
 Compressor = Callable[..., list[tuple[int, int, int]]]
 
@@ -30,6 +30,25 @@ def identity(entries: Sequence[tuple[int, int, int]], *,
              keyspace: Sequence[tuple[int, int]] | None = None) -> list[tuple[int, int, int]]:
     """No compression (the input table, unchanged)."""
     return list(entries)
+
+
+def merge_prefixes(blocks: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The union of ``(base, span)`` blocks as the fewest aligned ``(key, mask)`` prefixes (CIDR-style)."""
+    spans: list[list[int]] = []
+    for lo, n in sorted(blocks):
+        if spans and lo <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], lo + n)
+        else:
+            spans.append([lo, lo + n])
+    out = []
+    for lo, hi in spans:
+        while lo < hi:
+            size = lo & -lo if lo else 1 << KEY_BITS
+            while size > hi - lo:
+                size >>= 1
+            out.append((lo, KEY_MASK ^ (size - 1)))
+            lo += size
+    return out
 
 
 def get_compressor(name: str) -> Compressor:
@@ -51,7 +70,7 @@ def compress_tables(tables: RoutingTables, *, algorithm: str = "ortc", dont_care
     """
     machine = tables.machine
     fn = get_compressor(algorithm)
-    keyspace = [(b.base, b.mask) for b in tables.routes.keys] if dont_care else None
+    keyspace = merge_prefixes([(b.base, b.span) for b in tables.routes.keys]) if dont_care else None
     raw: dict[tuple[int, int], RawTable] = {}
     for t in tables.tables:
         raw[t.chip] = fn([entry_bits(machine, e) for e in t.entries],

@@ -11,7 +11,9 @@ the 32-bit key space. The result is deterministic (``seed`` only matters for ``"
 ``"packed"`` groups the slices of one population (and partition) into one aligned *group* of equal
 strides, groups sorted by size (largest first) and laid out back to back, so every group and every block
 is aligned without gaps between groups. Slices of a population usually share their destinations, so a
-router can cover a run of them with one wider entry: this layout is what makes compression work.
+router can cover a run of them with one wider entry: this layout is what makes compression work. Given
+the placement, the slices of a group are ordered by PE, so slices on one chip (one multicast tree) are
+adjacent too.
 ``"fragmented"`` (for benchmarks and tests) shuffles the blocks and leaves random gaps between them.
 """
 
@@ -22,7 +24,7 @@ import random
 from collections.abc import Callable
 
 from aedc.errors import RoutingError
-from aedc.partition.model import Slice, Slicing
+from aedc.partition.model import Placement, Slice, Slicing
 from aedc.routing.model import KEY_BITS, KeyBlock
 
 __all__ = ["allocate_keys", "block_bits", "check_blocks"]
@@ -38,22 +40,28 @@ def _default_partition(s: Slice) -> str:
 
 
 def allocate_keys(slicing: Slicing, *, partitions: Callable[[Slice], tuple[str, ...]] | None = None,
-                  strategy: str = "packed", seed: int = 0) -> tuple[KeyBlock, ...]:
+                  strategy: str = "packed", seed: int = 0, placement: Placement | None = None
+                  ) -> tuple[KeyBlock, ...]:
     """Key blocks for every slice and every outgoing partition of it (see the module docstring).
 
     ``partitions(slice)`` names the partitions of a slice (default: ``("partial",)`` for synapse slices,
-    ``("spike",)`` otherwise). Blocks are returned ordered by (slice, partition order).
+    ``("spike",)`` otherwise). With a ``placement``, ``"packed"`` orders the slices of a group by their
+    PE (chip, QPE, PE): slices on one chip share their multicast tree, so their routes agree on most
+    chips and their adjacent blocks merge. Blocks are returned ordered by (slice, partition order).
     """
     part_of = partitions or (lambda s: (_default_partition(s),))
     wanted = [(i, p, s.size) for i, s in enumerate(slicing.slices) for p in part_of(s)]
     if strategy == "packed":
+        if placement is not None:
+            where = placement.assignment
+            wanted.sort(key=lambda w: (where[w[0]].key(), w[0]))
         bases = _packed(slicing, wanted)
     elif strategy == "fragmented":
         bases = _fragmented(wanted, seed)
     else:
         raise ValueError(f"unknown key strategy {strategy!r}; use 'packed' or 'fragmented'")
     blocks = tuple(KeyBlock(slice=i, partition=p, base=bases[(i, p)], bits=block_bits(n), size=n)
-                   for i, p, n in wanted)
+                   for i, p, n in sorted(wanted, key=lambda w: w[0]))
     check_blocks(blocks)
     return blocks
 

@@ -22,6 +22,7 @@ What consumers (codegen, emulator) may rely on:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -234,3 +235,9 @@ def entry_bits(machine: Machine, e: RouterEntry) -> tuple[int, int, int]:
 def pe_bit(machine: Machine, pe: PEAddress) -> int:
     """The route bit delivering to ``pe`` on its own chip."""
     return 1 << (LINK_BITS + 4 * _qpe_index(machine)[pe.qpe] + pe.pe)
+
+
+def pe_bit_function(machine: Machine) -> Callable[[PEAddress], int]:
+    """:func:`pe_bit` for one machine, without hashing the machine on every call."""
+    index = {q: LINK_BITS + 4 * i for i, q in enumerate(machine.qpes)}
+    return lambda pe: 1 << (index[pe.qpe] + pe.pe)

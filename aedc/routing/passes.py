@@ -59,7 +59,7 @@ class RouteSlices(Pass):
 
         assert isinstance(state.placement, Placement)
         blocks = allocate_keys(state.placement.slicing, partitions=_partitions(state),
-                               strategy=self.keys, seed=ctx.seed)
+                               strategy=self.keys, seed=ctx.seed, placement=state.placement)
         routes = build_routes(state.placement, blocks)
         tables = build_tables(state.placement.machine, routes)
         if self.verify and ctx.verify_each:

@@ -19,7 +19,7 @@ from aedc.routing.model import (
     RouterTable,
     Routes,
     RoutingTables,
-    pe_bit,
+    pe_bit_function,
     route_from_bits,
 )
 
@@ -35,6 +35,7 @@ def raw_tables(machine: Machine, routes: Routes) -> dict[Chip, RawTable]:
     """Uncompressed per-chip entries as ``(key, mask, route bits)``, chips in machine order."""
     per_chip: dict[Chip, dict[int, int]] = {}  # chip -> block index -> route bits
     assert LINK_BITS == len(_LINK_BIT)
+    pe_bit = pe_bit_function(machine)
     for src in routes.sources:
         bits: dict[Chip, int] = {src.source.chip: 0}
         for t in src.tree:
@@ -42,7 +43,7 @@ def raw_tables(machine: Machine, routes: Routes) -> dict[Chip, RawTable]:
             bits[c] = bits.get(c, 0) | 1 << _LINK_BIT[t.link]
         for pe in src.destinations:
             c = pe.chip
-            bits[c] = bits.get(c, 0) | pe_bit(machine, pe)
+            bits[c] = bits.get(c, 0) | pe_bit(pe)
         for c, r in bits.items():
             per_chip.setdefault(c, {})[src.block] = r
     out: dict[Chip, RawTable] = {}

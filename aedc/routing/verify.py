@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from aedc.errors import RoutingError
 from aedc.machine import LINKS, Chip, Machine
 from aedc.routing.compress_ortc import is_prefix_mask, normalise
-from aedc.routing.model import KEY_BITS, LINK_BITS, RoutingTables, entry_bits, pe_bit
+from aedc.routing.model import KEY_BITS, LINK_BITS, RoutingTables, entry_bits, pe_bit_function
 from aedc.routing.tables import RawTable
 from aedc.routing.trees import neighbour
 
@@ -124,13 +124,14 @@ def verify_raw(machine: Machine, tables: RoutingTables, raw: dict[Chip, RawTable
     routes = tables.routes
     qpes = machine.qpes
     n_chips = len(machine.chips)
+    pe_bit = pe_bit_function(machine)
     problems: list[str] = []
     for src in routes.sources:
         block = routes.keys[src.block]
         if block.size == 0:
             continue
         what = f"slice {block.slice} ({block.partition}, keys {block.base:#x}+{block.size})"
-        expected = {(p.chip, pe_bit(machine, p)) for p in src.destinations}
+        expected = {(p.chip, pe_bit(p)) for p in src.destinations}
         got: dict[tuple[Chip, int], list[tuple[int, int]]] = {}
         visits: dict[Chip, list[tuple[int, int]]] = {}
         stack: list[tuple[Chip, int, int, int]] = [(src.source.chip, block.base,
