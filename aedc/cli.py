@@ -132,6 +132,8 @@ def _fullest_pe_table(placement: object) -> Table:
     from aedc.partition.report import budget_lines
 
     assert isinstance(placement, Placement)
+    if not placement.pes:  # an empty graph (or one whose populations were all removed) places nothing
+        return Table(title="no PE used: nothing to place", title_justify="left")
     u, m = placement.fullest(), placement.machine
     names = ", ".join(placement.slices[i].label for i in u.slices)
     table = Table(title=f"fullest PE {u.pe} ({names}); {len(placement.pes)} PEs used",
