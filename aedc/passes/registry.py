@@ -22,6 +22,7 @@ BUILTIN_PASSES: dict[str, str] = {
     "place": "aedc.partition.passes:PlaceSlices",
     "route": "aedc.routing.passes:RouteSlices",
     "compress-tables": "aedc.routing.passes:CompressTables",
+    "emit-c": "aedc.codegen.passes:EmitC",
 }
 """The passes shipped with aedc, name → ``"module:Class"``."""
 

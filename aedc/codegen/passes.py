@@ -1,0 +1,37 @@
+"""The ``emit-c`` pass: a thin adapter over :func:`aedc.codegen.emit.emit_program`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import ClassVar
+
+from aedc.passes.base import Pass
+from aedc.passes.context import PassContext
+from aedc.passes.state import CompileState
+
+__all__ = ["EmitC"]
+
+
+@dataclass(frozen=True)
+class EmitC(Pass):
+    """Generate the per-PE SpiNNaker2 C programs, data images, linker scripts and Makefiles.
+
+    The result is the ``sources`` artifact (:class:`aedc.codegen.model.Sources`); ``aedc compile``
+    writes it to ``<build>/c/``.
+    """
+
+    name: ClassVar[str] = "emit-c"
+    requires: ClassVar[frozenset[str]] = frozenset({"graph", "slices", "placement", "tables"})
+    produces: ClassVar[frozenset[str]] = frozenset({"sources"})
+
+    def apply(self, ctx: PassContext, state: CompileState) -> CompileState:
+        from aedc.codegen.emit import emit_program
+        from aedc.partition.model import Placement
+        from aedc.routing.model import RoutingTables
+
+        assert isinstance(state.placement, Placement)
+        assert isinstance(state.tables, RoutingTables)
+        sources = emit_program(state.graph, state.placement, state.tables)
+        n = len(state.placement.pes)
+        ctx.report(self.name, f"{n} PE program{'s' if n != 1 else ''}, {len(sources.files)} files")
+        return replace(state, sources=sources)

@@ -1,0 +1,144 @@
+/* aedc_pe.h — the interface between a generated PE kernel and the runtime that drives it.
+ *
+ * Written by aedc (aedc/codegen/runtime/aedc_pe.h); copied unchanged into every build as
+ * common/aedc_pe.h. The same kernel source builds for the SpiNNaker2 PE (chip_runtime.c) and for the
+ * host (host_runtime.c, compiled with -DAEDC_HOST). Everything is float32 with no fused multiply-add
+ * (-ffp-contract=off): the kernel reproduces aedc.reference.simulate bit for bit.
+ *
+ * Memory regions (see aedc/partition/memory.py): the data image (parameters, synapses, master
+ * population table, routing info) lives in section .aedc_image, the mutable per-neuron state, event
+ * histories, input/recording buffers and the packet queue in .aedc_state; both are the "dynamically
+ * placed" DTCM regions of the memory model, every array 16-byte aligned.
+ */
+#ifndef AEDC_PE_H
+#define AEDC_PE_H
+
+#include <stdint.h>
+
+/* The image is written by the host loader, so it is not const: the compiler must read it, never fold it. */
+#define AEDC_IMAGE __attribute__((section(".aedc_image"), aligned(16), used))
+#define AEDC_STATE __attribute__((section(".aedc_state"), aligned(16)))
+
+/* One master population table entry (12 B): a received key matches when (key & mask) == key_base;
+ * the packet is stored into event history `hist` at index key - key_base. */
+typedef struct {
+    uint32_t key;
+    uint32_t mask;
+    uint32_t hist;
+} aedc_mpt_entry_t;
+
+/* Routing info of one outgoing slice (16 B): key block base and mask, neurons, payload type. */
+typedef struct {
+    uint32_t key_base;
+    uint32_t key_mask;
+    uint32_t n_neurons;
+    uint32_t payload; /* 0 = binary spike (no payload), 1 = float32 payload */
+} aedc_routing_info_t;
+
+/* Header of one synaptic row (12 B): the row's words start at `first_word` and there are `n_words`. */
+typedef struct {
+    uint16_t n_words;
+    uint16_t flags;
+    uint32_t first_word;
+    uint32_t reserved; /* delayed-row pointer in the py-spinnaker2 layout; unused (delays are ticks) */
+} aedc_row_header_t;
+
+/* A destination of an outgoing slice: one NoC packet per destination QPE, with a 4-bit PE mask.
+ * Packed: chip x (bits 24..31), chip y (16..23), QPE x (12..15), QPE y (8..11), PE mask (0..3). */
+#define AEDC_TARGET(cx, cy, qx, qy, mask) \
+    (((uint32_t)(cx) << 24) | ((uint32_t)(cy) << 16) | ((uint32_t)(qx) << 12) | ((uint32_t)(qy) << 8) \
+     | (uint32_t)(mask))
+
+/* What a PE program exports to its runtime. */
+typedef struct {
+    uint32_t n_slices;
+    void (*begin_tick)(uint32_t t);                     /* clear this tick's event-history slots */
+    void (*receive)(uint32_t key, uint32_t payload);     /* one received packet: MPT lookup + store */
+    void (*slice_tick)(uint32_t k, uint32_t t);          /* sum inputs, update neurons, emit events */
+    void (*set_input)(uint32_t k, uint32_t t, const float *values); /* input slices: stream tick t */
+    const float *(*trace)(uint32_t k, uint32_t what);    /* host only: 0 value, 1 payload, 2+ state */
+} aedc_pe_t;
+
+/* Provided by the runtime: send one multicast packet to destination `target` (AEDC_TARGET). */
+void aedc_send(uint32_t key, uint32_t payload, uint32_t has_payload, uint32_t target);
+
+static inline uint32_t aedc_f2u(float f) {
+    uint32_t u;
+    __builtin_memcpy(&u, &f, 4);
+    return u;
+}
+
+static inline float aedc_u2f(uint32_t u) {
+    float f;
+    __builtin_memcpy(&f, &u, 4);
+    return f;
+}
+
+/* IEEE half → float32, exact (no FP16 hardware or compiler extension needed). */
+static inline float aedc_half(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t exp = (h >> 10) & 0x1Fu;
+    uint32_t man = h & 0x3FFu;
+    if (exp == 0x1Fu) {
+        return aedc_u2f(sign | 0x7F800000u | (man << 13));
+    }
+    if (exp == 0) {
+        /* subnormal half: man · 2^-24, exact in float32 */
+        float f = (float)man * 5.9604644775390625e-8f;
+        return sign ? -f : f;
+    }
+    return aedc_u2f(sign | ((exp + 112u) << 23) | (man << 13));
+}
+
+/* ---- synapse formats: apply presynaptic row r with payload p to the accumulator acc -------------
+ * Within a row, synapses are in ascending postsynaptic index (the reference's summation order). */
+
+/* rows format, 16-bit words: weight index (bits 12..15) into a 16-entry table, delay (9..11, 0),
+ * type (8), target (0..7). */
+static inline void aedc_rows_lut4(const aedc_row_header_t *hdr, const uint16_t *words,
+                                  const float *lut, uint32_t r, float p, float *acc) {
+    const aedc_row_header_t *h = &hdr[r];
+    const uint16_t *w = words + h->first_word;
+    for (uint32_t j = 0; j < h->n_words; j++) {
+        uint32_t s = w[j];
+        acc[s & 0xFFu] += lut[s >> 12] * p;
+    }
+}
+
+/* rows format, 32-bit words: weight index (bits 16..31) into the projection's table, target (0..15). */
+static inline void aedc_rows_wide(const aedc_row_header_t *hdr, const uint32_t *words,
+                                  const float *table, uint32_t r, float p, float *acc) {
+    const aedc_row_header_t *h = &hdr[r];
+    const uint32_t *w = words + h->first_word;
+    for (uint32_t j = 0; j < h->n_words; j++) {
+        uint32_t s = w[j];
+        acc[s & 0xFFFFu] += table[s >> 16] * p;
+    }
+}
+
+/* dense blocks: row r of a (rows × n) matrix; zero weights add ±0, which never changes a sum that
+ * started at +0.0, so they need no index and no skipping. */
+static inline void aedc_dense_f32(const float *m, uint32_t n, uint32_t r, float p, float *acc) {
+    const float *row = m + r * n;
+    for (uint32_t j = 0; j < n; j++) {
+        acc[j] += row[j] * p;
+    }
+}
+
+static inline void aedc_dense_fp16(const uint16_t *m, uint32_t n, uint32_t r, float p, float *acc) {
+    const uint16_t *row = m + r * n;
+    for (uint32_t j = 0; j < n; j++) {
+        acc[j] += aedc_half(row[j]) * p;
+    }
+}
+
+/* int8 with a power-of-two scale: k · scale is exact, so the weight equals the float32 one. */
+static inline void aedc_dense_int8(const int8_t *m, float scale, uint32_t n, uint32_t r, float p,
+                                   float *acc) {
+    const int8_t *row = m + r * n;
+    for (uint32_t j = 0; j < n; j++) {
+        acc[j] += ((float)row[j] * scale) * p;
+    }
+}
+
+#endif /* AEDC_PE_H */
