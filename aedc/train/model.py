@@ -1,0 +1,110 @@
+"""A graph under a schedule as a differentiable function of its trainable parameters.
+
+:class:`TrainableModel` builds the emulator's fast path (``Emulator(..., exact=False)``) for ``T`` ticks
+and exposes ``forward(params, x)`` — a batch ``x (B, T, N_in)`` through the whole unrolled schedule
+(sync or async: every PE's ticks, NoC latency and jitter as the schedule says; backprop runs through
+the unrolled global steps, not layer by layer). Spikes are differentiated with the emulator's
+fast-sigmoid surrogate; graded and sigma-delta payloads directly.
+
+Trainable parameters (a pytree of float32 arrays): ``w[projection][block]`` — the dense matrices of
+every :class:`~aedc.ir.connectivity.Dense` projection (per (source PE, destination PE) block, ``(pre,
+post)`` layout); ``bias[population]`` (optional) and ``threshold[population]`` (``v_threshold`` of
+spiking models, optional). Other connectivity kinds are kept fixed. :meth:`TrainableModel.to_graph`
+writes the parameters back into the IR graph (Dense weight ``W[post, pre]``, neuron bias/threshold),
+so the trained graph can be verified, compiled or exported with :func:`aedc.frontend.nir_export.to_nir`.
+
+Built on :meth:`aedc.emulator.Emulator.compiled` (the fast path's parameter tables), the same tables
+:meth:`~aedc.emulator.Emulator.trainable` uses, extended here with biases and thresholds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import numpy as np
+
+from aedc.emulator import Emulator, PlacedProgram, Schedule
+from aedc.ir.connectivity import Dense
+from aedc.ir.graph import Graph
+
+Params = dict[str, dict[str, Any]]
+F32 = np.float32
+
+
+@dataclass(frozen=True)
+class Trainables:
+    """Which parameters a model trains besides the dense weights."""
+
+    bias: bool = True
+    threshold: bool = False
+
+
+class TrainableModel:
+    """``forward(params, x)``: run a batch through ``graph`` under ``schedule`` for ``T`` ticks."""
+
+    def __init__(self, graph: Graph | PlacedProgram, schedule: Schedule, T: int, *,
+                 trainables: Trainables = Trainables(), remat: bool = True) -> None:
+        self.emulator = Emulator(graph, schedule, exact=False, record_state=True, remat=remat)
+        self.graph = self.emulator.graph
+        self.schedule, self.T, self.trainables = schedule, T, trainables
+        self._comp, _ = self.emulator.compiled(T)
+        P = self._comp.params
+        self._base = P
+        pops = self.graph.pop_map()
+        self.input = self.graph.inputs[0]
+        dense = {pr.name for pr in self.graph.projections if isinstance(pr.conn, Dense)}
+        params: Params = {"w": {}, "bias": {}, "threshold": {}}
+        for name, blocks in P["proj"].items():
+            if name in dense and all("mat" in e for e in blocks.values()):
+                params["w"][name] = {b: e["mat"] for b, e in blocks.items()}
+        for n, c in P["neuron"].items():
+            if trainables.bias:
+                params["bias"][n] = c["bias"]
+            if trainables.threshold and pops[n].neuron.SPIKING and "v_threshold" in c:
+                params["threshold"][n] = c["v_threshold"]
+        self.params0: Params = params
+        run = jax.vmap(self._comp.run_one, in_axes=(None, 0))
+
+        def forward(params: Params, x: Any) -> dict[str, Any]:
+            proj = {name: {b: ({**e, "mat": params["w"][name][b]} if name in params["w"] else e)
+                           for b, e in blocks.items()} for name, blocks in P["proj"].items()}
+            neuron = {n: {**c,
+                          **({"bias": params["bias"][n]} if n in params["bias"] else {}),
+                          **({"v_threshold": params["threshold"][n]} if n in params["threshold"]
+                             else {})}
+                      for n, c in P["neuron"].items()}
+            return dict(run({**P, "proj": proj, "neuron": neuron}, {self.input: x}))
+
+        self.forward = forward
+
+    def to_graph(self, params: Params) -> Graph:
+        """The graph with ``params`` written back (weights, biases, thresholds), verified."""
+        from aedc.ir.verify import verify
+
+        params = jax.device_get(params)
+        blocks_of = self._base["proj"]
+        projs = []
+        for pr in self.graph.projections:
+            if pr.name in params["w"]:
+                assert isinstance(pr.conn, Dense)
+                W = np.array(pr.conn.weight, F32, copy=True)
+                for b, mat in params["w"][pr.name].items():
+                    e = blocks_of[pr.name][b]
+                    pre, post = np.asarray(e["pre"]), np.asarray(e["post"])
+                    W[np.ix_(post, pre)] = np.asarray(mat, F32).T
+                pr = pr.model_copy(update={"conn": Dense(weight=W)})
+            projs.append(pr)
+        pops = []
+        for p in self.graph.populations:
+            upd: dict[str, Any] = {}
+            if p.name in params["bias"]:
+                upd["bias"] = np.asarray(params["bias"][p.name], F32).reshape(p.shape)
+            if p.name in params["threshold"]:
+                upd["v_threshold"] = np.asarray(params["threshold"][p.name], F32).reshape(p.shape)
+            if upd:
+                p = p.model_copy(update={"neuron": p.neuron.model_copy(update=upd)})
+            pops.append(p)
+        return verify(self.graph.model_copy(update={"populations": tuple(pops),
+                                                    "projections": tuple(projs)}))

@@ -1,0 +1,44 @@
+"""Ready-made trainable networks with initial weights."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from aedc.frontend.builder import Network
+from aedc.ir.graph import Graph
+
+
+def mlp(sizes: list[int] | tuple[int, ...], *, dt: float = 1e-3, tau_mem: float = 20e-3,
+        tau_syn: float = 5e-3, v_threshold: float = 1.0, w_scale: float = 1.0,
+        hidden_model: str = "cuba_lif", readout_model: str = "cuba_li", seed: int = 0,
+        name: str = "mlp") -> Graph:
+    """A feed-forward net ``sizes[0] → … → sizes[-1]``: current-based LIF hidden layers and a
+    non-spiking current-based LI readout, Euler, ``dt`` ticks.
+
+    Parameters are normalised so that one unit of weight is one unit of input (``w_in = τ_syn/dt``,
+    ``r = τ_mem/dt``: the Euler gains ``w_in·dt/τ_syn`` and ``r·dt/τ_mem`` are 1). Weights are drawn
+    from ``N(0, (w_scale·c/√fan_in)²)`` with ``c`` = 0.5 into hidden layers and 0.3 into the readout,
+    which gives a few % hidden spikes per tick for time-to-first-spike inputs. Output port ``"out"``.
+    """
+    if len(sizes) < 2:
+        raise ValueError(f"an mlp needs at least an input and an output size, got {list(sizes)}")
+    rng = np.random.default_rng(seed)
+    net = Network(name, dt=dt)
+    prev = net.input("in", sizes[0])
+    syn: dict[str, Any] = {"tau_syn": tau_syn, "w_in": tau_syn / dt}
+    mem: dict[str, Any] = {"tau_mem": tau_mem, "r": tau_mem / dt}
+    for i, n in enumerate(sizes[1:], start=1):
+        last = i == len(sizes) - 1
+        pname = "out" if last else f"h{i}"
+        if last:
+            net.population(pname, n, readout_model, **syn, **mem)
+        else:
+            net.population(pname, n, hidden_model, **syn, **mem, v_threshold=v_threshold)
+        c = 0.3 if last else 0.5
+        w = rng.normal(0.0, w_scale * c / np.sqrt(sizes[i - 1]), (n, sizes[i - 1]))
+        net.dense(prev, pname, w)
+        prev = pname
+    net.output("out", prev)
+    return net.build()

@@ -1,0 +1,265 @@
+"""``Trainer``: fit a graph's parameters through the emulator's schedule, evaluate, checkpoint, export.
+
+    trainer = Trainer(readout="max_membrane", activity_reg=1e-2)
+    graph, history = trainer.fit(graph, (x_train, y_train), schedule=Schedule.asynchronous(link_us=100),
+                                 epochs=20, lr=3e-3, batch=32, seed=0)
+    ev = trainer.evaluate(graph, (x_test, y_test), Schedule.asynchronous(link_us=100))
+    ev.accuracy, ev.events_per_inference, ev.sparsity
+
+Data are ``(x, y)`` with ``x`` the input raster ``(samples, T, N_in)`` of the graph's (single) input
+population — see :mod:`aedc.datasets` for encoders — and ``y`` integer labels; or a
+:class:`~aedc.datasets.Split` whose ``x`` is already a raster. ``T`` is taken from ``x``.
+
+Training: minibatch Adam (optax; any ``optax.GradientTransformation`` may be passed) on
+cross-entropy of the readout (:mod:`aedc.train.losses`) plus the activity regulariser, gradients
+through the unrolled schedule (:mod:`aedc.train.model`). The loop is deterministic for a seed: batch
+order from ``numpy.random.default_rng(seed)``, and XLA CPU reductions are deterministic.
+
+Counting (:class:`Evaluation`): ``events_per_inference`` = events sent per sample by the non-input
+populations that send events over the network — spiking populations and any population with an
+outgoing projection; a non-spiking readout with no outgoing projection is read on its PE and sends
+nothing. ``sparsity = 1 − events / (neurons × ticks)`` over all non-input neurons (readout included);
+``input_events_per_inference`` is reported separately.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax  # type: ignore[import-untyped]
+
+from aedc.emulator import PlacedProgram, Schedule
+from aedc.ir.graph import Graph
+from aedc.train.checkpoint import save_checkpoint
+from aedc.train.losses import READOUTS, Readout, cross_entropy, logits, spike_rate
+from aedc.train.model import Params, TrainableModel, Trainables
+
+Data = Any  # (x, y) arrays or a Split
+
+
+class Evaluation(NamedTuple):
+    """Result of :meth:`Trainer.evaluate` (unpacks as ``acc, events, sparsity, ...``)."""
+
+    accuracy: float
+    events_per_inference: float
+    sparsity: float
+    input_events_per_inference: float
+    loss: float
+
+
+@dataclass
+class History:
+    """Per-epoch records of :meth:`Trainer.fit` (lists, one entry per epoch)."""
+
+    loss: list[float] = field(default_factory=list)
+    train_accuracy: list[float] = field(default_factory=list)
+    events: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+    epoch_seconds: list[float] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, list[float]]:
+        return {"loss": self.loss, "train_accuracy": self.train_accuracy, "events": self.events,
+                "val_accuracy": self.val_accuracy, "epoch_seconds": self.epoch_seconds}
+
+
+def _xy(data: Data) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(data, tuple):
+        x, y = data
+    else:
+        x, y = data.x, data.y
+    x, y = np.asarray(x, np.float32), np.asarray(y, np.int32)
+    if x.ndim != 3:
+        raise ValueError(f"x must be an input raster (samples, T, N), got shape {x.shape}; encode "
+                         "features first (aedc.datasets.encode_ttfs / encode_graded)")
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"x has {x.shape[0]} samples, y has {y.shape[0]}")
+    return x, y
+
+
+def sending_populations(graph: Graph) -> tuple[str, ...]:
+    """Non-input populations whose events travel: spiking ones and those with outgoing projections."""
+    has_out = {pr.pre for pr in graph.projections}
+    return tuple(p.name for p in graph.populations if not p.is_input
+                 and (p.neuron.SPIKING or p.name in has_out))
+
+
+@dataclass
+class Trainer:
+    """Training loop options; see the module docstring.
+
+    ``readout``: how output traces become logits; ``activity_reg``: weight of the spike-rate penalty;
+    ``optimizer``: a function ``lr → optax.GradientTransformation`` (default Adam); ``trainables``:
+    biases/thresholds to train besides dense weights; ``checkpoint_dir``: write ``epoch_NNN.npz``
+    after every epoch; ``progress``: a rich progress bar with loss/accuracy/events.
+    """
+
+    readout: Readout = "max_membrane"
+    activity_reg: float = 0.0
+    count_scale: float = 1.0
+    optimizer: Callable[[float], optax.GradientTransformation] = optax.adam
+    trainables: Trainables = field(default_factory=Trainables)
+    checkpoint_dir: Path | None = None
+    progress: bool = True
+    output: str | None = None  # output population (default: the graph's first output)
+    _models: dict[Any, TrainableModel] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.readout not in READOUTS:
+            raise ValueError(f"unknown readout {self.readout!r}; choose one of {list(READOUTS)}")
+
+    # ---- plumbing -----------------------------------------------------------------------------------
+
+    def model(self, graph: Graph | PlacedProgram, schedule: Schedule, T: int) -> TrainableModel:
+        """The (cached) differentiable model of ``graph`` under ``schedule`` for ``T`` ticks."""
+        key = (id(graph), schedule, T)
+        if key not in self._models:
+            self._models[key] = TrainableModel(graph, schedule, T, trainables=self.trainables)
+        return self._models[key]
+
+    def _out_pop(self, graph: Graph) -> str:
+        if self.output is not None:
+            return self.output
+        if graph.outputs:
+            return next(iter(graph.outputs.values()))
+        return graph.populations[-1].name
+
+    def loss_fn(self, model: TrainableModel) -> Callable[..., Any]:
+        """``loss(params, x, y) -> (loss, (correct, spikes))`` for ``model`` (pure, jit-able)."""
+        pop = self._out_pop(model.graph)
+        spiking = tuple(p.name for p in model.graph.populations
+                        if not p.is_input and p.neuron.SPIKING)
+        sending = sending_populations(model.graph)
+
+        def loss(params: Params, x: Any, y: Any) -> tuple[Any, tuple[Any, Any]]:
+            out = model.forward(params, x)
+            z = logits(out, pop, self.readout, self.count_scale)
+            value = cross_entropy(z, y) + self.activity_reg * spike_rate(out, spiking)
+            correct = jnp.sum(jnp.argmax(z, axis=1) == y)
+            events = sum((jnp.sum(out[n]["events"] != 0) for n in sending), jnp.int32(0))
+            return value, (correct, events)
+
+        return loss
+
+    # ---- public API ---------------------------------------------------------------------------------
+
+    def fit(self, graph: Graph, train_data: Data, *, schedule: Schedule | None = None, epochs: int = 10,
+            lr: float = 1e-3, batch: int = 32, seed: int = 0, val_data: Data | None = None,
+            val_schedule: Schedule | None = None) -> tuple[Graph, History]:
+        """Train ``graph``'s parameters (its current values are the initialisation); return the
+        trained graph and the per-epoch :class:`History`."""
+        schedule = schedule or Schedule.sync()
+        x, y = _xy(train_data)
+        T = x.shape[1]
+        model = self.model(graph, schedule, T)
+        opt = self.optimizer(lr)
+        params = model.params0
+        opt_state = opt.init(params)
+        grad_fn = jax.value_and_grad(self.loss_fn(model), has_aux=True)
+
+        @jax.jit
+        def step(params: Params, opt_state: Any, xb: Any, yb: Any) -> tuple[Any, ...]:
+            (value, (correct, events)), grads = grad_fn(params, xb, yb)
+            updates, opt_state = opt.update(grads, opt_state, params)
+            return optax.apply_updates(params, updates), opt_state, value, correct, events
+
+        rng = np.random.default_rng(seed)
+        n_batches = max(len(y) // batch, 1)
+        hist = History()
+        bar = _Bar(self.progress, epochs * n_batches)
+        with bar:
+            for epoch in range(epochs):
+                t0 = time.perf_counter()
+                order = rng.permutation(len(y))
+                tot_loss, tot_correct, tot_events, seen = 0.0, 0, 0, 0
+                for b in range(n_batches):
+                    idx = order[b * batch:(b + 1) * batch]
+                    params, opt_state, value, correct, events = step(params, opt_state, x[idx], y[idx])
+                    tot_loss += float(value) * idx.size
+                    tot_correct += int(correct)
+                    tot_events += int(events)
+                    seen += idx.size
+                    bar.update(epoch, tot_loss / seen, tot_correct / seen, tot_events / seen)
+                hist.loss.append(tot_loss / seen)
+                hist.train_accuracy.append(tot_correct / seen)
+                hist.events.append(tot_events / seen)
+                hist.epoch_seconds.append(time.perf_counter() - t0)
+                if val_data is not None:
+                    ev = self._evaluate_params(model, params, val_data, val_schedule or schedule)
+                    hist.val_accuracy.append(ev.accuracy)
+                if self.checkpoint_dir is not None:
+                    save_checkpoint(Path(self.checkpoint_dir) / f"epoch_{epoch:03d}.npz", params,
+                                    epoch=epoch, loss=hist.loss[-1])
+        return model.to_graph(params), hist
+
+    def _evaluate_params(self, model: TrainableModel, params: Params, data: Data,
+                         schedule: Schedule, batch: int = 256) -> Evaluation:
+        if schedule != model.schedule:
+            return self.evaluate(model.to_graph(params), data, schedule, batch=batch)
+        return self._evaluate_model(model, params, data, batch)
+
+    def evaluate(self, graph: Graph | PlacedProgram, data: Data, schedule: Schedule | None = None, *,
+                 batch: int = 256) -> Evaluation:
+        """Accuracy, events per inference and sparsity of ``graph`` on ``data`` under ``schedule``
+        (the emulator's fast path; see the module docstring for what is counted)."""
+        x, _ = _xy(data)
+        model = self.model(graph, schedule or Schedule.sync(), x.shape[1])
+        return self._evaluate_model(model, model.params0, data, batch)
+
+    def _evaluate_model(self, model: TrainableModel, params: Params, data: Data,
+                        batch: int) -> Evaluation:
+        x, y = _xy(data)
+        T = x.shape[1]
+        loss = jax.jit(self.loss_fn(model))
+        inp = model.input
+
+        @jax.jit
+        def in_events(xb: Any) -> Any:
+            return jnp.sum(xb != 0)
+
+        tot_loss, correct, events, in_ev = 0.0, 0, 0, 0
+        for s in range(0, len(y), batch):
+            xb, yb = x[s:s + batch], y[s:s + batch]
+            value, (c, e) = loss(params, xb, yb)
+            tot_loss += float(value) * len(yb)
+            correct, events, in_ev = correct + int(c), events + int(e), in_ev + int(in_events(xb))
+        n = max(len(y), 1)
+        neurons = sum(p.size for p in model.graph.populations if not p.is_input and p.name != inp)
+        return Evaluation(accuracy=correct / n, events_per_inference=events / n,
+                          sparsity=1.0 - events / n / max(neurons * T, 1),
+                          input_events_per_inference=in_ev / n, loss=tot_loss / n)
+
+
+class _Bar:
+    """A rich progress bar (or nothing) showing epoch, loss, accuracy and events per sample."""
+
+    def __init__(self, enabled: bool, total: int) -> None:
+        self.enabled, self.total = enabled, total
+        self._progress: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> _Bar:
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
+                                      TextColumn("{task.fields[info]}"), TimeElapsedColumn())
+            self._progress.__enter__()
+            self._task = self._progress.add_task("train", total=self.total, info="")
+        return self
+
+    def update(self, epoch: int, loss: float, acc: float, events: float) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, advance=1,
+                                  info=f"epoch {epoch + 1} loss {loss:.4f} acc {acc:.3f} "
+                                       f"events/sample {events:.1f}")
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(None, None, None)
