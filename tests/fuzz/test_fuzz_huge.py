@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-SECONDS = 20
+SECONDS = 10
 
 
 def run_case(case: str, tmp_path: Path) -> dict[str, object]:
