@@ -3,11 +3,17 @@
 An interrupted or failed command therefore never leaves a half-written ``OUTDIR``; an existing build
 directory is replaced only once the new one is complete (and only if it is an aedc build, so a typo in
 ``-o`` cannot wipe an unrelated folder).
+
+A process killed outright (SIGKILL, power loss) cannot clean up: it leaves its hidden sibling
+``.OUTDIR.tmp-<pid>-*`` (or ``.OUTDIR.old-<pid>-*`` if it died while swapping). The next command that
+writes the same ``OUTDIR`` removes those whose process no longer runs (:func:`clean_stale`), and leaves
+alone the ones of a compile still running in parallel. Names without a pid (older aedc) are removed too.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -23,6 +29,34 @@ class OutputDirError(AedcError):
     """The output directory cannot be (re)placed."""
 
 
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def clean_stale(target: str | os.PathLike[str]) -> list[Path]:
+    """Remove ``.NAME.tmp-*`` / ``.NAME.old-*`` siblings of ``target`` left by a killed aedc process."""
+    out = Path(target).absolute()
+    pattern = re.compile(rf"\.{re.escape(out.name)}\.(?:tmp|old)-(?:(\d+)-)?[^-]*")
+    removed: list[Path] = []
+    if not out.parent.is_dir():
+        return removed
+    for p in sorted(out.parent.iterdir()):
+        m = pattern.fullmatch(p.name)
+        if m is None or not p.is_dir() or (m.group(1) is not None and _running(int(m.group(1)))):
+            continue
+        shutil.rmtree(p, ignore_errors=True)
+        removed.append(p)
+    return removed
+
+
 @contextmanager
 def atomic_output_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a fresh temp dir; on success it becomes ``target`` (replacing an older aedc build)."""
@@ -33,7 +67,8 @@ def atomic_output_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
         raise OutputDirError(f"output directory {out} is not empty and is not an aedc build; "
                              f"choose another -o or remove it", where=str(out))
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    clean_stale(out)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-{os.getpid()}-"))
     try:
         yield tmp
     except BaseException:
@@ -41,7 +76,7 @@ def atomic_output_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
         raise
     old = None
     if out.exists():
-        old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
+        old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-{os.getpid()}-"))
         os.replace(out, old / "prev")
     os.replace(tmp, out)
     if old is not None:
