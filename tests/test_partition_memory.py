@@ -135,3 +135,14 @@ def test_breakdown_addition() -> None:
     a = MemoryBreakdown(neuron_state=16, code=100)
     assert (a + a).total == 32
     assert (a + a).code == 200
+
+
+def test_a_network_far_larger_than_the_machine_fails_before_slicing() -> None:
+    from aedc.ir import Population
+    from aedc.ir.neurons import InputModel
+
+    huge = Graph(name="huge", populations=(Population(name="x", shape=(10**9,), neuron=InputModel()),),
+                 outputs={"o": "x"})
+    with pytest.raises(PlacementError, match=r"population 'x' does not fit.*has 148 PEs") as info:
+        slice_graph(huge, SPINNAKER2)  # would walk ~3.9 M slices without the up-front bound
+    assert info.value.where == "x"

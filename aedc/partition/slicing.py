@@ -28,6 +28,7 @@ from aedc.errors import PlacementError
 from aedc.ir.graph import Graph, Population
 from aedc.machine import Machine
 from aedc.partition.memory import (
+    CODE_RUNTIME,
     DEFAULT_ACTIVITY,
     FIXED_PE_BYTES,
     MAX_ROW,
@@ -243,7 +244,44 @@ class _Slicer:
 
     # ---- whole graph ----------------------------------------------------------------------------------
 
+    def check_machine_size(self) -> None:
+        """Fail fast, before slicing anything, when the slices cannot possibly fit the machine.
+
+        Lower bounds: a population needs ≥ ⌈size / max_neurons⌉ slices, each at least the kernel code
+        of its first slice (a PE's ITCM holds the runtime once plus the kernels of its slices), and
+        ≥ the per-neuron regions (state, ring buffer, input buffers) of its first full slice, scaled
+        to its size (less the alignment slack of each slice).
+        """
+        cap_n = min(self.opts.max_neurons, MAX_TARGET)
+        pes = self.machine.total_pes
+        code_cap = pes * (self.machine.itcm_bytes - CODE_RUNTIME)
+        byte_cap = pes * self.budget
+        need_code = need_bytes = 0
+        worst: tuple[int, str] = (0, "")
+        for pop in self.graph.populations:
+            n0 = min(cap_n, pop.size)
+            c = slice_cost(pop, 0, n0, [], record_ticks=self.opts.record_ticks,
+                           is_output=pop.name in self.outputs)
+            n_slices = -(-pop.size // n0)
+            code = n_slices * (c.memory.code - CODE_RUNTIME)
+            per = c.memory.neuron_state + c.memory.ring_buffer + c.memory.input_buffers
+            nbytes = (pop.size // n0) * max(per - 3 * self.machine.region_alignment, 0)
+            need_code += code
+            need_bytes += nbytes
+            worst = max(worst, (max(code * 1000 // max(code_cap, 1), nbytes * 1000 // max(byte_cap, 1)),
+                                pop.name))
+        if need_code > code_cap or need_bytes > byte_cap:
+            name = worst[1]
+            pe_need = max(-(-need_code // (self.machine.itcm_bytes - CODE_RUNTIME)),
+                          -(-need_bytes // self.budget))
+            raise PlacementError(
+                f"population '{name}' does not fit: the network needs at least {need_bytes:,} B of neuron "
+                f"regions and {need_code:,} B of kernel code over ≥ {pe_need:,} PEs; the machine "
+                f"'{self.machine.name}' has {pes:,} PEs ({byte_cap:,} B, {code_cap:,} B code): use a "
+                f"machine with more chips or a smaller network", where=name)
+
     def run(self) -> Slicing:
+        self.check_machine_size()
         plans: dict[str, _Plan] = {}
         for _ in range(4):
             plans = {p.name: self.plan(p) for p in self.graph.populations}
