@@ -146,3 +146,29 @@ def test_a_network_far_larger_than_the_machine_fails_before_slicing() -> None:
     with pytest.raises(PlacementError, match=r"population 'x' does not fit.*has 148 PEs") as info:
         slice_graph(huge, SPINNAKER2)  # would walk ~3.9 M slices without the up-front bound
     assert info.value.where == "x"
+
+
+def test_slice_golden() -> None:
+    """Golden text form of the slicing of a fixed small graph (update deliberately when the model
+    changes: every number here is a byte count a user sees)."""
+    net = Network("golden")
+    x = net.input("x", 300)
+    h = net.population("h", 200, "lif", tau=0.02)
+    o = net.population("o", 10, "li", tau=0.01)
+    net.dense(x, h, np.where(np.arange(300)[None, :] % 3, 0.5, -0.25).repeat(200, axis=0))
+    net.dense(h, o, np.full((10, 200), 0.125))
+    net.output("y", o)
+    sl = slice_graph(net.build(), SPINNAKER2, SliceOptions(formats="rows"))
+    text = "\n".join(f"{s.label} {s.memory.total} {s.events_per_tick:g}" for s in sl.slices)
+    assert text == GOLDEN
+
+
+GOLDEN = """\
+x[0:150] 64 0
+x[150:300] 64 0
+h[0:67] 45296 1005
+h[67:134] 45296 1005
+h[134:200] 44672 990
+o[0:10] 10672 100"""
+# h[0:67] by hand: rows 300 × (12 + 2 × 67) = 43,800 → 43,808 aligned; weight table 64; MPT 2 blocks
+# × 12 → 32; state 67 × 4 → 272; 6 uniform params → 32; routing 16; ring 2 × 67 × 2 × 4 = 1,072.
