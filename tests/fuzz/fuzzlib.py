@@ -52,7 +52,7 @@ SHARES: dict[str, float] = {
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "fuzz-ci")
 if PROFILE not in ("fuzz-ci", "fuzz"):
     PROFILE = "fuzz-ci"
-TOTALS = {"fuzz-ci": 1_200, "fuzz": 100_000}
+TOTALS = {"fuzz-ci": 1_000, "fuzz": 100_000}
 
 OUTCOMES: Counter[str] = Counter()
 """Every fuzz case's ending (``ok`` or the error class), summed over the session; printed at the end."""

@@ -13,7 +13,7 @@ from pathlib import Path
 from fuzzlib import OUTCOMES, PROFILE
 
 HERE = Path(__file__).resolve().parent
-CASES = {"fuzz-ci": 300, "fuzz": 20_000}[PROFILE]
+CASES = {"fuzz-ci": 150, "fuzz": 10_000}[PROFILE]
 
 
 def run_flips(tmp_path: Path, seed: int, count: int) -> tuple[Counter[str], list[str], list[int]]:

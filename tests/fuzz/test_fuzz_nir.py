@@ -31,10 +31,12 @@ from aedc.frontend import write_nir
 from aedc.passes import DEFAULT_PIPELINE
 
 TRUNCATE = st.one_of(st.none(), st.none(), st.none(), st.floats(0.0, 0.999))
+# the CNN compiles in ~0.5 s (greedy placement), the LIF files in ~0.03 s: draw it 1 time in 7
+SEED_NAMES = st.sampled_from(["lif_norse", "lif_rockpool", "two_lif"] * 2 + ["cnn_sinabs"])
 
 
 @fuzz_settings("nir_paper")
-@given(seed=st.sampled_from(sorted(SEEDS)), mutations=st.lists(nir_mutation(), min_size=1, max_size=3),
+@given(seed=SEED_NAMES, mutations=st.lists(nir_mutation(), min_size=1, max_size=3),
        truncate=TRUNCATE)
 def test_fuzz_nir_paper_examples(seed: str, mutations: list, truncate: float | None) -> None:
     src, profile = SEEDS[seed]
