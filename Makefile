@@ -26,3 +26,16 @@ bench: $(STAMP)
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache
+
+# Fuzz the frontend and pipeline with 100,000 hypothesis cases (+10% raw byte flips), FUZZ_JOBS pytest
+# processes in parallel, each with its own seed; logs in build/fuzz-*.log. FUZZ_TOTAL scales the run.
+FUZZ_JOBS ?= 2
+FUZZ_TOTAL ?= 100000
+.PHONY: fuzz
+fuzz: $(STAMP)
+	@mkdir -p build; set -e; pids=; \
+	for i in $$(seq 1 $(FUZZ_JOBS)); do \
+	  HYPOTHESIS_PROFILE=fuzz AEDC_FUZZ_TOTAL=$(FUZZ_TOTAL) AEDC_FUZZ_JOBS=$(FUZZ_JOBS) AEDC_FUZZ_JOB=$$i \
+	    $(VENV)/bin/pytest -q -p no:cacheprovider tests/fuzz > build/fuzz-$$i.log 2>&1 & pids="$$pids $$!"; \
+	done; rc=0; for p in $$pids; do wait $$p || rc=1; done; \
+	grep -h "cases ended\|passed\|failed" build/fuzz-*.log; exit $$rc

@@ -52,7 +52,10 @@ SHARES: dict[str, float] = {
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "fuzz-ci")
 if PROFILE not in ("fuzz-ci", "fuzz"):
     PROFILE = "fuzz-ci"
-TOTALS = {"fuzz-ci": 1_000, "fuzz": 100_000}
+TOTALS = {"fuzz-ci": 1_000, "fuzz": int(os.environ.get("AEDC_FUZZ_TOTAL", "100000"))}
+JOBS = max(1, int(os.environ.get("AEDC_FUZZ_JOBS", "1")))
+"""``make fuzz`` runs ``JOBS`` pytest processes (each with its own random seed); each takes 1/JOBS."""
+JOB = int(os.environ.get("AEDC_FUZZ_JOB", "0"))
 
 OUTCOMES: Counter[str] = Counter()
 """Every fuzz case's ending (``ok`` or the error class), summed over the session; printed at the end."""
@@ -60,7 +63,7 @@ OUTCOMES: Counter[str] = Counter()
 
 def fuzz_settings(share: str, *, minimum: int = 10) -> settings:
     """Hypothesis settings with this test's share of the profile's total number of examples."""
-    n = max(minimum, round(TOTALS[PROFILE] * SHARES[share]))
+    n = max(minimum, round(TOTALS[PROFILE] * SHARES[share] / JOBS))
     return settings(settings.get_profile(PROFILE), max_examples=n)
 
 

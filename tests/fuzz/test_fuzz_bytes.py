@@ -10,10 +10,10 @@ import warnings
 from collections import Counter
 from pathlib import Path
 
-from fuzzlib import OUTCOMES, PROFILE
+from fuzzlib import JOB, JOBS, OUTCOMES, PROFILE, TOTALS
 
 HERE = Path(__file__).resolve().parent
-CASES = {"fuzz-ci": 150, "fuzz": 10_000}[PROFILE]
+CASES = 150 if PROFILE == "fuzz-ci" else TOTALS["fuzz"] // 10 // JOBS  # on top of the hypothesis cases
 
 
 def run_flips(tmp_path: Path, seed: int, count: int) -> tuple[Counter[str], list[str], list[int]]:
@@ -35,7 +35,7 @@ def run_flips(tmp_path: Path, seed: int, count: int) -> tuple[Counter[str], list
 
 
 def test_fuzz_byte_flips_in_a_subprocess(tmp_path: Path) -> None:
-    outcomes, bad, crashes = run_flips(tmp_path, seed=20261125, count=CASES)
+    outcomes, bad, crashes = run_flips(tmp_path, seed=20261125 + JOB, count=CASES)
     for k, v in outcomes.items():
         OUTCOMES[f"byte flip {k}"] += v
     OUTCOMES["byte flip libhdf5 crash"] += len(crashes)
