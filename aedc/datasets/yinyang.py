@@ -20,6 +20,7 @@ from the paper's description (no code copied):
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import numpy as np
@@ -47,13 +48,24 @@ def yinyang_class(x: np.ndarray, y: np.ndarray, r_small: float = R_SMALL,
     return np.where(dot, 2, np.where(yin, 0, 1)).astype(np.int64)
 
 
+def _class_scalar(px: float, py: float, r_small: float, r_big: float) -> int:
+    """:func:`yinyang_class` for one point in plain Python floats (same arithmetic, much faster)."""
+    d_right = math.hypot(px - 1.5 * r_big, py - r_big)
+    d_left = math.hypot(px - 0.5 * r_big, py - r_big)
+    if d_right < r_small or d_left < r_small:
+        return 2
+    if d_right <= r_small or r_small < d_left <= 0.5 * r_big or (py > r_big and d_right > 0.5 * r_big):
+        return 0
+    return 1
+
+
 def _point(rng: np.random.RandomState, goal: int, r_small: float, r_big: float) -> tuple[float, float]:
     while True:
-        px, py = rng.rand(2) * 2.0 * r_big
-        if np.hypot(px - r_big, py - r_big) >= r_big:
+        px, py = (float(v) for v in rng.rand(2) * 2.0 * r_big)
+        if math.hypot(px - r_big, py - r_big) >= r_big:
             continue
-        if int(yinyang_class(np.array(px), np.array(py), r_small, r_big)) == goal:
-            return float(px), float(py)
+        if _class_scalar(px, py, r_small, r_big) == goal:
+            return px, py
 
 
 def yinyang(split: Literal["train", "validation", "test"] | None = "train", *, size: int | None = None,

@@ -35,10 +35,15 @@ F32 = np.float32
 
 @dataclass(frozen=True)
 class Trainables:
-    """Which parameters a model trains besides the dense weights."""
+    """Which parameters a model trains besides the dense weights: ``True`` (every population that
+    has one), ``False``, or a tuple of population names."""
 
-    bias: bool = True
-    threshold: bool = False
+    bias: bool | tuple[str, ...] = True
+    threshold: bool | tuple[str, ...] = False
+
+    @staticmethod
+    def wants(flag: bool | tuple[str, ...], population: str) -> bool:
+        return flag if isinstance(flag, bool) else population in flag
 
 
 class TrainableModel:
@@ -51,7 +56,6 @@ class TrainableModel:
         self.schedule, self.T, self.trainables = schedule, T, trainables
         self._comp, _ = self.emulator.compiled(T)
         P = self._comp.params
-        self._base = P
         pops = self.graph.pop_map()
         self.input = self.graph.inputs[0]
         dense = {pr.name for pr in self.graph.projections if isinstance(pr.conn, Dense)}
@@ -60,31 +64,37 @@ class TrainableModel:
             if name in dense and all("mat" in e for e in blocks.values()):
                 params["w"][name] = {b: e["mat"] for b, e in blocks.items()}
         for n, c in P["neuron"].items():
-            if trainables.bias:
+            if Trainables.wants(trainables.bias, n):
                 params["bias"][n] = c["bias"]
-            if trainables.threshold and pops[n].neuron.SPIKING and "v_threshold" in c:
+            if Trainables.wants(trainables.threshold, n) and pops[n].neuron.SPIKING and "v_threshold" in c:
                 params["threshold"][n] = c["v_threshold"]
         self.params0: Params = params
-        run = jax.vmap(self._comp.run_one, in_axes=(None, 0))
+        self.base: dict[str, Any] = P
+        """The fast path's fixed tables (schedule, neuron constants, non-trainable weights): pass them
+        to :meth:`apply` as an argument inside ``jax.jit`` so XLA does not constant-fold them."""
+        self._run = jax.vmap(self._comp.run_one, in_axes=(None, 0))
 
-        def forward(params: Params, x: Any) -> dict[str, Any]:
-            proj = {name: {b: ({**e, "mat": params["w"][name][b]} if name in params["w"] else e)
-                           for b, e in blocks.items()} for name, blocks in P["proj"].items()}
-            neuron = {n: {**c,
-                          **({"bias": params["bias"][n]} if n in params["bias"] else {}),
-                          **({"v_threshold": params["threshold"][n]} if n in params["threshold"]
-                             else {})}
-                      for n, c in P["neuron"].items()}
-            return dict(run({**P, "proj": proj, "neuron": neuron}, {self.input: x}))
+    def apply(self, params: Params, base: dict[str, Any], x: Any) -> dict[str, Any]:
+        """Run batch ``x (B, T, N_in)`` with ``params`` over the tables ``base`` (:attr:`base`):
+        per population ``{"events", "outputs", "state.<var>"}`` arrays ``(B, T, N)``."""
+        proj = {name: {b: ({**e, "mat": params["w"][name][b]} if name in params["w"] else e)
+                       for b, e in blocks.items()} for name, blocks in base["proj"].items()}
+        neuron = {n: {**c,
+                      **({"bias": params["bias"][n]} if n in params["bias"] else {}),
+                      **({"v_threshold": params["threshold"][n]} if n in params["threshold"] else {})}
+                  for n, c in base["neuron"].items()}
+        return dict(self._run({**base, "proj": proj, "neuron": neuron}, {self.input: x}))
 
-        self.forward = forward
+    def forward(self, params: Params, x: Any) -> dict[str, Any]:
+        """:meth:`apply` over this model's own :attr:`base`."""
+        return self.apply(params, self.base, x)
 
     def to_graph(self, params: Params) -> Graph:
         """The graph with ``params`` written back (weights, biases, thresholds), verified."""
         from aedc.ir.verify import verify
 
         params = jax.device_get(params)
-        blocks_of = self._base["proj"]
+        blocks_of = self.base["proj"]
         projs = []
         for pr in self.graph.projections:
             if pr.name in params["w"]:

@@ -108,7 +108,8 @@ class Trainer:
     checkpoint_dir: Path | None = None
     progress: bool = True
     output: str | None = None  # output population (default: the graph's first output)
-    _models: dict[Any, TrainableModel] = field(default_factory=dict, repr=False)
+    _models: dict[Any, tuple[Any, TrainableModel]] = field(default_factory=dict, repr=False)
+    _jitted: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.readout not in READOUTS:
@@ -119,9 +120,9 @@ class Trainer:
     def model(self, graph: Graph | PlacedProgram, schedule: Schedule, T: int) -> TrainableModel:
         """The (cached) differentiable model of ``graph`` under ``schedule`` for ``T`` ticks."""
         key = (id(graph), schedule, T)
-        if key not in self._models:
-            self._models[key] = TrainableModel(graph, schedule, T, trainables=self.trainables)
-        return self._models[key]
+        if key not in self._models or self._models[key][0] is not graph:
+            self._models[key] = (graph, TrainableModel(graph, schedule, T, trainables=self.trainables))
+        return self._models[key][1]
 
     def _out_pop(self, graph: Graph) -> str:
         if self.output is not None:
@@ -131,14 +132,15 @@ class Trainer:
         return graph.populations[-1].name
 
     def loss_fn(self, model: TrainableModel) -> Callable[..., Any]:
-        """``loss(params, x, y) -> (loss, (correct, spikes))`` for ``model`` (pure, jit-able)."""
+        """``loss(params, base, x, y) -> (loss, (correct, events))`` for ``model`` (pure, jit-able;
+        ``base`` is ``model.base``)."""
         pop = self._out_pop(model.graph)
         spiking = tuple(p.name for p in model.graph.populations
                         if not p.is_input and p.neuron.SPIKING)
         sending = sending_populations(model.graph)
 
-        def loss(params: Params, x: Any, y: Any) -> tuple[Any, tuple[Any, Any]]:
-            out = model.forward(params, x)
+        def loss(params: Params, base: Any, x: Any, y: Any) -> tuple[Any, tuple[Any, Any]]:
+            out = model.apply(params, base, x)
             z = logits(out, pop, self.readout, self.count_scale)
             value = cross_entropy(z, y) + self.activity_reg * spike_rate(out, spiking)
             correct = jnp.sum(jnp.argmax(z, axis=1) == y)
@@ -161,13 +163,17 @@ class Trainer:
         opt = self.optimizer(lr)
         params = model.params0
         opt_state = opt.init(params)
-        grad_fn = jax.value_and_grad(self.loss_fn(model), has_aux=True)
+        key = ("step", id(model), lr)
+        if key not in self._jitted:  # a second fit of the same graph reuses the compiled step
+            grad_fn = jax.value_and_grad(self.loss_fn(model), has_aux=True)
 
-        @jax.jit
-        def step(params: Params, opt_state: Any, xb: Any, yb: Any) -> tuple[Any, ...]:
-            (value, (correct, events)), grads = grad_fn(params, xb, yb)
-            updates, opt_state = opt.update(grads, opt_state, params)
-            return optax.apply_updates(params, updates), opt_state, value, correct, events
+            def step(params: Params, opt_state: Any, base: Any, xb: Any, yb: Any) -> tuple[Any, ...]:
+                (value, (correct, events)), grads = grad_fn(params, base, xb, yb)
+                updates, opt_state = opt.update(grads, opt_state, params)
+                return optax.apply_updates(params, updates), opt_state, value, correct, events
+
+            self._jitted[key] = jax.jit(step)
+        step = self._jitted[key]
 
         rng = np.random.default_rng(seed)
         n_batches = max(len(y) // batch, 1)
@@ -180,7 +186,8 @@ class Trainer:
                 tot_loss, tot_correct, tot_events, seen = 0.0, 0, 0, 0
                 for b in range(n_batches):
                     idx = order[b * batch:(b + 1) * batch]
-                    params, opt_state, value, correct, events = step(params, opt_state, x[idx], y[idx])
+                    params, opt_state, value, correct, events = step(params, opt_state, model.base,
+                                                                   x[idx], y[idx])
                     tot_loss += float(value) * idx.size
                     tot_correct += int(correct)
                     tot_events += int(events)
@@ -216,19 +223,18 @@ class Trainer:
                         batch: int) -> Evaluation:
         x, y = _xy(data)
         T = x.shape[1]
-        loss = jax.jit(self.loss_fn(model))
+        key = ("loss", id(model))
+        if key not in self._jitted:
+            self._jitted[key] = jax.jit(self.loss_fn(model))
+        loss = self._jitted[key]
         inp = model.input
-
-        @jax.jit
-        def in_events(xb: Any) -> Any:
-            return jnp.sum(xb != 0)
 
         tot_loss, correct, events, in_ev = 0.0, 0, 0, 0
         for s in range(0, len(y), batch):
             xb, yb = x[s:s + batch], y[s:s + batch]
-            value, (c, e) = loss(params, xb, yb)
+            value, (c, e) = loss(params, model.base, xb, yb)
             tot_loss += float(value) * len(yb)
-            correct, events, in_ev = correct + int(c), events + int(e), in_ev + int(in_events(xb))
+            correct, events, in_ev = correct + int(c), events + int(e), in_ev + int(np.count_nonzero(xb))
         n = max(len(y), 1)
         neurons = sum(p.size for p in model.graph.populations if not p.is_input and p.name != inp)
         return Evaluation(accuracy=correct / n, events_per_inference=events / n,

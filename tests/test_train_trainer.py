@@ -1,0 +1,118 @@
+"""Trainer on tiny networks, a few steps: loss falls, gradients finite and non-zero, determinism,
+checkpoints, export of the trained graph (IR and NIR), and what evaluate counts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from aedc.datasets import encode_ttfs, temporal_order, yinyang
+from aedc.emulator import Emulator, Schedule
+from aedc.frontend.nir_export import to_nir
+from aedc.ir.connectivity import Dense
+from aedc.train import Trainer, load_checkpoint, mlp, save_checkpoint
+
+T = 20
+ASYNC = Schedule.asynchronous(period_us=1000, link_us=100)
+JITTER = Schedule.asynchronous(period_us=1000, link_us=100, jitter_us=200, seed=3)
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[np.ndarray, np.ndarray]:
+    s = yinyang(None, size=96, seed=5)
+    return encode_ttfs(s.x, T, t_max=12, bias_tick=0), s.y
+
+
+def test_loss_falls_async_and_weights_are_written_back(data: tuple[np.ndarray, np.ndarray]) -> None:
+    g0 = mlp([5, 16, 3], seed=1)
+    trainer = Trainer(progress=False)
+    g, hist = trainer.fit(g0, data, schedule=JITTER, epochs=6, lr=1e-2, batch=32, seed=0)
+    assert len(hist.loss) == 6
+    assert hist.loss[-1] < hist.loss[0] - 0.02, hist.loss
+    assert all(np.isfinite(hist.loss))
+    # the trained graph differs from the initial one only in weights and biases
+    for p0, p1 in zip(g0.projections, g.projections, strict=True):
+        assert isinstance(p1.conn, Dense)
+        assert isinstance(p0.conn, Dense)
+        assert p1.conn.weight.shape == p0.conn.weight.shape
+        assert not np.array_equal(p1.conn.weight, p0.conn.weight)
+    # evaluating the exported graph gives the training model's loss on the same data
+    ev = trainer.evaluate(g, data, JITTER)
+    model = trainer.model(g0, JITTER, T)
+    assert ev.loss < hist.loss[0]
+    assert 0.0 <= ev.accuracy <= 1.0
+    assert model.graph is g0
+    nir_graph = to_nir(g)
+    assert "in->h1" in nir_graph.nodes
+
+
+def test_gradients_are_finite_and_non_zero(data: tuple[np.ndarray, np.ndarray]) -> None:
+    trainer = Trainer(progress=False, activity_reg=0.1)
+    model = trainer.model(mlp([5, 16, 3], seed=2), ASYNC, T)
+    loss = trainer.loss_fn(model)
+    (value, _), grads = jax.jit(jax.value_and_grad(loss, has_aux=True))(model.params0, model.base,
+                                                                data[0][:32],
+                                                                data[1][:32])
+    assert np.isfinite(float(value))
+    leaves = jax.tree_util.tree_leaves(grads)
+    assert len(leaves) == 4  # two weight matrices, two bias vectors
+    for leaf in leaves:
+        assert np.all(np.isfinite(leaf))
+        assert np.abs(leaf).sum() > 0
+
+
+def test_training_is_deterministic_for_a_seed(data: tuple[np.ndarray, np.ndarray]) -> None:
+    trainer, g0 = Trainer(progress=False), mlp([5, 8, 3], seed=0)
+    runs = [trainer.fit(g0, data, schedule=ASYNC, epochs=2, lr=1e-2, batch=32, seed=4) for _ in range(2)]
+    (g1, h1), (g2, h2) = runs
+    assert h1.loss == h2.loss
+    for a, b in zip(g1.projections, g2.projections, strict=True):
+        assert isinstance(a.conn, Dense)
+        assert isinstance(b.conn, Dense)
+        assert np.array_equal(a.conn.weight, b.conn.weight)
+
+
+def test_evaluate_counts_events_like_the_emulator(data: tuple[np.ndarray, np.ndarray]) -> None:
+    g = mlp([5, 16, 3], seed=3, w_scale=2.0)
+    ev = Trainer(progress=False).evaluate(g, data, ASYNC)
+    res = Emulator(g, ASYNC, exact=False).run_batch({"in": data[0]})
+    spikes = float(np.mean([m["events"]["h1"] for m in res.metrics]))
+    assert spikes > 0
+    # the readout (non-spiking, no outgoing projection) sends nothing: only the hidden spikes count
+    assert ev.events_per_inference == pytest.approx(spikes)
+    assert ev.sparsity == pytest.approx(1.0 - spikes / ((16 + 3) * T))
+    assert ev.input_events_per_inference == 5.0
+
+
+def test_checkpoint_round_trip(tmp_path: Path, data: tuple[np.ndarray, np.ndarray]) -> None:
+    trainer = Trainer(progress=False, checkpoint_dir=tmp_path)
+    g0 = mlp([5, 8, 3], seed=0)
+    g, _ = trainer.fit(g0, data, schedule=Schedule.sync(), epochs=2, lr=1e-2, batch=48, seed=0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch_000.npz", "epoch_001.npz"]
+    model = trainer.model(g0, Schedule.sync(), T)
+    params, meta = load_checkpoint(tmp_path / "epoch_001.npz", model.params0)
+    assert meta["epoch"] == 1
+    assert model.to_graph(params) == g
+    path = save_checkpoint(tmp_path / "again.npz", params, epoch=7)
+    again, meta2 = load_checkpoint(path, model.params0)
+    assert meta2 == {"epoch": 7}
+    assert all(np.array_equal(a, b) for a, b in zip(jax.tree_util.tree_leaves(params),
+                                                    jax.tree_util.tree_leaves(again), strict=True))
+
+
+def test_temporal_task_loss_falls_in_sync_mode() -> None:
+    s = temporal_order(64, 16, seed=1)
+    g0 = mlp([4, 16, 2], seed=0, w_scale=3.0)
+    _, hist = Trainer(progress=False).fit(g0, s, schedule=Schedule.sync(), epochs=5, lr=1e-2,
+                                          batch=32, seed=0)
+    assert hist.loss[-1] < hist.loss[0]
+
+
+def test_bad_inputs_are_explained(data: tuple[np.ndarray, np.ndarray]) -> None:
+    with pytest.raises(ValueError, match="readout"):
+        Trainer(readout="first_spike")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="encode"):
+        Trainer(progress=False).fit(mlp([5, 4, 3]), (np.zeros((4, 5)), np.zeros(4)), epochs=1)
