@@ -47,7 +47,7 @@ from aedc.partition.place import PlacementProblem, budget_violations, place  # n
 from aedc.partition.slicing import SliceOptions, _Slicer, slice_graph  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
-TIME_LIMIT = {"cnn_sinabs": 5.0, "mlp": 5.0, "recurrent10k": 10.0, "layered1m": 20.0}
+TIME_LIMIT = {"cnn_sinabs": 5.0, "mlp": 5.0, "recurrent10k": 10.0, "layered1m": 10.0}
 BOARD = Machine.spinnaker2((8, 6))
 NAIVE_ATOMS = 250
 
