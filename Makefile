@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean toolchain
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -18,7 +18,13 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check aedc tests examples $(wildcard benchmarks/*.py)
 	$(VENV)/bin/mypy
 
-test: $(STAMP) lint
+# the Arm cross-compiler of 'aedc compile --build' (apt, when missing; tests skip without it)
+toolchain:
+	@command -v arm-none-eabi-gcc >/dev/null 2>&1 || { SUDO=; [ "$$(id -u)" -ne 0 ] && SUDO=sudo; \
+	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y \
+	  gcc-arm-none-eabi libnewlib-arm-none-eabi || echo "warning: gcc-arm-none-eabi not installed"; }
+
+test: $(STAMP) lint toolchain
 	$(VENV)/bin/pytest
 
 bench: $(STAMP)

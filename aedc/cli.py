@@ -178,12 +178,15 @@ def compile_cmd(
         "--dump-after", help="Write the IR after this pass (repeatable; '*' = all).")] = None,
     seed: Annotated[int, typer.Option(help="Seed for every randomised stage.")] = 0,
     verify: Annotated[bool, typer.Option("--verify/--no-verify",
-                                         help="Verify the IR after every pass.")] = True,
+                                         help="Verify the IR after every pass and prove that the "
+                                              "router tables deliver every key.")] = True,
     chips: Annotated[str, typer.Option(help="Target machine: a W×H grid of SpiNNaker2 chips, e.g. 8x6.")]
         = "1x1",
+    build_c: Annotated[bool, typer.Option("--build/--no-build", help="Cross-compile the generated C "
+                                          "(arm-none-eabi-gcc) and check every PE's sizes.")] = False,
 ) -> None:
     """Import MODEL, run the pass pipeline and write ir.json, summary.txt, build.json (and
-    placement.json when the pipeline places) to OUTPUT."""
+    placement.json when the pipeline places, c/ when it emits C) to OUTPUT."""
     from aedc.frontend.load import load_model
     from aedc.ir.serialize import to_json
     from aedc.outdir import atomic_output_dir
@@ -211,6 +214,18 @@ def compile_cmd(
 
             assert isinstance(state.tables, RoutingTables)
             state.tables.save(tmp / "routing.json")
+        if state.sources is not None:
+            from aedc.codegen.model import Sources
+
+            assert isinstance(state.sources, Sources)
+            state.sources.write(tmp / "c")
+            if build_c:
+                from aedc.codegen.build import cross_build
+                from aedc.machine import Machine
+
+                cross_build(tmp / "c", ctx.target if isinstance(ctx.target, Machine) else None)
+        elif build_c:
+            raise AedcError("--build needs a pipeline that ends in 'emit-c'")
         (tmp / "ir.json").write_text(to_json(state.graph))
         (tmp / "summary.txt").write_text(text_summary(state.graph))
         (tmp / "pipeline.txt").write_text(str(manager.pipeline) + "\n")
@@ -235,7 +250,8 @@ def compile_cmd(
     s = state.graph.summary()
     out.print(f"[green]wrote[/green] {output}/ (ir.json, summary.txt, build.json"
               f"{', placement.json' if state.placement is not None else ''}"
-              f"{', routing.json' if state.tables is not None else ''}): "
+              f"{', routing.json' if state.tables is not None else ''}"
+              f"{', c/' if state.sources is not None else ''}): "
               f"{s['neurons']:,} neurons, {s['synapses']:,} synapses")
 
 

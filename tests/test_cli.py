@@ -38,7 +38,7 @@ def test_compile_writes_build_and_fuses(tmp_path: Path) -> None:
     out = tmp_path / "build"
     res = runner.invoke(app, ["compile", str(model), "-o", str(out)])
     assert res.exit_code == 0, res.output
-    assert sorted(p.name for p in out.iterdir()) == ["build.json", "ir.json", "pipeline.txt",
+    assert sorted(p.name for p in out.iterdir()) == ["build.json", "c", "ir.json", "pipeline.txt",
                                                      "placement.json", "routing.json", "summary.txt"]
     g = load(out / "ir.json")
     assert [p.name for p in g.populations] == ["x", "h", "o"]  # the scale pass-through is folded
@@ -53,9 +53,9 @@ def test_compile_is_deterministic_and_replaces_old_build(tmp_path: Path) -> None
     model = _mlp_json(tmp_path)
     out = tmp_path / "build"
     assert runner.invoke(app, ["compile", str(model), "-o", str(out)]).exit_code == 0
-    first = {p.name: p.read_bytes() for p in out.iterdir()}
+    first = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert runner.invoke(app, ["compile", str(model), "-o", str(out)]).exit_code == 0
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == first
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == first
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 

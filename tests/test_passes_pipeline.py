@@ -124,13 +124,13 @@ def state() -> CompileState:
 def test_default_pipeline_prints_every_option() -> None:
     p = parse_pipeline(DEFAULT_PIPELINE)
     assert p.names == ("verify", "fold-scale", "fuse-affine", "dce", "slice", "place", "route",
-                       "compress-tables")
+                       "compress-tables", "emit-c")
     assert str(p) == ("verify,fold-scale{max-dense=4000000},fuse-affine{max-dense=4000000},dce,"
                       "slice{max-neurons=256,record-ticks=100,activity=0.05,formats=auto,min-neurons=16,"
                       "fanin-split=true},"
                       "place{solver=cpsat,time-limit-s=2.0,workers=1,mode=auto,balance=1.0},"
                       "route{keys=packed,verify=true},"
-                      "compress-tables{algorithm=ortc,dont-care=true,verify=true}")
+                      "compress-tables{algorithm=ortc,dont-care=true,verify=true},emit-c")
 
 
 def test_options_kebab_to_snake_and_round_trip() -> None:
@@ -283,7 +283,7 @@ def test_diagnostics_are_collected_in_the_context(state: CompileState) -> None:
     ctx = PassContext()
     parse_pipeline(DEFAULT_PIPELINE).run(state, ctx)
     assert [d.pass_name for d in ctx.diagnostics] == ["fold-scale", "fuse-affine", "dce", "slice", "place",
-                                                      "route", "compress-tables"]
+                                                      "route", "compress-tables", "emit-c"]
     assert str(ctx.diagnostics.of("dce")[0]).startswith("note: [dce] removed 1 population(s)")
 
 

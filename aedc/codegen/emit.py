@@ -138,7 +138,8 @@ class _History:
     block: KeyBlock
     n: int
     binary: bool
-    depth: int  # slots, a power of two
+    depth: int  # slots, a power of two; 1: no history (only latency-0 ports, read from the queue)
+    rxq: bool = False  # a latency-0 port reads this block's packets from the received-packet queue
 
 
 class _PEEmitter:
@@ -153,6 +154,7 @@ class _PEEmitter:
         self.hist_of: dict[int, int] = {}
         self.sd_accs: list[str] = []
         self.tables_done: set[str] = set()
+        self.tables: dict[str, np.ndarray] = {}
         self.ports_of_slice: list[_Port] = []
         self.slice_info: list[tuple[int, int, int, bool]] = []
         self.state_names: list[list[str]] = []
@@ -174,11 +176,41 @@ class _PEEmitter:
             binary = s.role == "neuron" and not p.has_payload(pop)
             self.hists.append(_History(src, p.block_of[src], s.size, binary, 1))
         h = self.hists[self.hist_of[src]]
-        need = 1 if latency == 0 else 1 << latency.bit_length()  # next power of two ≥ latency + 1
-        h.depth = max(h.depth, need)
+        if latency == 0:
+            h.rxq = True
+        else:
+            h.depth = max(h.depth, 1 << latency.bit_length())  # next power of two ≥ latency + 1
         return self.hist_of[src]
 
     # ---- synapses ----------------------------------------------------------------------------------------
+
+    def weight_table(self, proj: Projection) -> np.ndarray:
+        """Distinct weights of ``proj`` used on this PE (all its slices), sorted: the rows' weight table."""
+        if proj.name not in self.tables:
+            p = self.prog
+            pre, post, w = p.coo(proj)
+            used = np.zeros(w.size, bool)
+            for idx in self.slices:
+                s = p.slices[idx]
+                if s.population != proj.post or (s.role == "synapse" and s.projection != proj.name):
+                    continue
+                sel = (post >= s.lo) & (post < s.hi)
+                if s.role == "synapse":
+                    sel &= (pre >= (s.pre_lo or 0)) & (pre < (s.pre_hi or 0))
+                used |= sel
+            self.tables[proj.name] = np.unique(w[used])
+        return self.tables[proj.name]
+
+    def use_table(self, proj: Projection) -> None:
+        if proj.name in self.tables_done:
+            return
+        self.tables_done.add(proj.name)
+        table = self.weight_table(proj)
+        text, size = _array("float", self.prog.table_name(proj), table, "AEDC_IMAGE",
+                            f"weight table of projection {proj.name} on this PE ({table.size} distinct "
+                            f"weights)", 4)
+        self.image.insert(0, text)
+        self.sizes["weight_tables"] = self.sizes.get("weight_tables", 0) + _align(size)
 
     def port(self, k: int, s: Slice, proj: Projection, src: int, pre: np.ndarray, post: np.ndarray,
              w: np.ndarray) -> _Port:
@@ -191,16 +223,18 @@ class _PEEmitter:
         tag = f"s{k}_p{len(self.ports_of_slice)}"
         what = f"{proj.name}: {ps.label} → {s.label}"
         if fmt.format == "rows":
-            rows = row_hi - row_lo
-            counts = np.bincount(local_pre - row_lo, minlength=rows)
+            # one 12 B header per presynaptic row *with synapses*: length, first word, presynaptic index
+            with_rows, counts = np.unique(local_pre, return_counts=True)
+            rows = int(with_rows.size)
             first = np.concatenate([[0], np.cumsum(counts)[:-1]])
-            hdr = np.stack([counts, np.zeros(rows, np.int64), first, np.zeros(rows, np.int64)], 1)
-            hdr_lines = ",\n    ".join(f"{{{c}, {f}, {o}, {z}}}" for c, f, o, z in hdr)
-            self.image.append(f"/* row headers of {what} (presynaptic rows {row_lo}..{row_hi - 1}) */\n"
+            hdr_lines = ",\n    ".join(f"{{{c}, 0, {o}, {i}}}" for c, o, i in zip(counts, first, with_rows,
+                                                                                  strict=True))
+            self.image.append(f"/* row headers of {what}: words, flags, first word, presynaptic index */\n"
                               f"static aedc_row_header_t {tag}_hdr[{rows}] AEDC_IMAGE = {{\n"
                               f"    {hdr_lines}\n}};\n")
             self.sizes["synapse_rows"] = self.sizes.get("synapse_rows", 0) + 12 * rows
-            table = p.weight_table(proj)
+            find = f"int32_t r = aedc_find_row({tag}_hdr, {rows}u, i); if (r >= 0) "
+            table = self.weight_table(proj)
             idx = np.searchsorted(table, w.astype(F32))
             if fmt.weight_type == "lut4":
                 if table.size > 16 or s.size > 256:
@@ -212,7 +246,8 @@ class _PEEmitter:
                                     f"16-bit synapse words of {what}: weight index << 12 | target", 12)
                 self.image.append(text)
                 self.sizes["synapse_rows"] += size
-                code = f"aedc_rows_lut4({tag}_hdr, {tag}_words, {p.table_name(proj)}, r, p, acc)"
+                code = find + (f"aedc_rows_lut4({tag}_hdr, {tag}_words, {p.table_name(proj)}, "
+                               "(uint32_t)r, p, acc)")
             else:
                 if table.size > 65536 or s.size > 65536:
                     raise CodegenError(f"projection '{proj.name}': wide rows need ≤ 65,536 distinct "
@@ -222,9 +257,10 @@ class _PEEmitter:
                                     f"32-bit synapse words of {what}: weight index << 16 | target", 8)
                 self.image.append(text)
                 self.sizes["synapse_rows"] += size
-                code = f"aedc_rows_wide({tag}_hdr, {tag}_words, {p.table_name(proj)}, r, p, acc)"
+                code = find + (f"aedc_rows_wide({tag}_hdr, {tag}_words, {p.table_name(proj)}, "
+                               "(uint32_t)r, p, acc)")
             self.sizes["synapse_rows"] = _align(self.sizes["synapse_rows"])
-            p.use_table(self, proj)
+            self.use_table(proj)
         else:
             m = np.zeros((row_hi - row_lo, s.size), F32)
             m[local_pre - row_lo, local_post] = w
@@ -239,19 +275,19 @@ class _PEEmitter:
                 text, size = _array("int8_t", f"{tag}_w", q.astype(np.int64), "AEDC_IMAGE",
                                     f"int8 dense block of {what} (× {c_float(s2)}), "
                                     f"rows {row_lo}..{row_hi - 1} × {s.size}", 16)
-                code = f"aedc_dense_int8({tag}_w, {c_float(s2)}, {s.size}u, r, p, acc)"
+                code = f"aedc_dense_int8({tag}_w, {c_float(s2)}, {s.size}u, i - {row_lo}u, p, acc)"
                 size += 4
             elif wt == "fp16":
                 bits = m.astype(np.float16).view(np.uint16)
                 text, size = _array("uint16_t", f"{tag}_w", bits, "AEDC_IMAGE",
                                     f"fp16 dense block of {what}, rows {row_lo}..{row_hi - 1} × {s.size}",
                                     12)
-                code = f"aedc_dense_fp16({tag}_w, {s.size}u, r, p, acc)"
+                code = f"aedc_dense_fp16({tag}_w, {s.size}u, i - {row_lo}u, p, acc)"
             else:
                 text, size = _array("float", f"{tag}_w", m, "AEDC_IMAGE",
                                     f"float32 dense block of {what}, rows {row_lo}..{row_hi - 1} × "
                                     f"{s.size}", 4)
-                code = f"aedc_dense_f32({tag}_w, {s.size}u, r, p, acc)"
+                code = f"aedc_dense_f32({tag}_w, {s.size}u, i - {row_lo}u, p, acc)"
             self.image.append(text)
             self.sizes["dense_blocks"] = _align(self.sizes.get("dense_blocks", 0) + size)
         hist = self.history(src, proj.latency)
@@ -341,7 +377,7 @@ class _PEEmitter:
                     ss = p.slices[src]
                     hist = self.history(src, 0)
                     self.ports_of_slice.append(_Port(
-                        proj, src, hist, 0, ss.size, f"acc[{ss.lo - s.lo}u + r] += p", False, 0))
+                        proj, src, hist, 0, ss.size, f"acc[{ss.lo - s.lo}u + i] += p", False, 0))
                 continue
             pre, post, w = p.coo(proj)
             sel_post = (post >= s.lo) & (post < s.hi)
@@ -379,9 +415,21 @@ class _PEEmitter:
                 body.append("    {")
             for port in ports:
                 h = self.hists[port.hist]
-                slot = f"(t - {latency}u) & H{port.hist}_MASK"
                 body.append(f"        {{ /* from {p.slices[port.src].label} */")
-                if h.binary:
+                if latency == 0:
+                    base = h.block.base
+                    pay = "1.0f" if h.binary else "aedc_u2f(rxq[q][1])"
+                    body.append(
+                        f"        /* this tick's packets, sorted by key: ascending presynaptic index */\n"
+                        f"        for (uint32_t q = aedc_rxq_first(rxq, rxq_n, "
+                        f"0x{base + port.row_lo:08x}u);\n"
+                        f"             q < rxq_n && rxq[q][0] < 0x{base + port.row_hi:08x}u; q++) {{\n"
+                        f"            uint32_t i = rxq[q][0] - 0x{base:08x}u;\n"
+                        f"            float p = {pay};\n"
+                        f"            {port.code};\n"
+                        f"        }}\n        }}")
+                elif h.binary:
+                    slot = f"(t - {latency}u) & H{port.hist}_MASK"
                     body.append(
                         f"        const uint32_t *bits = h{port.hist}_bits[{slot}];\n"
                         f"        for (uint32_t wi = {port.row_lo // 32}u; wi <= {(port.row_hi - 1) // 32}u; "
@@ -391,17 +439,16 @@ class _PEEmitter:
                         f"                uint32_t i = (wi << 5) | (uint32_t)__builtin_ctz(b);\n"
                         f"                b &= b - 1u;\n"
                         f"                if (i < {port.row_lo}u || i >= {port.row_hi}u) continue;\n"
-                        f"                uint32_t r = i - {port.row_lo}u;\n"
                         f"                float p = 1.0f;\n"
                         f"                {port.code};\n"
                         f"            }}\n        }}\n        }}")
                 else:
+                    slot = f"(t - {latency}u) & H{port.hist}_MASK"
                     body.append(
                         f"        const float *pay = h{port.hist}_pay[{slot}];\n"
                         f"        for (uint32_t i = {port.row_lo}u; i < {port.row_hi}u; i++) {{\n"
                         f"            float p = pay[i];\n"
                         f"            if (p == 0.0f) continue;\n"
-                        f"            uint32_t r = i - {port.row_lo}u;\n"
                         f"            {port.code};\n"
                         f"        }}\n        }}")
             body.append("    }")
@@ -552,23 +599,26 @@ class _PEEmitter:
         begin = []
         for h_i, h in enumerate(self.hists):
             src = p.slices[h.src]
-            if h.binary:
+            store = "rxq_insert(key, payload); " if h.rxq else ""
+            if h.depth == 1:
+                pass
+            elif h.binary:
                 words = -(-h.n // 32)
                 text, size = _state("uint32_t", f"h{h_i}_bits", (h.depth, words),
                                     f"event history of {src.label}: spike bitmap per tick slot")
-                recv_cases.append(f"    case {h_i}u: h{h_i}_bits[slot & {h.depth - 1}u][i >> 5] |= "
-                                  f"1u << (i & 31u); break;")
+                store += f"h{h_i}_bits[now & {h.depth - 1}u][i >> 5] |= 1u << (i & 31u); "
                 begin.append(f"    for (uint32_t w = 0; w < {words}u; w++) "
                              f"h{h_i}_bits[t & {h.depth - 1}u][w] = 0;")
             else:
                 text, size = _state("float", f"h{h_i}_pay", (h.depth, h.n),
                                     f"event history of {src.label}: payload per tick slot (0 = none)")
-                recv_cases.append(f"    case {h_i}u: h{h_i}_pay[slot & {h.depth - 1}u][i] = "
-                                  f"aedc_u2f(payload); break;")
+                store += f"h{h_i}_pay[now & {h.depth - 1}u][i] = aedc_u2f(payload); "
                 begin.append(f"    for (uint32_t j = 0; j < {h.n}u; j++) h{h_i}_pay[t & {h.depth - 1}u][j] "
                              f"= 0.0f;")
-            hist_decl.append(text + f"#define H{h_i}_MASK {h.depth - 1}u /* {h.depth} slot(s) */\n")
-            self.sizes["event_history"] = self.sizes.get("event_history", 0) + _align(size)
+            if h.depth > 1:
+                hist_decl.append(text + f"#define H{h_i}_MASK {h.depth - 1}u /* {h.depth} slots */\n")
+                self.sizes["event_history"] = self.sizes.get("event_history", 0) + _align(size)
+            recv_cases.append(f"        case {h_i}u: {store}break; /* {src.label} */")
             mpt.append(f"    {{0x{h.block.base:08x}u, 0x{h.block.mask:08x}u, {h_i}u}}, /* {src.label} */")
         n_mpt = len(mpt)
         self.sizes["master_pop_table"] = _align(12 * n_mpt)
@@ -597,18 +647,29 @@ class _PEEmitter:
                   + "\n".join(hist_decl))
         kernel = (header + "#include \"aedc_pe.h\"\n#include \"layout.h\"\n#include \"data.c\"\n\n"
                   "static uint32_t now;\n\n"
+                  "/* received-packet queue of this tick (key, payload), kept sorted by key: the memory\n"
+                  " * model's fixed packet queue (256 × 8 B; the host build makes it larger) + counters */\n"
+                  "#ifndef AEDC_RXQ_LEN\n#define AEDC_RXQ_LEN 256u\n#endif\n"
+                  "static uint32_t rxq[AEDC_RXQ_LEN][2] AEDC_STATE;\n"
+                  "static uint32_t rxq_n;\nstatic uint32_t counters[16] AEDC_STATE; /* 0: dropped */\n\n"
+                  "static void rxq_insert(uint32_t key, uint32_t payload) {\n"
+                  "    if (rxq_n == AEDC_RXQ_LEN) { counters[0]++; return; }\n"
+                  "    uint32_t j = rxq_n++;\n"
+                  "    while (j > 0 && rxq[j - 1][0] > key) { rxq[j][0] = rxq[j - 1][0]; "
+                  "rxq[j][1] = rxq[j - 1][1]; j--; }\n"
+                  "    rxq[j][0] = key;\n    rxq[j][1] = payload;\n}\n\n"
                   "/* start of tick t: clear the history slot this tick's events go to */\n"
-                  "static void begin_tick(uint32_t t) {\n    now = t;\n" + "\n".join(begin)
+                  "static void begin_tick(uint32_t t) {\n    now = t;\n    rxq_n = 0;\n" + "\n".join(begin)
                   + ("\n" if begin else "") + "}\n\n"
                   "/* one received packet: master population table lookup, store in the event history */\n"
                   "static void receive(uint32_t key, uint32_t payload) {\n"
-                  "    uint32_t slot = now;\n    (void)payload; (void)slot;\n"
+                  "    (void)payload;\n"
                   "    for (uint32_t e = 0; e < N_MPT; e++) {\n"
                   "        if ((key & mpt[e].mask) != mpt[e].key) continue;\n"
                   "        uint32_t i = key - mpt[e].key;\n        (void)i;\n"
-                  "        switch (mpt[e].hist) {\n" + "\n".join(recv_cases)
+                  "        switch (e) {\n" + "\n".join(recv_cases)
                   + ("\n" if recv_cases else "") + "        default: break;\n        }\n"
-                  "    }\n}\n\n" + "\n".join(slice_code) + "\n"
+                  "        return;\n    }\n}\n\n" + "\n".join(slice_code) + "\n"
                   "static void slice_tick(uint32_t k, uint32_t t) {\n    switch (k) {\n" + ticks
                   + "\n    default: break;\n    }\n}\n\n"
                   "static void set_input(uint32_t k, uint32_t t, const float *values) {\n"
@@ -697,8 +758,6 @@ class _Program:
             blk = routes.keys[r.block]
             self.dests[blk.slice] = tuple(self.dests.get(blk.slice, ())) + tuple(r.destinations)
         self._coo: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        self._tables: dict[str, np.ndarray] = {}
-        self.table_users: dict[str, set[int]] = {}
 
     def synapse_slices_for(self, proj: str, s: Slice) -> tuple[int, ...]:
         """Synapse PEs summing ``proj`` onto (part of) neuron slice ``s``, by presynaptic range."""
@@ -725,23 +784,8 @@ class _Program:
             self._coo[proj.name] = (pre[order], post[order], w[order])
         return self._coo[proj.name]
 
-    def weight_table(self, proj: Projection) -> np.ndarray:
-        if proj.name not in self._tables:
-            self._tables[proj.name] = np.unique(self.coo(proj)[2])
-        return self._tables[proj.name]
-
     def table_name(self, proj: Projection) -> str:
         return f"wtab_{_c_ident(proj.name)}"
-
-    def use_table(self, pe: _PEEmitter, proj: Projection) -> None:
-        if proj.name in pe.tables_done:
-            return
-        pe.tables_done.add(proj.name)
-        table = self.weight_table(proj)
-        text, size = _array("float", self.table_name(proj), table, "AEDC_IMAGE",
-                            f"weight table of projection {proj.name} ({table.size} distinct weights)", 4)
-        pe.image.insert(0, text)
-        pe.sizes["weight_tables"] = pe.sizes.get("weight_tables", 0) + _align(size)
 
     def targets_of(self, idx: int) -> list[tuple[PEAddress, int]]:
         """(a PE of each destination QPE, PE mask), in canonical order."""

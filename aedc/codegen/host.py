@@ -28,7 +28,8 @@ from aedc.reference.simulate import Trace
 __all__ = ["HOST_CFLAGS", "build_host", "run_host"]
 
 HOST_CFLAGS: tuple[str, ...] = ("-O2", "-ffp-contract=off", "-fno-fast-math", "-std=c11", "-DAEDC_HOST",
-                                "-Wall", "-Wno-unused-function", "-Wno-unused-variable")
+                                "-DAEDC_RXQ_LEN=65536u", "-Wall", "-Wno-unused-function",
+                                "-Wno-unused-variable")
 
 
 def _sources_of(build: object) -> tuple[Sources, Path | None]:

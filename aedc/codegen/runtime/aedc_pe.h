@@ -35,13 +35,42 @@ typedef struct {
     uint32_t payload; /* 0 = binary spike (no payload), 1 = float32 payload */
 } aedc_routing_info_t;
 
-/* Header of one synaptic row (12 B): the row's words start at `first_word` and there are `n_words`. */
+/* Header of one synaptic row (12 B): the row's words start at `first_word` and there are `n_words`;
+ * only presynaptic neurons with synapses have a row, sorted by their index `pre` in the key block. */
 typedef struct {
     uint16_t n_words;
     uint16_t flags;
     uint32_t first_word;
-    uint32_t reserved; /* delayed-row pointer in the py-spinnaker2 layout; unused (delays are ticks) */
+    uint32_t pre;
 } aedc_row_header_t;
+
+/* The row of presynaptic neuron `pre` (binary search), or -1 when it has no synapses here. */
+static inline int32_t aedc_find_row(const aedc_row_header_t *hdr, uint32_t n_rows, uint32_t pre) {
+    uint32_t lo = 0, hi = n_rows;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) >> 1;
+        if (hdr[mid].pre < pre) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return (lo < n_rows && hdr[lo].pre == pre) ? (int32_t)lo : -1;
+}
+
+/* First entry of the key-sorted packet queue with key >= `key` (binary search). */
+static inline uint32_t aedc_rxq_first(uint32_t (*q)[2], uint32_t n, uint32_t key) {
+    uint32_t lo = 0, hi = n;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) >> 1;
+        if (q[mid][0] < key) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
 
 /* A destination of an outgoing slice: one NoC packet per destination QPE, with a 4-bit PE mask.
  * Packed: chip x (bits 24..31), chip y (16..23), QPE x (12..15), QPE y (8..11), PE mask (0..3). */

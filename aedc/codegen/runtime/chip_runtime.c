@@ -28,11 +28,8 @@ extern uint32_t __stack_top;
 #define NOC_TX_KEY REG(0xF0000018u)    /* writing the key sends the packet */
 #define NOC_TX_KEY_ONLY REG(0xF000001Cu)
 
-#define QUEUE_LEN 256u
-
-/* received-packet queue (256 × 8 B) and counters (64 B): the memory model's "fixed" per-PE regions */
-static uint32_t queue[QUEUE_LEN][2] AEDC_STATE;
-static volatile uint32_t counters[16] AEDC_STATE; /* 0 tick, 1 received, 2 sent, 3 dropped, ... */
+/* runtime counters (the packet queue itself is the kernel's: see kernel.c) */
+static volatile uint32_t counters[4]; /* 0 tick, 1 received, 2 sent */
 
 void aedc_send(uint32_t key, uint32_t payload, uint32_t has_payload, uint32_t target) {
     NOC_TX_TARGET = target;
@@ -45,20 +42,14 @@ void aedc_send(uint32_t key, uint32_t payload, uint32_t has_payload, uint32_t ta
     counters[2]++;
 }
 
-static uint32_t drain_fifo(void) {
-    uint32_t n = 0;
+/* drain the NoC receive FIFO: every packet goes through the kernel's master population table */
+static void drain_fifo(void) {
     while (NOC_RX_COUNT != 0u) {
         uint32_t key = NOC_RX_KEY;
         uint32_t payload = NOC_RX_PAYLOAD;
-        if (n < QUEUE_LEN) {
-            queue[n][0] = key;
-            queue[n][1] = payload;
-            n++;
-        } else {
-            counters[3]++;
-        }
+        aedc_pe.receive(key, payload);
+        counters[1]++;
     }
-    return n;
 }
 
 int main(void) {
@@ -69,12 +60,9 @@ int main(void) {
         }
         counters[0] = t;
         aedc_pe.begin_tick(t);
-        uint32_t n = drain_fifo();
-        counters[1] += n;
-        for (uint32_t j = 0; j < n; j++) {
-            aedc_pe.receive(queue[j][0], queue[j][1]);
-        }
+        drain_fifo();
         for (uint32_t k = 0; k < aedc_pe.n_slices; k++) {
+            drain_fifo();
             aedc_pe.slice_tick(k, t);
         }
     }
