@@ -13,7 +13,7 @@ from aedc.datasets import encode_ttfs, temporal_order, yinyang
 from aedc.emulator import Emulator, Schedule
 from aedc.frontend.nir_export import to_nir
 from aedc.ir.connectivity import Dense
-from aedc.train import Trainer, load_checkpoint, mlp, save_checkpoint
+from aedc.train import TrainableModel, Trainables, Trainer, load_checkpoint, mlp, save_checkpoint
 
 T = 20
 ASYNC = Schedule.asynchronous(period_us=1000, link_us=100)
@@ -116,3 +116,17 @@ def test_bad_inputs_are_explained(data: tuple[np.ndarray, np.ndarray]) -> None:
         Trainer(readout="first_spike")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="encode"):
         Trainer(progress=False).fit(mlp([5, 4, 3]), (np.zeros((4, 5)), np.zeros(4)), epochs=1)
+
+
+def test_thresholds_and_biases_are_written_back() -> None:
+    g0 = mlp([5, 8, 3], seed=0)
+    model = TrainableModel(g0, Schedule.sync(), T, trainables=Trainables(bias=("out",), threshold=True))
+    assert sorted(model.params0["bias"]) == ["out"]
+    assert sorted(model.params0["threshold"]) == ["h1"]  # the readout does not spike
+    params = {**model.params0, "threshold": {"h1": np.full(8, 0.7, np.float32)},
+              "bias": {"out": np.arange(3, dtype=np.float32)}}
+    g = model.to_graph(params)
+    pops = g.pop_map()
+    np.testing.assert_array_equal(pops["h1"].neuron.v_threshold, np.full(8, 0.7, np.float32))
+    np.testing.assert_array_equal(pops["out"].neuron.bias, np.arange(3, dtype=np.float32))
+    assert model.to_graph(model.params0) == g0
