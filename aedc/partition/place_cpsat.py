@@ -20,8 +20,8 @@ then 0 (no global bound; status ``HEURISTIC``).
 Determinism: CP-SAT runs with ``random_seed = seed``, ``num_workers = workers`` and, for more than one
 worker, ``interleave_search`` (deterministic interleaving); the limits are *deterministic* times
 (``max_deterministic_time``), so the same inputs give the same placement on any machine speed. A
-wall-clock guard (4 × the flat limit, 10 × a window's) stops runaway solves (then, and only then, the
-result may depend on speed).
+wall-clock guard (30 × the flat limit + 30 s, 100 × a window's + 10 s) only stops runaway solves
+(then, and only then, the result may depend on the speed and load of the machine).
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ def _solve(problem: PlacementProblem, machine: Machine, ids: list[int], pes: tup
     prm.num_workers = workers
     prm.interleave_search = workers > 1
     prm.max_deterministic_time = float(time_limit_s)
-    prm.max_time_in_seconds = 4.0 * float(time_limit_s) + 1.0
+    prm.max_time_in_seconds = 30.0 * float(time_limit_s) + 30.0
     status = solver.solve(m)
     name = solver.status_name(status)
     if log:
@@ -244,7 +244,7 @@ def _improve_windows(problem: PlacementProblem, machine: Machine, assignment: li
                 prm.random_seed = seed
                 prm.num_workers = 1
                 prm.max_deterministic_time = solve_limit_s
-                prm.max_time_in_seconds = 10 * solve_limit_s + 1
+                prm.max_time_in_seconds = 100 * solve_limit_s + 10
                 st = solver.solve(m)
                 spent += solver.deterministic_time
                 if st not in (cp_model.OPTIMAL, cp_model.FEASIBLE) or solver.objective_value >= current:
