@@ -90,7 +90,10 @@ def test_evaluate_counts_events_like_the_emulator(data: tuple[np.ndarray, np.nda
 def test_checkpoint_round_trip(tmp_path: Path, data: tuple[np.ndarray, np.ndarray]) -> None:
     trainer = Trainer(progress=False, checkpoint_dir=tmp_path)
     g0 = mlp([5, 8, 3], seed=0)
-    g, _ = trainer.fit(g0, data, schedule=Schedule.sync(), epochs=2, lr=1e-2, batch=48, seed=0)
+    g, hist = trainer.fit(g0, data, schedule=Schedule.sync(), epochs=2, lr=1e-2, batch=48, seed=0,
+                          val_data=data)
+    assert len(hist.val_accuracy) == 2
+    assert hist.val_accuracy[-1] == trainer.evaluate(g, data, Schedule.sync()).accuracy
     assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch_000.npz", "epoch_001.npz"]
     model = trainer.model(g0, Schedule.sync(), T)
     params, meta = load_checkpoint(tmp_path / "epoch_001.npz", model.params0)

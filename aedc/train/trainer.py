@@ -208,6 +208,10 @@ class Trainer:
     def _evaluate_params(self, model: TrainableModel, params: Params, data: Data,
                          schedule: Schedule, batch: int = 256) -> Evaluation:
         if schedule != model.schedule:
+            other = self.model(model.graph, schedule, model.T)  # same placement → same parameter tree
+            mine: Any = jax.tree_util.tree_structure(params)
+            if jax.tree_util.tree_structure(other.params0) == mine:
+                return self._evaluate_model(other, params, data, batch)
             return self.evaluate(model.to_graph(params), data, schedule, batch=batch)
         return self._evaluate_model(model, params, data, batch)
 
