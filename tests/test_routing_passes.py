@@ -94,3 +94,32 @@ def test_plot_routing(tmp_path: Path) -> None:
     assert isinstance(tables, RoutingTables)
     path = plot_routing(tables, tmp_path / "routing.png")
     assert path.stat().st_size > 1000
+
+
+def test_golden_tables_of_two_layers_on_two_chips() -> None:
+    """Golden text of the route and compress-tables output: L0 (3 slices) on chip 0,0 → L1 on chip 1,0."""
+    machine = Machine.tiny(qpes=(2, 1), chips=(3, 1), torus=False)
+    p = layered_placement(machine, [24, 16], slice_size=8, stride=3)
+    ctx = PassContext()
+    state = RouteSlices().apply(ctx, CompileState(graph=graph(), slices=p.slicing, placement=p))
+    assert isinstance(state.tables, RoutingTables)
+    assert state.tables.text() == (
+        "chip 0,0: 3 entries (3 before compression)\n"
+        "  00000000/fffffff8 -> E | -\n"
+        "  00000008/fffffff8 -> E | -\n"
+        "  00000010/fffffff8 -> E | -\n"
+        "chip 1,0: 3 entries (3 before compression)\n"
+        "  00000000/fffffff8 -> - | 1,1:0010 2,1:0001\n"
+        "  00000008/fffffff8 -> - | 1,1:0010 2,1:0001\n"
+        "  00000010/fffffff8 -> - | 1,1:0010 2,1:0001\n")
+    state = CompressTables().apply(ctx, state)
+    assert isinstance(state.tables, RoutingTables)
+    # keys 0x18..0x1f belong to no block (don't-care), so one entry covers the 3 blocks of L0
+    assert state.tables.text() == (
+        "chip 0,0: 1 entries (3 before compression)\n"
+        "  00000000/ffffffe0 -> E | -\n"
+        "chip 1,0: 1 entries (3 before compression)\n"
+        "  00000000/ffffffe0 -> - | 1,1:0010 2,1:0001\n")
+    hops = state.tables.routes.hop_map()
+    assert hops[(0, p.assignment[4])].chip_hops == 1
+    assert len(hops) == 6

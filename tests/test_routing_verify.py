@@ -4,6 +4,8 @@ a flipped route bit, a dropped entry, a stray entry, a loop."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aedc.errors import RoutingError
 from aedc.machine import Machine
@@ -12,8 +14,8 @@ from aedc.routing.keys import allocate_keys
 from aedc.routing.model import LINK_BITS, RoutingTables, entry_bits
 from aedc.routing.synthetic import layered_placement
 from aedc.routing.tables import RawTable, build_tables
-from aedc.routing.trees import build_routes
-from aedc.routing.verify import verify_raw, verify_tables
+from aedc.routing.trees import bfs, build_routes
+from aedc.routing.verify import equivalent, verify_raw, verify_tables
 
 
 def problem(shuffle: bool = True, strategy: str = "fragmented") -> RoutingTables:
@@ -86,3 +88,30 @@ def test_verifier_catches_corrupted_compressed_tables(tables: RoutingTables, how
 def test_error_names_the_source_and_the_keys(tables: RoutingTables) -> None:
     with pytest.raises(RoutingError, match=r"slice \d+ \(spike, keys 0x[0-9a-f]+\+\d+\)"):
         verify_raw(tables.machine, tables, broken(tables, "drop"))
+
+
+@settings(max_examples=25, deadline=None)
+@given(w=st.integers(1, 4), h=st.integers(1, 3), torus=st.booleans(), shuffle=st.booleans(),
+       strategy=st.sampled_from(["packed", "fragmented"]), fan_out=st.sampled_from([None, 1, 2]),
+       seed=st.integers(0, 100))
+def test_random_placements_verify_before_and_after_compression(w: int, h: int, torus: bool, shuffle: bool,
+                                                               strategy: str, fan_out: int | None,
+                                                               seed: int) -> None:
+    machine = Machine.tiny(qpes=(2, 1), chips=(w, h), torus=torus)  # 8 PEs per chip
+    n_pes = machine.total_pes
+    sizes = [8 * max(1, n_pes // 4), 8 * max(1, n_pes // 4), 5]
+    placement = layered_placement(machine, sizes, slice_size=8, shuffle=shuffle, seed=seed, fan_out=fan_out)
+    routes = build_routes(placement, allocate_keys(placement.slicing, strategy=strategy, seed=seed,
+                                                   placement=placement))
+    tables = build_tables(machine, routes)
+    verify_tables(tables)
+    for dont_care in (False, True):
+        small = compress_tables(tables, dont_care=dont_care)
+        verify_tables(small)
+        keyspace = [(b.base, b.mask) for b in routes.keys] if dont_care else None
+        for before, after in zip(tables.tables, small.tables, strict=True):
+            assert equivalent([entry_bits(machine, e) for e in before.entries],
+                              [entry_bits(machine, e) for e in after.entries], keyspace)
+    for src in routes.sources:  # every destination at its shortest hop distance
+        for hop in src.hops:
+            assert hop.chip_hops == bfs(machine, src.source.chip)[hop.pe.chip]

@@ -139,6 +139,10 @@ class Routes(IRModel):
                         return h
         raise KeyError(f"slice {slice_index} does not send to PE {pe}")
 
+    def hop_map(self) -> dict[tuple[int, PEAddress], Hops]:
+        """``(source slice, destination PE) → Hops`` for every routed pair (for the NoC latency model)."""
+        return {(self.keys[src.block].slice, h.pe): h for src in self.sources for h in src.hops}
+
     def link_loads(self) -> dict[tuple[Chip, LinkDirection], float]:
         """Expected packets per tick on every used chip link (sum over the trees that use it)."""
         loads: dict[tuple[Chip, LinkDirection], float] = {}
@@ -170,6 +174,17 @@ class RoutingTables(IRModel):
     @property
     def uncompressed(self) -> int:
         return sum(t.uncompressed for t in self.tables)
+
+    def text(self) -> str:
+        """Stable text form: per chip, its entries in table order as ``key/mask -> links | QPE:PE-mask``."""
+        lines = []
+        for t in self.tables:
+            lines.append(f"chip {t.chip[0]},{t.chip[1]}: {len(t.entries)} entries "
+                         f"({t.uncompressed} before compression)")
+            for e in t.entries:
+                targets = " ".join(f"{q.qpe[0]},{q.qpe[1]}:{q.pe_mask:04b}" for q in e.targets)
+                lines.append(f"  {e.key:08x}/{e.mask:08x} -> {','.join(e.links) or '-'} | {targets or '-'}")
+        return "\n".join(lines) + "\n"
 
     def to_json(self) -> str:
         doc = {"format": "aedc-routing", "version": 1, "routing": self.model_dump(mode="json")}
