@@ -356,8 +356,15 @@ def run_cmd(
               f"at tick {metrics['first_output_tick']}")
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds like an exception, so a half-written build is removed
+
+
 def main() -> None:
-    """Console entry point."""
+    """Console entry point. SIGTERM (a job scheduler, ``timeout``) exits with 143 after cleaning up."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
     app()
 
 
