@@ -83,6 +83,16 @@ def test_sigint_cleans_up_at_once(tmp_path: Path) -> None:
     assert _siblings(out) == []
 
 
+def test_sigterm_cleans_up_and_exits_143(tmp_path: Path) -> None:
+    out = tmp_path / "build"
+    proc, _ = _start_stalled(tmp_path, out)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 143
+    assert not out.exists()
+    assert _siblings(out) == []
+
+
 def test_a_parallel_compile_keeps_a_running_compiles_temp_dir(tmp_path: Path) -> None:
     out = tmp_path / "build"
     proc, _ = _start_stalled(tmp_path, out)
