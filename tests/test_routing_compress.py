@@ -9,7 +9,6 @@ also proven over all 2^32 keys by comparing the tables' exact interval functions
 from __future__ import annotations
 
 import random
-import time
 
 import pytest
 from hypothesis import given, settings
@@ -108,18 +107,16 @@ def test_intervals_of_a_table() -> None:
     assert table_intervals(table) == [(0, 16, 1), (16, 32, 2), (32, 64, 1), (64, 1 << 32, 0)]
 
 
-def test_hundred_thousand_entries_compress_quickly() -> None:
-    """Not a timing assertion (see benchmarks/bench_routing.py): the result must be correct and small."""
+def test_large_table_of_runs_compresses_to_at_most_one_entry_per_run() -> None:
+    """Not a timing assertion (the 10^5-entry timing is in benchmarks/bench_routing.py)."""
     rng = random.Random(0)
     routes = [rng.randrange(1, 1 << 40) for _ in range(64)]
-    table = [(i << 8, KEY_MASK ^ 255, routes[(i >> 6) % 64]) for i in range(100_000)]
+    n = 20_000
+    table = [(i << 8, KEY_MASK ^ 255, routes[(i >> 6) % 64]) for i in range(n)]  # aligned runs of 64
     rng.shuffle(table)
-    t0 = time.perf_counter()
     out = compress(table)
-    elapsed = time.perf_counter() - t0
-    assert len(out) <= 100_000 // 64 + 64
+    assert len(out) <= -(-n // 64)  # at most one per run (ORTC may do better where routes repeat)
     assert equivalent(table, out)
-    print(f"100k entries -> {len(out)} in {elapsed:.2f} s")
 
 
 @settings(max_examples=100, deadline=None)
