@@ -57,7 +57,8 @@ def draw_placement(p: Placement, path: str | Path) -> Path:
     by_pe = {u.pe: u for u in p.pes}
     ncols = min(len(chips), 4)
     nrows = -(-len(chips) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.8 * nrows + 0.8), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(max(4.2 * ncols, 6.0), 3.8 * nrows + 1.2),
+                             squeeze=False)
     sub = 2 if m.pes_per_qpe > 1 else 1
     for ax, chip in zip(axes.ravel(), chips, strict=False):
         ax.set_title(f"chip {chip}", fontsize=9)
@@ -66,7 +67,8 @@ def draw_placement(p: Placement, path: str | Path) -> Path:
             for pe in range(m.pes_per_qpe):
                 x0 = qx - 0.45 + (pe % sub) * 0.45
                 y0 = qy - 0.45 + (pe // sub) * 0.45
-                cell = Rectangle((x0, y0), 0.43, 0.43, fc="0.93", ec="0.8", lw=0.4)
+                reserved = (qx, qy, pe) in m.reserved_pes  # withheld from applications: dark grey
+                cell = Rectangle((x0, y0), 0.43, 0.43, fc="0.55" if reserved else "0.93", ec="0.8", lw=0.4)
                 ax.add_patch(cell)
                 from aedc.machine import PEAddress
 
@@ -93,8 +95,9 @@ def draw_placement(p: Placement, path: str | Path) -> Path:
     fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 8), fontsize=7, frameon=False)
     s = placement_summary(p)
     fig.suptitle(f"{s['solver']}: {s['pes_used']} PEs, objective {p.objective:,} "
-                 f"(greedy {p.baseline_objective:,}); bar height = DTCM fill", fontsize=9)
-    fig.tight_layout(rect=(0, 0.06, 1, 0.95))
+                 f"(greedy {p.baseline_objective:,})\nPEs coloured by population, bar height = DTCM fill, "
+                 "number = slices sharing the PE, dark = reserved PE", fontsize=8)
+    fig.tight_layout(rect=(0, 0.06, 1, 0.92))
     out = Path(path)
     fig.savefig(out, dpi=110)
     plt.close(fig)
