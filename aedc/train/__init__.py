@@ -4,7 +4,7 @@ API::
 
     from aedc.train import Trainer, mlp
     graph = mlp([5, 120, 3], seed=0)                        # CubaLIF hidden, CubaLI readout
-    trainer = Trainer(readout="max_membrane", activity_reg=1e-2)
+    trainer = Trainer(readout="sum_membrane", activity_reg=10.0)
     graph, history = trainer.fit(graph, (x, y), schedule=Schedule.asynchronous(link_us=100),
                                  epochs=20, lr=3e-3, batch=32, seed=0)
     acc, events, sparsity, *_ = trainer.evaluate(graph, (x_test, y_test), schedule)
@@ -12,7 +12,7 @@ API::
 
 * :mod:`aedc.train.model` — :class:`TrainableModel`: the graph as a differentiable function of its
   dense weights (+ biases, thresholds) under a schedule; ``to_graph`` writes them back.
-* :mod:`aedc.train.losses` — readouts (max membrane, spike count, mean membrane), cross-entropy,
+* :mod:`aedc.train.losses` — readouts (mean membrane, max membrane, spike count), cross-entropy,
   the activity regulariser.
 * :mod:`aedc.train.trainer` — :class:`Trainer` (``fit`` / ``evaluate``), :class:`Evaluation`,
   :class:`History`; what events and sparsity count.

@@ -1,6 +1,6 @@
 """``Trainer``: fit a graph's parameters through the emulator's schedule, evaluate, checkpoint, export.
 
-    trainer = Trainer(readout="max_membrane", activity_reg=1e-2)
+    trainer = Trainer(readout="sum_membrane", activity_reg=10.0)
     graph, history = trainer.fit(graph, (x_train, y_train), schedule=Schedule.asynchronous(link_us=100),
                                  epochs=20, lr=3e-3, batch=32, seed=0)
     ev = trainer.evaluate(graph, (x_test, y_test), Schedule.asynchronous(link_us=100))
@@ -100,7 +100,7 @@ class Trainer:
     after every epoch; ``progress``: a rich progress bar with loss/accuracy/events.
     """
 
-    readout: Readout = "max_membrane"
+    readout: Readout = "sum_membrane"
     activity_reg: float = 0.0
     count_scale: float = 1.0
     optimizer: Callable[[float], optax.GradientTransformation] = optax.adam
