@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from strategies import SPIKING_MODELS, graphs_with_inputs
 
 from aedc.codegen.host import run_host
+from aedc.codegen.model import Sources
 from aedc.errors import CodegenError
 from aedc.frontend.builder import Network
 from aedc.frontend.load import load_model
@@ -171,7 +172,7 @@ def test_model_without_kernel_is_a_codegen_error(lif_state: CompileState) -> Non
         emit.KERNEL_MODELS = saved
 
 
-@settings(max_examples=25, deadline=None,
+@settings(max_examples=15, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(graphs_with_inputs(T=8, max_pops=5, max_size=40, exact_weights=True, models=SPIKING_MODELS))
 def test_random_graphs_host_c_equals_reference(case: tuple[Graph, dict[str, np.ndarray]]) -> None:
@@ -181,7 +182,7 @@ def test_random_graphs_host_c_equals_reference(case: tuple[Graph, dict[str, np.n
     assert_bit_identical(simulate(state.graph, inp), run_host(state, inp), what="random")
 
 
-@settings(max_examples=10, deadline=None,
+@settings(max_examples=8, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(graphs_with_inputs(T=8, max_pops=5, max_size=40))
 def test_random_graphs_any_model_float_weights(case: tuple[Graph, dict[str, np.ndarray]]) -> None:
@@ -191,3 +192,16 @@ def test_random_graphs_any_model_float_weights(case: tuple[Graph, dict[str, np.n
     state = PassManager("slice{max-neurons=16,min-neurons=4},place{solver=greedy},route,emit-c").run(
         CompileState(graph=graph), PassContext())
     assert_bit_identical(simulate(state.graph, inp), run_host(state, inp), what="random float")
+
+
+def test_run_host_from_a_build_directory(lif_state: CompileState, tmp_path: Path) -> None:
+    assert isinstance(lif_state.sources, Sources)
+    lif_state.sources.write(tmp_path / "c")
+    x = np.loadtxt(DATA / "lif_norse.csv", delimiter=",")[:, 0].astype(F32).reshape(-1, 1)[:600]
+    a = run_host(tmp_path, {"input": x})
+    b = run_host(tmp_path, {"input": x})  # the cached executable (under c/.host) is reused
+    out = lif_state.graph.outputs["output"]
+    assert a.spike_steps(out).tolist() == [460, 510]
+    assert a.state[out]["v"].tobytes() == b.state[out]["v"].tobytes()
+    with pytest.raises(CodegenError, match="no data for input"):
+        run_host(tmp_path, {})

@@ -130,7 +130,7 @@ def test_default_pipeline_prints_every_option() -> None:
                       "fanin-split=true},"
                       "place{solver=cpsat,time-limit-s=2.0,workers=1,mode=auto,balance=1.0},"
                       "route{keys=packed,verify=true},"
-                      "compress-tables{algorithm=ortc,dont-care=true,verify=true},emit-c")
+                      "compress-tables{algorithm=ortc,dont-care=true,verify=true},emit-c{tick-us=1000}")
 
 
 def test_options_kebab_to_snake_and_round_trip() -> None:

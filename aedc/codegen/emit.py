@@ -679,12 +679,13 @@ class _PEEmitter:
                   "    switch (k) {\n" + "\n".join(traces) + "\n    default: break;\n    }\n"
                   "    return 0;\n}\n#else\n#define trace 0\n#endif\n\n"
                   "#ifndef AEDC_PE_SYMBOL\n#define AEDC_PE_SYMBOL aedc_pe\n#endif\n"
-                  f"const aedc_pe_t AEDC_PE_SYMBOL = {{{k_n}u, begin_tick, receive, slice_tick, "
-                  "set_input, trace};\n")
+                  f"const aedc_pe_t AEDC_PE_SYMBOL = {{{k_n}u, AEDC_TICK_US, begin_tick, receive, "
+                  "slice_tick, set_input, trace};\n")
         layout = (header + "#ifndef AEDC_LAYOUT_H\n#define AEDC_LAYOUT_H\n"
                   "/* bytes of every DTCM region of this PE's data image and state, 16-byte aligned */\n"
                   + "".join(f"#define AEDC_BYTES_{t.upper()} {b}u\n" for t, b in sorted(self.sizes.items()))
-                  + f"#define AEDC_N_SLICES {k_n}u\n#define AEDC_N_MPT {n_mpt}u\n#endif\n")
+                  + f"#define AEDC_N_SLICES {k_n}u\n#define AEDC_N_MPT {n_mpt}u\n"
+                  f"#define AEDC_TICK_US {p.tick_us}u /* timer tick period */\n#endif\n")
         return {"kernel.c": kernel, "data.c": data_c, "layout.h": layout, "link.ld": LINKER_SCRIPT,
                 "Makefile": PE_MAKEFILE}
 
@@ -738,8 +739,10 @@ clean:
 class _Program:
     """Shared facts of the whole placed program."""
 
-    def __init__(self, graph: Graph, placement: Placement, routes: Routes, machine: Machine) -> None:
+    def __init__(self, graph: Graph, placement: Placement, routes: Routes, machine: Machine,
+                 tick_us: int) -> None:
         self.graph, self.placement, self.routes, self.machine = graph, placement, routes, machine
+        self.tick_us = tick_us
         self.sem = graph.semantics
         self.pops = graph.pop_map()
         self.slices = placement.slicing.slices
@@ -808,14 +811,18 @@ def _runtime_text(name: str) -> str:
     return resources.files("aedc.codegen").joinpath("runtime", name).read_text(encoding="utf-8")
 
 
-def emit_program(graph: Graph, placement: Placement, tables: RoutingTables) -> Sources:
-    """The C sources of every used PE of ``placement`` (see the module docstring)."""
+def emit_program(graph: Graph, placement: Placement, tables: RoutingTables, *,
+                 tick_us: int = 1000) -> Sources:
+    """The C sources of every used PE of ``placement`` (see the module docstring); the PEs' timer
+    ticks every ``tick_us`` µs."""
+    if tick_us < 1:
+        raise CodegenError(f"tick period must be ≥ 1 µs (got {tick_us})")
     bad = [p for p in graph.populations if p.neuron.model not in KERNEL_MODELS]
     if bad:
         names = ", ".join(f"'{p.name}' ({p.neuron.model})" for p in bad)
         raise CodegenError(f"no C kernel for the neuron model of population(s) {names}; models with a "
                            f"kernel: {', '.join(KERNEL_MODELS)}", where=bad[0].name)
-    prog = _Program(graph, placement, tables.routes, tables.machine)
+    prog = _Program(graph, placement, tables.routes, tables.machine, tick_us)
     files: dict[str, str] = {f"common/{name}": _runtime_text(name) for name in RUNTIME_FILES}
     pe_entries = []
     pe_index: dict[tuple[int, ...], int] = {}

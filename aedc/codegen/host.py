@@ -43,8 +43,8 @@ def _sources_of(build: object) -> tuple[Sources, Path | None]:
             raise CodegenError(f"{root} holds no generated C (no manifest.json); compile with emit-c",
                                where=str(root))
         files = tuple(sorted((p.relative_to(c).as_posix(), p.read_bytes()) for p in c.rglob("*")
-                             if p.is_file() and "bin" not in p.relative_to(c).parts
-                             and p.suffix != ".elf"))
+                             if p.is_file() and not any(x.startswith(".") for x in p.relative_to(c).parts)
+                             and p.suffix != ".elf" and p.name != "sizes.json"))
         return Sources(files=files), c
     sources = getattr(build, "sources", None)
     if isinstance(sources, Sources):
@@ -120,7 +120,7 @@ def run_host(build: object, inputs: Mapping[str, np.ndarray], *, steps: int | No
     flat = np.concatenate([d[:T] for d in data], axis=1) if data else np.zeros((T, 0), np.float32)
     assert flat.shape[1] == width
     with tempfile.TemporaryDirectory(prefix="aedc-host-") as tmp:
-        work = Path(work_dir) if work_dir is not None else (c_dir / "host" if c_dir else Path(tmp))
+        work = Path(work_dir) if work_dir is not None else (c_dir / ".host" if c_dir else Path(tmp))
         exe = build_host(sources, work)
         fin, fout = Path(tmp) / "in.f32", Path(tmp) / "out.f32"
         np.ascontiguousarray(flat, np.float32).tofile(fin)

@@ -17,12 +17,14 @@ class EmitC(Pass):
     """Generate the per-PE SpiNNaker2 C programs, data images, linker scripts and Makefiles.
 
     The result is the ``sources`` artifact (:class:`aedc.codegen.model.Sources`); ``aedc compile``
-    writes it to ``<build>/c/``.
+    writes it to ``<build>/c/``. Option: ``tick-us``, the PEs' timer period (µs).
     """
 
     name: ClassVar[str] = "emit-c"
     requires: ClassVar[frozenset[str]] = frozenset({"graph", "slices", "placement", "tables"})
     produces: ClassVar[frozenset[str]] = frozenset({"sources"})
+
+    tick_us: int = 1000
 
     def apply(self, ctx: PassContext, state: CompileState) -> CompileState:
         from aedc.codegen.emit import emit_program
@@ -31,7 +33,16 @@ class EmitC(Pass):
 
         assert isinstance(state.placement, Placement)
         assert isinstance(state.tables, RoutingTables)
-        sources = emit_program(state.graph, state.placement, state.tables)
+        sources = emit_program(state.graph, state.placement, state.tables, tick_us=self.tick_us)
         n = len(state.placement.pes)
         ctx.report(self.name, f"{n} PE program{'s' if n != 1 else ''}, {len(sources.files)} files")
+        budget = state.tables.machine.dynamic_region_bytes
+        over = [(pe["pe"], pe["bytes"]["emitted_total"]) for pe in sources.manifest["pes"]
+                if pe["bytes"]["emitted_total"] > budget]
+        if over:
+            worst = max(over, key=lambda o: o[1])
+            ctx.report(self.name, f"{len(over)} PE(s) emit more data than the DTCM budget {budget:,} B "
+                                  f"(worst: PE {worst[0]}, {worst[1]:,} B; the memory model does not count "
+                                  f"32-bit rows' weight tables): lower slice{{max-neurons=...}}",
+                       severity="warning", where=worst[0])
         return replace(state, sources=sources)

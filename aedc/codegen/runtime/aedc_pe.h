@@ -81,6 +81,7 @@ static inline uint32_t aedc_rxq_first(uint32_t (*q)[2], uint32_t n, uint32_t key
 /* What a PE program exports to its runtime. */
 typedef struct {
     uint32_t n_slices;
+    uint32_t tick_us;                                    /* timer period (µs), 1000 by default */
     void (*begin_tick)(uint32_t t);                     /* clear this tick's event-history slots */
     void (*receive)(uint32_t key, uint32_t payload);     /* one received packet: MPT lookup + store */
     void (*slice_tick)(uint32_t k, uint32_t t);          /* sum inputs, update neurons, emit events */

@@ -1,7 +1,7 @@
 /* chip_runtime.c — the SpiNNaker2 PE runtime a generated kernel links against (Cortex-M4F).
  *
  * Written by aedc (aedc/codegen/runtime/chip_runtime.c). Program structure of one PE:
- *   timer tick (1 ms by default: AEDC_TICK_US) → begin_tick → drain the received-packet queue (each
+ *   timer tick (aedc_pe.tick_us, 1 ms by default: emit-c{tick-us=...}) → begin_tick → drain the received-packet queue (each
  *   packet: master population table lookup, store in the event history) → per slice: sum the rows of
  *   this tick's events, update the neurons in float32, emit events (one NoC packet per destination QPE
  *   with a 4-bit PE mask, payload for graded events).
@@ -9,10 +9,6 @@
  * and NoC transmit registers; the host build (host_runtime.c) replaces this whole file.
  */
 #include "aedc_pe.h"
-
-#ifndef AEDC_TICK_US
-#define AEDC_TICK_US 1000u
-#endif
 
 extern const aedc_pe_t aedc_pe;
 extern uint32_t __stack_top;
@@ -53,7 +49,7 @@ static void drain_fifo(void) {
 }
 
 int main(void) {
-    TIMER_LOAD = AEDC_TICK_US * 150u - 1u; /* 150 MHz PE clock */
+    TIMER_LOAD = aedc_pe.tick_us * 150u - 1u; /* 150 MHz PE clock */
     TIMER_CTRL = 5u;
     for (uint32_t t = 0;; t++) {
         while ((TIMER_CTRL & (1u << 16)) == 0u) {
