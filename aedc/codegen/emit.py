@@ -33,6 +33,7 @@ Program of one PE tick ``t`` (chip and host alike):
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from importlib import resources
 
@@ -88,11 +89,16 @@ def c_float(x: float | np.floating) -> str:
 def _array(ctype: str, name: str, values: np.ndarray | list[int] | list[float], section: str,
            comment: str, per_line: int = 8) -> tuple[str, int]:
     """A C array definition in ``section`` (image: const data) and its size in bytes."""
-    vals = list(np.asarray(values).ravel())
+    flat = np.asarray(values).ravel()
     if ctype == "float":
-        items = [c_float(v) for v in vals]
+        f32 = flat.astype(F32)
+        if np.all(np.isfinite(f32)):
+            items = [("-0.0f" if math.copysign(1.0, v) < 0 else "0.0f") if v == 0.0 else v.hex() + "f"
+                     for v in f32.astype(np.float64).tolist()]
+        else:
+            items = [c_float(v) for v in f32]
     else:
-        items = [str(int(v)) for v in vals]
+        items = [str(v) for v in flat.astype(np.int64).tolist()]
     if not items:
         items, count = ["0"], 1
     else:
@@ -188,17 +194,16 @@ class _PEEmitter:
         """Distinct weights of ``proj`` used on this PE (all its slices), sorted: the rows' weight table."""
         if proj.name not in self.tables:
             p = self.prog
-            pre, post, w = p.coo(proj)
-            used = np.zeros(w.size, bool)
+            parts = [np.zeros(0, F32)]
             for idx in self.slices:
                 s = p.slices[idx]
                 if s.population != proj.post or (s.role == "synapse" and s.projection != proj.name):
                     continue
-                sel = (post >= s.lo) & (post < s.hi)
+                pre, _post, w = p.onto(proj, s.lo, s.hi)
                 if s.role == "synapse":
-                    sel &= (pre >= (s.pre_lo or 0)) & (pre < (s.pre_hi or 0))
-                used |= sel
-            self.tables[proj.name] = np.unique(w[used])
+                    w = w[(pre >= (s.pre_lo or 0)) & (pre < (s.pre_hi or 0))]
+                parts.append(w)
+            self.tables[proj.name] = np.unique(np.concatenate(parts))
         return self.tables[proj.name]
 
     def use_table(self, proj: Projection) -> None:
@@ -227,8 +232,8 @@ class _PEEmitter:
             with_rows, counts = np.unique(local_pre, return_counts=True)
             rows = int(with_rows.size)
             first = np.concatenate([[0], np.cumsum(counts)[:-1]])
-            hdr_lines = ",\n    ".join(f"{{{c}, 0, {o}, {i}}}" for c, o, i in zip(counts, first, with_rows,
-                                                                                  strict=True))
+            hdr_lines = ",\n    ".join(f"{{{c}, 0, {o}, {i}}}" for c, o, i in zip(
+                counts.tolist(), first.tolist(), with_rows.tolist(), strict=True))
             self.image.append(f"/* row headers of {what}: words, flags, first word, presynaptic index */\n"
                               f"static aedc_row_header_t {tag}_hdr[{rows}] AEDC_IMAGE = {{\n"
                               f"    {hdr_lines}\n}};\n")
@@ -379,17 +384,17 @@ class _PEEmitter:
                     self.ports_of_slice.append(_Port(
                         proj, src, hist, 0, ss.size, f"acc[{ss.lo - s.lo}u + i] += p", False, 0))
                 continue
-            pre, post, w = p.coo(proj)
-            sel_post = (post >= s.lo) & (post < s.hi)
+            pre, post, w = p.onto(proj, s.lo, s.hi)  # sorted by (pre, post)
             if synapse_role:
                 assert s.pre_lo is not None
                 assert s.pre_hi is not None
-                sel_post &= (pre >= s.pre_lo) & (pre < s.pre_hi)
+                keep = (pre >= s.pre_lo) & (pre < s.pre_hi)
+                pre, post, w = pre[keep], post[keep], w[keep]
             for src in p.neuron_slices[proj.pre]:
                 ps = p.slices[src]
-                sel = sel_post & (pre >= ps.lo) & (pre < ps.hi)
-                if np.any(sel):
-                    self.port(k, s, proj, src, pre[sel], post[sel], w[sel])
+                a, b = np.searchsorted(pre, [ps.lo, ps.hi])
+                if b > a:
+                    self.port(k, s, proj, src, pre[a:b], post[a:b], w[a:b])
         body = [f"    float *acc = s{k}_acc;", f"    for (uint32_t i = 0; i < {n}u; i++) acc[i] = 0.0f;"]
         by_proj: dict[str, list[_Port]] = {}
         for port in self.ports_of_slice:
@@ -761,6 +766,8 @@ class _Program:
             blk = routes.keys[r.block]
             self.dests[blk.slice] = tuple(self.dests.get(blk.slice, ())) + tuple(r.destinations)
         self._coo: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._by_post: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._onto: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def synapse_slices_for(self, proj: str, s: Slice) -> tuple[int, ...]:
         """Synapse PEs summing ``proj`` onto (part of) neuron slice ``s``, by presynaptic range."""
@@ -786,6 +793,20 @@ class _Program:
             order = np.lexsort((post, pre))
             self._coo[proj.name] = (pre[order], post[order], w[order])
         return self._coo[proj.name]
+
+    def onto(self, proj: Projection, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Synapses of ``proj`` onto post neurons ``lo..hi``, sorted by (pre, post)."""
+        key = (proj.name, lo, hi)
+        if key not in self._onto:
+            pre, post, w = self.coo(proj)
+            if proj.name not in self._by_post:
+                order = np.argsort(post, kind="stable")
+                self._by_post[proj.name] = (order, post[order])
+            order, sorted_post = self._by_post[proj.name]
+            a, b = np.searchsorted(sorted_post, [lo, hi])
+            idx = np.sort(order[a:b])  # back to (pre, post) order
+            self._onto[key] = (pre[idx], post[idx], w[idx])
+        return self._onto[key]
 
     def table_name(self, proj: Projection) -> str:
         return f"wtab_{_c_ident(proj.name)}"
