@@ -127,9 +127,7 @@ def test_compiling_twice_gives_byte_identical_trees(tmp_path: Path) -> None:
 # ---- cross-compilation ----------------------------------------------------------------------------------
 
 @needs_cross
-@pytest.mark.parametrize("name", ["lif", "mlp", pytest.param("cnn", marks=pytest.mark.xfail(
-    strict=True, reason="memory model: 32-bit ('wide') rows need a float32 weight table (4 B per distinct "
-                        "weight on the PE), counted 0 B by aedc/partition/memory.py"))])
+@pytest.mark.parametrize("name", ["lif", "mlp", "cnn"])
 def test_examples_fit_and_agree_with_the_memory_model(
         built: dict[str, tuple[dict[str, object], list[PESize]]], name: str) -> None:
     man, sizes = built[name]

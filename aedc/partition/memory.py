@@ -15,7 +15,8 @@ Terms (each documented where it is computed, in :func:`slice_memory`):
   16 bit (4-bit weight index, 3-bit delay, 1 type bit, 8-bit target — hence ≤ 256 neurons per PE and rows
   ≤ 255 entries) when the projection has ≤ 16 distinct weights, else 32 bit (``wide``: fp32 weight
   index / wider target).
-* ``weight_tables``  rows format with 4-bit indices: the projection's 16-entry float32 weight table (64 B).
+* ``weight_tables``  rows format: the float32 weight table the words index — 16 entries (64 B) for
+  4-bit indices, one entry per distinct weight of the slice for wide words (codegen's measured layout).
 * ``dense_blocks``   dense format: a (rows-with-synapses × slice size) weight matrix, int8 (+4 B scale),
   fp16 or float32 (whichever holds every weight exactly), no per-synapse index.
 * ``master_pop_table`` 12 B per incoming key block (per presynaptic slice feeding this slice; per synapse
@@ -181,6 +182,8 @@ def synapse_terms(inc: Incoming, st: RangeStats, n: int) -> dict[str, int]:
         out["synapse_rows"] = align(ROW_HEADER_BYTES * st.rows + word * st.synapses)
         if inc.fmt.weight_type == "lut4":
             out["weight_tables"] = align(4 * LUT_ENTRIES)  # the projection's 16-entry weight table
+        else:  # wide words index a float32 table of the distinct weights the slice uses
+            out["weight_tables"] = align(4 * st.distinct)
     else:
         wbytes = DENSE_BYTES[inc.fmt.weight_type]
         # rows-with-synapses × post neurons, no index; int8 carries a 4 B float32 scale

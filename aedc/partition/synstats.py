@@ -32,6 +32,7 @@ class RangeStats:
     pre_min: int  # smallest / largest presynaptic index with a row (pre_min > pre_max: none)
     pre_max: int
     mixed_sign: bool  # both positive and negative weights (two receptor types in the rows format)
+    distinct: int = 0  # distinct non-zero weights (an upper bound for large convolutions)
 
 
 @dataclass(frozen=True)
@@ -135,14 +136,15 @@ class ProjectionStats:
         n = hi - lo
         if self._coo is not None:
             a, b = np.searchsorted(self._coo.post, [lo, hi])
-            pre = self._coo.pre[a:b]
+            pre, w = self._coo.pre[a:b], self._coo.weight[a:b]
             if pre_lo > 0 or pre_hi < self.n_pre:
-                pre = pre[(pre >= pre_lo) & (pre < pre_hi)]
+                inside = (pre >= pre_lo) & (pre < pre_hi)
+                pre, w = pre[inside], w[inside]
             if pre.size == 0:
                 return RangeStats(0, 0, 0, 1, 0, mixed)
             counts = np.bincount(pre - pre.min())
             return RangeStats(int(pre.size), int(np.count_nonzero(counts)), int(counts.max()),
-                              int(pre.min()), int(pre.max()), mixed)
+                              int(pre.min()), int(pre.max()), mixed, int(np.unique(w).size))
         if isinstance(c, Dense):
             m = min(pre_hi, self.n_pre) - pre_lo
             if m <= 0:
@@ -154,7 +156,7 @@ class ProjectionStats:
             if rows == 0:
                 return RangeStats(0, 0, 0, 1, 0, mixed)
             return RangeStats(int(nz.sum()), rows, int(nz.max()), pre_lo + int(idx[0]),
-                              pre_lo + int(idx[-1]), mixed)
+                              pre_lo + int(idx[-1]), mixed, int(np.unique(block[block != 0]).size))
         if isinstance(c, OneToOne | Identity):
             a, b = max(lo, pre_lo), min(hi, pre_hi)
             nzw: int
@@ -164,7 +166,9 @@ class ProjectionStats:
                 nzw = max(b - a, 0)
             if nzw == 0:
                 return RangeStats(0, 0, 0, 1, 0, mixed)
-            return RangeStats(int(nzw), int(nzw), 1, a, b - 1, mixed)
+            distinct = (int(np.unique(np.asarray(c.weight).ravel()[a:b]).size)
+                        if isinstance(c, OneToOne) else 1)
+            return RangeStats(int(nzw), int(nzw), 1, a, b - 1, mixed, distinct)
         # large convolution / pool: structural upper bounds
         assert self._conv_prefix is not None
         syn = int(self._conv_prefix[hi] - self._conv_prefix[lo])
@@ -195,7 +199,8 @@ class ProjectionStats:
         max_row = min((co_hi - co_lo + 1), c_out_g * (g_hi - g_lo + 1)) * taps
         max_row = min(max_row, n)
         frac = (pmax - pmin + 1) / max(self.n_pre, 1) if (pre_lo > 0 or pre_hi < self.n_pre) else 1.0
-        return RangeStats(int(np.ceil(syn * frac)), rows, max_row, pmin, pmax, mixed)
+        return RangeStats(int(np.ceil(syn * frac)), rows, max_row, pmin, pmax, mixed,
+                          int(self.weights.size))
 
     def pre_rows_in(self, lo: int, hi: int, bounds: np.ndarray) -> np.ndarray:
         """For post ``lo..hi``: per presynaptic range ``bounds[k]..bounds[k+1]`` (increasing; need not
