@@ -84,7 +84,7 @@ def cnn_check() -> dict[str, object]:
         "compiled (reference)": simulate(compiled, {"input": x}, record_state=False).events,
         "emulator sync": Emulator(PlacedProgram.from_placement(compiled, placement),
                                   Schedule.sync()).run({"input": x}).events,
-        "host C": run_host(build.resolve(), {"input": x}).events,
+        "host C": run_host(build, {"input": x}).events,
     }
     asynchronous = Emulator(PlacedProgram.from_placement(compiled, placement),
                             Schedule.asynchronous(jitter_us=200, hop_us=20, seed=1)).run({"input": x})

@@ -205,3 +205,14 @@ def test_run_host_from_a_build_directory(lif_state: CompileState, tmp_path: Path
     assert a.state[out]["v"].tobytes() == b.state[out]["v"].tobytes()
     with pytest.raises(CodegenError, match="no data for input"):
         run_host(tmp_path, {})
+
+
+def test_run_host_from_a_relative_build_path(lif_state: CompileState, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # the generated host driver #includes the kernels by path: a relative build dir must work too
+    assert isinstance(lif_state.sources, Sources)
+    lif_state.sources.write(tmp_path / "build" / "c")
+    monkeypatch.chdir(tmp_path)
+    x = np.loadtxt(DATA / "lif_norse.csv", delimiter=",")[:, 0].astype(F32).reshape(-1, 1)[:600]
+    got = run_host(Path("build"), {"input": x})
+    assert got.spike_steps(lif_state.graph.outputs["output"]).tolist() == [460, 510]

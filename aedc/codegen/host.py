@@ -37,7 +37,7 @@ def _sources_of(build: object) -> tuple[Sources, Path | None]:
     if isinstance(build, Sources):
         return build, None
     if isinstance(build, str | os.PathLike):
-        root = Path(build)
+        root = Path(build).absolute()  # the generated #includes name absolute paths
         c = root / "c" if (root / "c" / "manifest.json").is_file() else root
         if not (c / "manifest.json").is_file():
             raise CodegenError(f"{root} holds no generated C (no manifest.json); compile with emit-c",
