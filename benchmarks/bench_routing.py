@@ -11,7 +11,8 @@ Cases (results in benchmarks/results/routing.json + routing.png):
   feeding the 2 post slices under its local receptive field; graph-order placement on an 8 × 6 board.
 * every multi-chip case also with the key space deliberately fragmented (``keys=fragmented``: blocks
   shuffled, random gaps), and ``scattered48``: the recurrent case with its slices scattered at random
-  over all 48 chips, fragmented keys — the hard case for compression.
+  over all 48 chips, fragmented keys — the hard case for compression; also with load-balanced trees
+  (``peak_link_load``: the busiest chip link's expected packets per tick).
 * ``table100k``: single tables of 100,000 entries (256-key blocks) in random order — ``runs``: 64 routes
   in population-sized runs (compressible); ``random``: each entry one of 4,096 random routes.
 
@@ -106,10 +107,11 @@ def synthetic(machine: Machine, pops: list[tuple[str, int, int]],
     return placement_of(machine, slicing, assignment)
 
 
-def route_case(name: str, placement: Placement, keys: str = "packed") -> dict[str, Any]:
+def route_case(name: str, placement: Placement, keys: str = "packed", balance: bool = False
+               ) -> dict[str, Any]:
     t0 = time.perf_counter()
     blocks = allocate_keys(placement.slicing, strategy=keys, seed=0, placement=placement)
-    routes = build_routes(placement, blocks)
+    routes = build_routes(placement, blocks, balance=balance)
     tables = build_tables(placement.machine, routes)
     t1 = time.perf_counter()
     verify_tables(tables)
@@ -118,10 +120,11 @@ def route_case(name: str, placement: Placement, keys: str = "packed") -> dict[st
     t3 = time.perf_counter()
     verify_tables(small)
     t4 = time.perf_counter()
-    png = plot_routing(small, RESULTS / f"routing.{name}.{keys}.png")
+    png = plot_routing(small, RESULTS / f"routing.{name}.{keys}{'.balanced' if balance else ''}.png")
     before, after = tables.entries, small.entries
     distinct = sum(len({r for _, _, r in raw}) for raw in raw_tables(placement.machine, routes).values())
-    row = {"case": name, "keys": keys, "chips": len(placement.machine.chips),
+    trees = "balanced" if balance else "compact"
+    row = {"case": name, "keys": keys, "trees": trees, "chips": len(placement.machine.chips),
            "chips_with_tables": len(small.tables), "slices": len(placement.slices),
            "key_blocks": len(blocks), "routes": len(routes.sources),
            "entries_before": before, "entries_after": after, "ratio": round(before / max(after, 1), 2),
@@ -129,11 +132,13 @@ def route_case(name: str, placement: Placement, keys: str = "packed") -> dict[st
            "largest_after": max(len(t.entries) for t in small.tables),
            "distinct_routes": distinct,
            "fits": all(len(t.entries) <= placement.machine.router_entries for t in small.tables),
+           "peak_link_load": round(max(routes.link_loads().values(), default=0.0), 2),
            "max_chip_hops": max((h.chip_hops for s in routes.sources for h in s.hops), default=0),
            "build_s": round(t1 - t0, 3), "verify_before_s": round(t2 - t1, 3),
            "compress_s": round(t3 - t2, 3), "verify_after_s": round(t4 - t3, 3),
            "plot": png.name}
-    print(f"{name:14s} {keys:10s} {before:>8,} → {after:>7,} entries ({row['ratio']:5.1f}×), largest "
+    print(f"{name:14s} {keys:10s} {trees:8s} {before:>8,} → {after:>7,} entries ({row['ratio']:5.1f}×), "
+          "largest "
           f"{row['largest_before']:,} → {row['largest_after']:,}; compress {row['compress_s']:.2f} s, "
           f"verify {row['verify_before_s']:.2f}+{row['verify_after_s']:.2f} s")
     return row
@@ -165,7 +170,7 @@ def plot(rows: list[dict[str, Any]]) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(10, 4.5))
-    labels = [f"{r['case']}\n{r.get('keys', '')}" for r in rows]
+    labels = [f"{r['case']}\n{r.get('keys', '')}\n{r.get('trees', '')}" for r in rows]
     xs = np.arange(len(rows))
     ax.bar(xs - 0.2, [r["entries_before"] for r in rows], 0.4, label="before")
     ax.bar(xs + 0.2, [r["entries_after"] for r in rows], 0.4, label="after ORTC")
@@ -197,6 +202,7 @@ def main() -> None:
     rows.append(route_case("layered1m", big, keys="fragmented"))
     scattered = synthetic(BOARD, rec_pops, rec_edges, scatter=True, seed=3)
     rows.append(route_case("scattered48", scattered))
+    rows.append(route_case("scattered48", scattered, balance=True))
     rows.append(route_case("scattered48", scattered, keys="fragmented"))
     rows += [table100k("runs"), table100k("random")]
     doc = {"benchmark": "routing", "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),

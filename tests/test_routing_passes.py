@@ -4,6 +4,7 @@ artifact's JSON round trip, the capacity error, and the routing plot."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import numpy as np
@@ -66,8 +67,13 @@ def test_no_verify_skips_the_verifier() -> None:
 
 
 def test_table_over_capacity_names_the_chip_and_count() -> None:
-    with pytest.raises(RoutingError, match=r"chip 0,0: 4 entries, .*the router holds 1\)"):
-        run(PassContext(), placement(router_entries=1), algorithm="none")
+    p = placement(router_entries=1)
+    routed = RouteSlices().apply(PassContext(), CompileState(graph=graph(), slices=p.slicing, placement=p))
+    assert isinstance(routed.tables, RoutingTables)
+    table = routed.tables.tables[0]
+    expected = f"chip {table.chip[0]},{table.chip[1]}: {len(table.entries)} entries, "
+    with pytest.raises(RoutingError, match=re.escape(expected) + r".*the router holds 1\)"):
+        run(PassContext(), p, algorithm="none")
 
 
 def test_json_round_trip_is_deterministic() -> None:

@@ -96,3 +96,14 @@ def test_routes_give_hops_per_destination_pe() -> None:
     assert routes.hops(0, placement.assignment[3]).chip_hops == 1  # (0,0) -> (3,0) wraps west
     loads = routes.link_loads()
     assert sum(loads.values()) == sum(len(s.tree) * s.packets_per_tick for s in routes.sources)
+
+
+def test_balanced_trees_stay_shortest_and_lower_the_peak_link_load() -> None:
+    machine = Machine.tiny(qpes=(2, 2), chips=(4, 4))
+    placement = layered_placement(machine, [128, 128], slice_size=8, shuffle=True, seed=2)
+    keys = allocate_keys(placement.slicing)
+    compact, balanced = build_routes(placement, keys), build_routes(placement, keys, balance=True)
+    for src in balanced.sources:
+        for hop in src.hops:
+            assert hop.chip_hops == machine.chip_hops(src.source.chip, hop.pe.chip)
+    assert max(balanced.link_loads().values()) <= max(compact.link_loads().values())
