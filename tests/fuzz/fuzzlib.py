@@ -242,7 +242,10 @@ def nir_mutation(draw: st.DrawFn) -> Callable[[h5py.File], str]:
             if shaped:
                 victim = shaped[a % len(shaped)]
                 data = np.array(f[victim][()]).astype(np.int64)
-                data.reshape(-1)[b % max(1, data.size)] = big
+                if data.size:
+                    data.reshape(-1)[b % data.size] = big
+                else:  # an earlier mutation emptied it
+                    data = np.array([big], np.int64)
                 _replace(f, victim, data)
                 return f"huge_shape {victim}={big}"
         if kind == "empty_graph" and graph:
