@@ -52,7 +52,7 @@ SHARES: dict[str, float] = {
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "fuzz-ci")
 if PROFILE not in ("fuzz-ci", "fuzz"):
     PROFILE = "fuzz-ci"
-TOTALS = {"fuzz-ci": 1_000, "fuzz": int(os.environ.get("AEDC_FUZZ_TOTAL", "100000"))}
+TOTALS = {"fuzz-ci": 1_400, "fuzz": int(os.environ.get("AEDC_FUZZ_TOTAL", "100000"))}
 JOBS = max(1, int(os.environ.get("AEDC_FUZZ_JOBS", "1")))
 """``make fuzz`` runs ``JOBS`` pytest processes (each with its own random seed); each takes 1/JOBS."""
 JOB = int(os.environ.get("AEDC_FUZZ_JOB", "0"))
