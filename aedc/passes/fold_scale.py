@@ -3,19 +3,15 @@ after them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
-from aedc.errors import PipelineError
 from aedc.ir.connectivity import OneToOne
 from aedc.ir.graph import Graph, Population
 from aedc.ir.neurons import LinearModel
-from aedc.passes.base import Pass
-from aedc.passes.context import PassContext
-from aedc.passes.fuse import fuse_all
-from aedc.passes.state import CompileState
+from aedc.passes.fusion_pass import FusionPass
 
 
 def is_scale(graph: Graph, pop: Population) -> bool:
@@ -28,7 +24,7 @@ def is_scale(graph: Graph, pop: Population) -> bool:
 
 
 @dataclass(frozen=True)
-class FoldScale(Pass):
+class FoldScale(FusionPass):
     """Remove elementwise-scaling pass-through populations by folding the scale into the next weights.
 
     A candidate is a linear (pass-through) population that is not an output, has zero bias and receives
@@ -40,21 +36,9 @@ class FoldScale(Pass):
     """
 
     name: ClassVar[str] = "fold-scale"
-    requires: ClassVar[frozenset[str]] = frozenset({"graph"})
-    produces: ClassVar[frozenset[str]] = frozenset()
+    done: ClassVar[str] = "folded"
+    what: ClassVar[str] = "scaling population"
 
-    max_dense: int = 4_000_000
-
-    def __post_init__(self) -> None:
-        if self.max_dense < 0:
-            raise PipelineError(f"fold-scale: max-dense must be >= 0 (got {self.max_dense})",
-                                where=self.name)
-
-    def apply(self, ctx: PassContext, state: CompileState) -> CompileState:
-        graph, kept = fuse_all(state.graph, is_scale, max_dense=self.max_dense)
-        removed = [p.name for p in state.graph.populations if p.name not in graph.pop_map()]
-        if removed:
-            ctx.report(self.name, f"folded {len(removed)} scaling population(s): {', '.join(removed)}")
-        for pop, reason in kept.items():
-            ctx.report(self.name, f"kept '{pop}': {reason}", where=pop)
-        return replace(state, graph=graph)
+    @staticmethod
+    def select(graph: Graph, pop: Population) -> bool:
+        return is_scale(graph, pop)

@@ -3,16 +3,12 @@ Scale, Delay, Flatten) by composing the projections around them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import ClassVar
 
-from aedc.errors import PipelineError
 from aedc.ir.graph import Graph, Population
 from aedc.ir.neurons import LinearModel
-from aedc.passes.base import Pass
-from aedc.passes.context import PassContext
-from aedc.passes.fuse import fuse_all
-from aedc.passes.state import CompileState
+from aedc.passes.fusion_pass import FusionPass
 
 
 def _is_linear(graph: Graph, pop: Population) -> bool:
@@ -20,7 +16,7 @@ def _is_linear(graph: Graph, pop: Population) -> bool:
 
 
 @dataclass(frozen=True)
-class FuseAffine(Pass):
+class FuseAffine(FusionPass):
     """Remove pass-through linear populations between others by composing their projections.
 
     For a linear, graded, non-output population ``L`` with incoming ``A_i: pre_i -> L`` and outgoing
@@ -34,21 +30,9 @@ class FuseAffine(Pass):
     """
 
     name: ClassVar[str] = "fuse-affine"
-    requires: ClassVar[frozenset[str]] = frozenset({"graph"})
-    produces: ClassVar[frozenset[str]] = frozenset()
+    done: ClassVar[str] = "fused"
+    what: ClassVar[str] = "linear population"
 
-    max_dense: int = 4_000_000
-
-    def __post_init__(self) -> None:
-        if self.max_dense < 0:
-            raise PipelineError(f"fuse-affine: max-dense must be >= 0 (got {self.max_dense})",
-                                where=self.name)
-
-    def apply(self, ctx: PassContext, state: CompileState) -> CompileState:
-        graph, kept = fuse_all(state.graph, _is_linear, max_dense=self.max_dense)
-        removed = [p.name for p in state.graph.populations if p.name not in graph.pop_map()]
-        if removed:
-            ctx.report(self.name, f"fused {len(removed)} linear population(s): {', '.join(removed)}")
-        for pop, reason in kept.items():
-            ctx.report(self.name, f"kept '{pop}': {reason}", where=pop)
-        return replace(state, graph=graph)
+    @staticmethod
+    def select(graph: Graph, pop: Population) -> bool:
+        return _is_linear(graph, pop)
