@@ -30,7 +30,6 @@ import platform
 import random
 import sys
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -55,26 +54,12 @@ BOARD = Machine.spinnaker2((8, 6))
 
 
 def compiled(name: str) -> Placement:
-    """Slice and greedily place a partition-benchmark network with aedc's own passes."""
-    from aedc.frontend import Network
-    from aedc.frontend.load import load_model
+    """Slice and greedily place a partition-benchmark network (the same graphs) with aedc's passes."""
+    from bench_partition import cnn, mlp
+
     from aedc.passes import CompileState, PassContext, parse_pipeline
 
-    if name == "cnn_sinabs":
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            graph = load_model(ROOT / "tests/data/nir_paper/02_cnn/cnn_sinabs.nir", profile="sinabs")
-    else:
-        rng = np.random.default_rng(0)
-        net = Network("mlp784")
-        sizes = (784, 512, 512, 10)
-        prev = net.input("x", sizes[0])
-        for i, n in enumerate(sizes[1:]):
-            h = net.population(f"h{i + 1}", n, "lif", tau=20e-3)
-            net.dense(prev, h, rng.normal(size=(n, sizes[i])).astype(np.float32))
-            prev = h
-        net.output("y", prev)
-        graph = net.build()
+    graph = cnn() if name == "cnn_sinabs" else mlp()
     pipeline = "verify,fold-scale,fuse-affine,dce,slice,place{solver=greedy}"
     state = parse_pipeline(pipeline).run(CompileState(graph=graph), PassContext())
     assert isinstance(state.placement, Placement)
