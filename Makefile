@@ -42,6 +42,6 @@ fuzz: $(STAMP)
 	@mkdir -p build; set -e; pids=; \
 	for i in $$(seq 1 $(FUZZ_JOBS)); do \
 	  HYPOTHESIS_PROFILE=fuzz AEDC_FUZZ_TOTAL=$(FUZZ_TOTAL) AEDC_FUZZ_JOBS=$(FUZZ_JOBS) AEDC_FUZZ_JOB=$$i \
-	    $(VENV)/bin/pytest -q -p no:cacheprovider tests/fuzz > build/fuzz-$$i.log 2>&1 & pids="$$pids $$!"; \
+	    $(VENV)/bin/pytest -q -x --tb=short -p no:cacheprovider tests/fuzz > build/fuzz-$$i.log 2>&1 & pids="$$pids $$!"; \
 	done; rc=0; for p in $$pids; do wait $$p || rc=1; done; \
 	grep -h "cases ended\|passed\|failed" build/fuzz-*.log; exit $$rc
