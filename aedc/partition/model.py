@@ -47,6 +47,18 @@ TERMS: tuple[str, ...] = ("neuron_state", "neuron_params", "synapse_rows", "dens
 """The DTCM terms of :class:`MemoryBreakdown`, in display order (see :mod:`aedc.partition.memory`)."""
 
 
+
+def _dropping(name: str) -> Any:
+    """A before-validator that ignores the computed field ``name`` in input (JSON carries it for
+    readers; it is derived, never read back)."""
+
+    def drop(cls: type, data: Any) -> Any:
+        if isinstance(data, dict) and name in data:
+            data = {k: v for k, v in data.items() if k != name}
+        return data
+
+    return classmethod(drop)
+
 class MemoryBreakdown(IRModel):
     """Bytes of the dynamically placed DTCM regions, term by term (each already 16-byte aligned).
 
@@ -66,12 +78,7 @@ class MemoryBreakdown(IRModel):
     fixed: int = Field(0, description="per-PE runtime regions (packet queue, counters), once per PE")
     code: int = Field(0, description="ITCM bytes of the kernels (not in total)")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _drop_computed(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "total" in data:
-            data = {k: v for k, v in data.items() if k != "total"}
-        return data
+    _drop_computed = model_validator(mode="before")(_dropping("total"))
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -170,12 +177,7 @@ class Placement(IRModel):
     baseline_objective: int = Field(description="objective of the greedy graph-order placement")
     seed: int = 0
 
-    @model_validator(mode="before")
-    @classmethod
-    def _drop_computed(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "gap" in data:
-            data = {k: v for k, v in data.items() if k != "gap"}
-        return data
+    _drop_computed = model_validator(mode="before")(_dropping("gap"))
 
     @computed_field  # type: ignore[prop-decorator]
     @property
