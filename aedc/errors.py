@@ -66,5 +66,9 @@ class CodegenError(AedcError):
     """C generation or (cross-)compilation failed, or a PE image exceeds its memory."""
 
 
+class PEOverflowError(CodegenError, DoesNotFitError):
+    """A cross-compiled PE image exceeds ITCM, the static data or the DTCM budget (exit code 3)."""
+
+
 class EmulatorError(AedcError):
     """The emulator was given a program or inputs it cannot run."""

@@ -1,14 +1,15 @@
 """Emitted tree (manifest, determinism), cross-compilation with size checks, memory-model agreement, CLI.
 
 The cross-compiler tests need ``arm-none-eabi-gcc`` (``make test`` / ``.ci/run`` install it); the
-others run anywhere. Sizes: the LIF example, a 2-layer MLP (784-128-10) and the fullest PE of every
-population of cnn_sinabs.nir (profile sinabs) are built; measured DTCM data must be at most the
+others run anywhere. Sizes: the LIF example, a 2-layer MLP (784-128-10) and every PE of cnn_sinabs.nir
+(profile sinabs), all with default slicing, are built; measured DTCM data must be at most the
 partition memory model's prediction and the prediction at most 10% above it.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from aedc.cli import app
 from aedc.codegen import build as cbuild
 from aedc.codegen.build import PESize, cross_build, elf_sections
 from aedc.codegen.model import Sources
-from aedc.errors import CodegenError
+from aedc.errors import CodegenError, DoesNotFitError
 from aedc.frontend.builder import Network
 from aedc.frontend.load import load_model
 from aedc.ir.graph import Graph
@@ -67,20 +68,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[dict[str,
     with pytest.warns(Warning, match="NIR file has version"):
         cnn = load_model(DATA / "02_cnn" / "cnn_sinabs.nir", profile="sinabs")
     for name, graph in (("lif", lif_graph()), ("mlp", mlp_graph()), ("cnn", cnn)):
-        # cnn: smaller slices, because the memory model does not count the weight table of 32-bit rows
-        # (see test_cnn_memory_model_counts_wide_weight_tables)
-        sources = compile_sources(graph, PIPE.replace("slice,", "slice{max-neurons=64},") if name == "cnn"
-                                  else PIPE)
+        sources = compile_sources(graph)  # default slicing: the memory model must make it fit
         d = sources.write(tmp_path_factory.mktemp(name))
-        man = sources.manifest
-        pes = None
-        if name == "cnn":  # 100+ PEs: build the fullest PE of every population (all would take minutes)
-            fullest: dict[str, tuple[int, str]] = {}
-            for pe in man["pes"]:
-                pop = pe["slices"][0]["population"]
-                fullest[pop] = max(fullest.get(pop, (-1, "")), (pe["bytes"]["predicted"]["total"], pe["pe"]))
-            pes = [pe for _, pe in fullest.values()]
-        out[name] = (man, cross_build(d, pes=pes))
+        out[name] = (sources.manifest, cross_build(d))
     return out
 
 
@@ -148,8 +138,11 @@ def test_examples_fit_and_agree_with_the_memory_model(
 def test_too_big_for_the_pe_names_the_pe(tmp_path: Path) -> None:
     d = compile_sources(mlp_graph()).write(tmp_path)
     small = Machine.spinnaker2(dynamic_region_bytes=10_000)
-    with pytest.raises(CodegenError, match=r"PE 0,0:\d,\d:\d: data [\d,]+ B > DTCM budget 10,000 B"):
+    with pytest.raises(CodegenError, match=r"PE 0,0:\d,\d:\d: data [\d,]+ B > DTCM budget 10,000 B") as info:
         cross_build(d, small)
+    assert isinstance(info.value, DoesNotFitError)
+    assert info.value.exit_code == 3
+    assert re.fullmatch(r"0,0:\d,\d:\d", str(info.value.where))
 
 
 def test_missing_cross_compiler_says_how_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -172,19 +165,16 @@ def test_elf_sections_are_read(built: dict[str, tuple[dict[str, object], list[PE
 
 
 @needs_cross
-def test_cnn_fits_and_differs_from_the_model_only_by_wide_weight_tables(
+def test_every_cnn_pe_is_built_and_holds_the_destination_lists_it_was_given(
         built: dict[str, tuple[dict[str, object], list[PESize]]]) -> None:
     man, sizes = built["cnn"]
     pes = {pe["pe"]: pe for pe in man["pes"]}  # type: ignore[attr-defined]
-    machine = Machine.spinnaker2()
-    for s in sizes:
-        assert s.code <= machine.itcm_bytes
-        assert s.dynamic <= machine.dynamic_region_bytes
-        emitted = pes[s.pe]["bytes"]["emitted"]
-        predicted = pes[s.pe]["bytes"]["predicted"]["total"]
-        uncounted = emitted.get("weight_tables", 0) + emitted.get("targets", 0)
-        assert s.dynamic <= predicted + uncounted, s
-        assert predicted <= 1.10 * s.dynamic, s
+    assert {s.pe for s in sizes} == set(pes)  # all 100+ PEs, not a sample
+    for pe in pes.values():
+        emitted, predicted = pe["bytes"]["emitted"], pe["bytes"]["predicted"]
+        # the destination QPE lists and row padding are part of the model, term by term
+        assert emitted["targets"] <= predicted["targets"], pe["pe"]
+        assert emitted.get("synapse_rows", 0) <= predicted["synapse_rows"], pe["pe"]
 
 
 # ---- CLI ------------------------------------------------------------------------------------------------

@@ -39,7 +39,8 @@ def test_dense_256_to_128_rows_need_68608_bytes_and_are_split() -> None:
     assert len(h) == 2  # so the slicer split it
     assert [(s.lo, s.hi) for s in h] == [(0, 64), (64, 128)]
     for s in h:
-        assert s.memory.synapse_rows == 256 * (12 + 2 * 64)
+        # one key block: its header array and word array are each 16-byte aligned (≤ 12 + 14 B padding)
+        assert s.memory.synapse_rows == align(256 * (12 + 2 * 64) + 12 + 14) == 35_872
         assert s.memory.total + FIXED_PE_BYTES <= BUDGET
 
 
@@ -48,7 +49,8 @@ def test_dense_block_format_is_chosen_by_bytes() -> None:
     fmt = sl.formats[0]
     assert (fmt.format, fmt.weight_type, fmt.dense_bytes) == ("dense", "int8", 256 * 128)
     (h,) = [s for s in sl.slices if s.population == "h"]
-    assert h.memory.dense_blocks == align(256 * 128 + 4)  # int8 matrix + float32 scale
+    # int8 matrix + float32 scale, one 16-byte aligned block per key block (≤ 15 B padding)
+    assert h.memory.dense_blocks == align(256 * 128 + 4 + 15)
     assert h.memory.synapse_rows == 0
 
 
@@ -59,7 +61,7 @@ def test_lif_slice_terms_by_hand() -> None:
     m = h.memory
     assert m.neuron_state == 100 * 4  # v
     assert m.neuron_params == align(6 * 4)  # six uniform parameters: one float32 each
-    assert m.synapse_rows == align(40 * (12 + 2 * 100))
+    assert m.synapse_rows == align(40 * (12 + 2 * 100) + 12 + 14)  # + padding of the block's 2 arrays
     assert m.weight_tables == 64
     assert m.master_pop_table == 16  # one presynaptic key block, 12 B aligned to 16
     assert m.routing_info == 16
@@ -164,11 +166,13 @@ def test_slice_golden() -> None:
 
 
 GOLDEN = """\
-x[0:150] 64 0
-x[150:300] 64 0
-h[0:67] 45296 1005
-h[67:134] 45296 1005
-h[134:200] 44672 990
-o[0:10] 10672 100"""
-# h[0:67] by hand: rows 300 × (12 + 2 × 67) = 43,800 → 43,808 aligned; weight table 64; MPT 2 blocks
-# × 12 → 32; state 67 × 4 → 272; 6 uniform params → 32; routing 16; ring 2 × 67 × 2 × 4 = 1,072.
+x[0:150] 80 0
+x[150:300] 80 0
+h[0:67] 45360 1005
+h[67:134] 45360 1005
+h[134:200] 44752 990
+o[0:10] 10768 100"""
+# x[0:150]: routing 16 + targets (3 h slices × 4 → 16) + input bitmap 2 × 20 B → 48.
+# h[0:67] by hand: rows 300 × (12 + 2 × 67) = 43,800, + 2 key blocks × (12 + 14) B array padding
+# → 43,852 → 43,856 aligned; weight table 64; MPT 2 blocks × 12 → 32; state 67 × 4 → 272; 6 uniform
+# params → 32; routing 16; targets (o[0:10]) 16; ring 2 × 67 × 2 × 4 = 1,072.

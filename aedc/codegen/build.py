@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from aedc.errors import CodegenError
+from aedc.errors import CodegenError, PEOverflowError
 from aedc.machine import Machine
 
 __all__ = ["CROSS_CC", "CROSS_CFLAGS", "INSTALL_HINT", "PESize", "cross_build", "cross_compiler",
@@ -106,19 +106,19 @@ def cross_build(c_dir: str | Path, machine: Machine | None = None, *, jobs: int 
         sizes.append(PESize(pe=pe["pe"], code=sec.get(".text", 0),
                             static=sec.get(".data", 0) + sec.get(".bss", 0),
                             image=sec.get(".aedc_image", 0), state=sec.get(".aedc_state", 0)))
-    problems = []
+    problems: list[tuple[str, str]] = []  # (PE, what exceeds)
     for s in sizes:
         if s.code > machine.itcm_bytes:
-            problems.append(f"PE {s.pe}: code {s.code:,} B > ITCM {machine.itcm_bytes:,} B")
+            problems.append((s.pe, f"code {s.code:,} B > ITCM {machine.itcm_bytes:,} B"))
         if s.static > machine.static_data_bytes:
-            problems.append(f"PE {s.pe}: static .data/.bss {s.static:,} B > {machine.static_data_bytes:,} B")
+            problems.append((s.pe, f"static .data/.bss {s.static:,} B > {machine.static_data_bytes:,} B"))
         if s.dynamic > machine.dynamic_region_bytes:
-            problems.append(f"PE {s.pe}: data {s.dynamic:,} B > DTCM budget "
-                            f"{machine.dynamic_region_bytes:,} B")
+            problems.append((s.pe, f"data {s.dynamic:,} B > DTCM budget {machine.dynamic_region_bytes:,} B"))
     doc = [dict(asdict(s), dynamic=s.dynamic) for s in sizes]
     (root / "sizes.json").write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
     if problems:
-        raise CodegenError("generated programs do not fit their PEs:\n  " + "\n  ".join(problems)
-                           + "\n(lower slice{max-neurons=...} so that slices are smaller)",
-                           where=problems[0].split(":")[0].removeprefix("PE "))
+        raise PEOverflowError("generated programs do not fit their PEs:\n  "
+                              + "\n  ".join(f"PE {pe}: {what}" for pe, what in problems)
+                              + "\n(lower slice{max-neurons=...} so that slices are smaller)",
+                              where=problems[0][0])
     return sizes

@@ -237,7 +237,8 @@ class _PEEmitter:
             self.image.append(f"/* row headers of {what}: words, flags, first word, presynaptic index */\n"
                               f"static aedc_row_header_t {tag}_hdr[{rows}] AEDC_IMAGE = {{\n"
                               f"    {hdr_lines}\n}};\n")
-            self.sizes["synapse_rows"] = self.sizes.get("synapse_rows", 0) + 12 * rows
+            # each array is 16-byte aligned (AEDC_IMAGE): the headers' padding counts too
+            self.sizes["synapse_rows"] = self.sizes.get("synapse_rows", 0) + _align(12 * rows)
             find = f"int32_t r = aedc_find_row({tag}_hdr, {rows}u, i); if (r >= 0) "
             table = self.weight_table(proj)
             idx = np.searchsorted(table, w.astype(F32))
@@ -655,8 +656,10 @@ class _PEEmitter:
                   "/* received-packet queue of this tick (key, payload), kept sorted by key: the memory\n"
                   " * model's fixed packet queue (256 × 8 B; the host build makes it larger) + counters */\n"
                   "#ifndef AEDC_RXQ_LEN\n#define AEDC_RXQ_LEN 256u\n#endif\n"
-                  "static uint32_t rxq[AEDC_RXQ_LEN][2] AEDC_STATE;\n"
-                  "static uint32_t rxq_n;\nstatic uint32_t counters[16] AEDC_STATE; /* 0: dropped */\n\n"
+                  "/* kept even where unused (a PE that receives nothing): the fixed per-PE regions */\n"
+                  "static uint32_t rxq[AEDC_RXQ_LEN][2] AEDC_STATE __attribute__((used));\n"
+                  "static uint32_t rxq_n;\n"
+                  "static uint32_t counters[16] AEDC_STATE __attribute__((used)); /* 0: dropped */\n\n"
                   "static void rxq_insert(uint32_t key, uint32_t payload) {\n"
                   "    if (rxq_n == AEDC_RXQ_LEN) { counters[0]++; return; }\n"
                   "    uint32_t j = rxq_n++;\n"

@@ -11,7 +11,9 @@ Terms (each documented where it is computed, in :func:`slice_memory`):
 * ``neuron_params``  float32 per parameter per neuron, or one float32 if the parameter is uniform over
   the slice (the kernel then reads a scalar).
 * ``synapse_rows``   rows format: per presynaptic neuron with a row, a 12 B header (row length, delayed
-  row pointer, plastic/fixed counts as in py-spinnaker2's synaptic rows) + one word per synapse. A word is
+  row pointer, plastic/fixed counts as in py-spinnaker2's synaptic rows) + one word per synapse; the
+  headers and the words of each incoming key block are separate 16-byte aligned arrays, so each block
+  adds at most 12 + 14 B of padding (counted as that bound). A word is
   16 bit (4-bit weight index, 3-bit delay, 1 type bit, 8-bit target — hence ≤ 256 neurons per PE and rows
   ≤ 255 entries) when the projection has ≤ 16 distinct weights, else 32 bit (``wide``: fp32 weight
   index / wider target).
@@ -22,6 +24,9 @@ Terms (each documented where it is computed, in :func:`slice_memory`):
 * ``master_pop_table`` 12 B per incoming key block (per presynaptic slice feeding this slice; per synapse
   PE sending partial sums), as the SpiNNaker master population table: key, mask, row address/length.
 * ``routing_info``   16 B per slice: its key block base, mask, neuron count and payload type.
+* ``targets``        the slice's destination QPE list, one 32-bit word (QPE + PE mask) per destination
+  QPE, at least one word; placement is not known while slicing, so the count is bounded by the slices
+  the slice's events reach (several on one QPE share a word) and by the machine's QPEs.
 * ``ring_buffer``    delay slots × neurons × receptor types × 4 B; slots = next power of two ≥ max
   incoming latency + 1 (at least 2: the tick being summed and the next); 2 receptor types (excitatory,
   inhibitory) when a rows-format input has both signs, else 1.
@@ -53,6 +58,7 @@ LUT_ENTRIES = 16  # 4-bit weight index
 MAX_TARGET = 256  # 8-bit target index → at most 256 neurons per PE in the rows format
 MAX_ROW = 255  # entries per row (8-bit length field)
 MPT_ENTRY_BYTES = 12  # master population table entry: key, mask, address + length
+TARGET_BYTES = 4  # one destination QPE word of a slice's target list
 ROUTING_INFO_BYTES = 16  # key base, mask, count, payload type
 PACKET_QUEUE_BYTES = 256 * 8  # 256 queued packets of key + 32-bit payload
 FIXED_PE_BYTES = PACKET_QUEUE_BYTES + 64  # + counters and config of the runtime
@@ -171,35 +177,46 @@ def code_bytes(models: Iterable[str], formats: Iterable[str]) -> int:
             + CODE_PER_FORMAT * len(set(formats)))
 
 
+def target_bytes(destinations: int) -> int:
+    """Bytes of a destination QPE list of ``destinations`` entries (one word at least)."""
+    return align(TARGET_BYTES * max(int(destinations), 1))
+
+
 def synapse_terms(inc: Incoming, st: RangeStats, n: int) -> dict[str, int]:
     """Rows / dense / table / MPT bytes of one projection's synapses onto ``n`` post neurons."""
     if st.synapses == 0:
         return {}
     out: dict[str, int] = {}
+    blocks = _blocks_overlapping(inc.pre_bounds, st.pre_min, st.pre_max)
     if inc.fmt.format == "rows":
         word = WORD_BYTES_NARROW if inc.fmt.weight_type == "lut4" else WORD_BYTES_WIDE
-        # 12 B header per presynaptic neuron with a row + one word per synapse
-        out["synapse_rows"] = align(ROW_HEADER_BYTES * st.rows + word * st.synapses)
+        # 12 B header per presynaptic neuron with a row + one word per synapse; per key block a header
+        # array and a word array, each 16-byte aligned (padding ≤ 12 and ≤ 16 − word)
+        pad = blocks * (ROW_HEADER_BYTES + 16 - word)
+        out["synapse_rows"] = align(ROW_HEADER_BYTES * st.rows + word * st.synapses + pad)
         if inc.fmt.weight_type == "lut4":
             out["weight_tables"] = align(4 * LUT_ENTRIES)  # the projection's 16-entry weight table
         else:  # wide words index a float32 table of the distinct weights the slice uses
             out["weight_tables"] = align(4 * st.distinct)
     else:
         wbytes = DENSE_BYTES[inc.fmt.weight_type]
-        # rows-with-synapses × post neurons, no index; int8 carries a 4 B float32 scale
-        out["dense_blocks"] = align(st.rows * n * wbytes + (4 if inc.fmt.weight_type == "int8" else 0))
+        # rows-with-synapses × post neurons, no index; int8 carries a 4 B float32 scale; one 16-byte
+        # aligned block per key block (padding ≤ 15)
+        extra = 4 if inc.fmt.weight_type == "int8" else 0
+        out["dense_blocks"] = align(st.rows * n * wbytes + blocks * (extra + 15))
     # one MPT entry per presynaptic key block (slice) that has a row into this slice
-    out["master_pop_table"] = MPT_ENTRY_BYTES * _blocks_overlapping(inc.pre_bounds, st.pre_min, st.pre_max)
+    out["master_pop_table"] = MPT_ENTRY_BYTES * blocks
     return out
 
 
 def slice_cost(pop: Population, lo: int, hi: int, incoming: Iterable[Incoming], *,
                record_ticks: int, is_output: bool, partial_sum_sources: int = 0,
-               split_projections: Iterable[str] = ()) -> SliceCost:
+               split_projections: Iterable[str] = (), destinations: int = 1) -> SliceCost:
     """Memory and load of neuron slice ``pop[lo:hi]``.
 
     ``partial_sum_sources``: synapse PEs sending partial sums to this slice (fan-in splitting);
-    projections named in ``split_projections`` are held by those synapse PEs, not by this slice.
+    projections named in ``split_projections`` are held by those synapse PEs, not by this slice;
+    ``destinations``: an upper bound of the destination QPEs of the slice's events.
     """
     n = hi - lo
     neuron = pop.neuron
@@ -233,6 +250,7 @@ def slice_cost(pop: Population, lo: int, hi: int, incoming: Iterable[Incoming], 
     for key in ("synapse_rows", "dense_blocks", "weight_tables", "master_pop_table"):
         terms[key] = align(terms.get(key, 0))
     terms["routing_info"] = ROUTING_INFO_BYTES
+    terms["targets"] = target_bytes(destinations)
     if not isinstance(neuron, InputModel):
         # ring buffer: delay slots × neurons × receptor types × float32
         slots = max(2, next_pow2(max_latency + 1))
@@ -259,6 +277,7 @@ def synapse_slice_cost(inc: Incoming, lo: int, hi: int, pre_lo: int, pre_hi: int
     for key in ("synapse_rows", "dense_blocks", "weight_tables", "master_pop_table"):
         terms[key] = align(terms.get(key, 0))
     terms["routing_info"] = ROUTING_INFO_BYTES
+    terms["targets"] = target_bytes(1)  # the QPE of its neuron slice
     slots = max(2, next_pow2(inc.proj.latency + 1))
     terms["ring_buffer"] = align(slots * n * 4)  # one signed float32 accumulator per slot and neuron
     terms["input_buffers"] = align(4 * n)  # the partial sums sent each tick

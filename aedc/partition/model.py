@@ -42,7 +42,7 @@ SynapseFormatName = Literal["rows", "dense"]
 WeightType = Literal["lut4", "wide", "int8", "fp16", "f32"]
 
 TERMS: tuple[str, ...] = ("neuron_state", "neuron_params", "synapse_rows", "dense_blocks",
-                          "weight_tables", "master_pop_table", "routing_info", "ring_buffer",
+                          "weight_tables", "master_pop_table", "routing_info", "targets", "ring_buffer",
                           "input_buffers", "recording", "fixed")
 """The DTCM terms of :class:`MemoryBreakdown`, in display order (see :mod:`aedc.partition.memory`)."""
 
@@ -72,6 +72,7 @@ class MemoryBreakdown(IRModel):
     weight_tables: int = 0
     master_pop_table: int = 0
     routing_info: int = 0
+    targets: int = Field(0, description="destination QPE list: 4 B per destination (≤ destination slices)")
     ring_buffer: int = 0
     input_buffers: int = 0
     recording: int = 0

@@ -96,6 +96,9 @@ class _Slicer:
         cap = min(opts.max_neurons, MAX_TARGET)
         self.bounds: dict[str, np.ndarray] = {
             p.name: np.append(np.arange(0, p.size, cap), p.size) for p in graph.populations}
+        self.plans: dict[str, _Plan] = {}  # of the previous round (for destination counts)
+        self._hulls: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.n_qpes = len(machine.qpes) * len(machine.chips)
 
     # ---- checks ---------------------------------------------------------------------------------------
 
@@ -113,7 +116,39 @@ class _Slicer:
                     split: Sequence[str] = ()) -> SliceCost:
         return slice_cost(pop, lo, hi, self.incoming(pop), record_ticks=self.opts.record_ticks,
                           is_output=pop.name in self.outputs, partial_sum_sources=sources,
-                          split_projections=split)
+                          split_projections=split, destinations=self.destinations(pop, lo, hi))
+
+    def hulls(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Per destination slice of projection ``name`` (post neuron slices, or its synapse PEs when
+        the post population's fan-in is split): the presynaptic index range [min, max] it reads."""
+        if name not in self._hulls:
+            proj = self.graph.projection(name)
+            st = self.stats[name]
+            b = self.bounds[proj.post]
+            plan = self.plans.get(proj.post)
+            lo_l: list[int] = []
+            hi_l: list[int] = []
+            for j, (lo, hi) in enumerate(zip(b[:-1].tolist(), b[1:].tolist(), strict=True)):
+                r = st.range(lo, hi)
+                if plan is not None and name in plan.split and j < len(plan.synapse_groups):
+                    for g, plo, phi in plan.synapse_groups[j]:
+                        if g == name:
+                            lo_l.append(max(plo, r.pre_min))
+                            hi_l.append(min(phi - 1, r.pre_max))
+                else:
+                    lo_l.append(r.pre_min)
+                    hi_l.append(r.pre_max)
+            self._hulls[name] = (np.array(lo_l, np.int64), np.array(hi_l, np.int64))
+        return self._hulls[name]
+
+    def destinations(self, pop: Population, lo: int, hi: int) -> int:
+        """Upper bound of the destination QPEs of slice ``pop[lo:hi]``: the destination slices whose
+        presynaptic range it overlaps (several slices may share a QPE), at most the machine's QPEs."""
+        total = 0
+        for proj in self.graph.outgoing(pop.name):
+            mins, maxs = self.hulls(proj.name)
+            total += int(np.count_nonzero((mins < hi) & (maxs >= lo) & (mins <= maxs)))
+        return min(max(total, 1), self.n_qpes)
 
     # ---- one population -------------------------------------------------------------------------------
 
@@ -286,8 +321,12 @@ class _Slicer:
         for _ in range(4):
             plans = {p.name: self.plan(p) for p in self.graph.populations}
             new = {k: v.bounds for k, v in plans.items()}
-            same = all(np.array_equal(new[k], self.bounds[k]) for k in new)
-            self.bounds = new
+            same = (all(np.array_equal(new[k], self.bounds[k]) for k in new)
+                    and (bool(self.plans) or not any(v.split for v in plans.values()))
+                    and all(plans[k].synapse_groups == self.plans[k].synapse_groups
+                            for k in plans if k in self.plans))
+            # destination counts and MPT blocks of the next round come from this round's slices
+            self.bounds, self.plans, self._hulls = new, plans, {}
             if same:
                 break
         return self._build(plans)
