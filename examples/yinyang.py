@@ -8,7 +8,11 @@ the maximum) plus a spike-rate regulariser (``--activity-reg``, default 10); Ada
 Training runs in the emulator's async mode: every PE its own process, events visible at the
 receiver's first tick after the NoC latency (link 100 µs) with ``--jitter`` µs of tick jitter
 (default 300), so an event's latency is 0 or 1 tick depending on sender and receiver jitter. The
-trained graph is evaluated on the test set in sync and async mode. ``--koopman`` also trains the
+trained graph is evaluated on the test set in sync and async mode, then *deployed*: compiled with the
+default pipeline, cross-compiled (when arm-none-eabi-gcc is installed) and the test set classified by
+the emulator (exact mode) and by the generated C built for the host, both on the compiled placement,
+sync and async — accuracy side by side and whether every sample's traces are bit-identical
+(:mod:`aedc.train.deploy`). ``--koopman`` also trains the
 same network layer-sync and runs it async (Koopman et al. 2024: trained sync, run async vs trained
 async, run async).
 
@@ -89,7 +93,32 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             from aedc.frontend.nir_export import write_nir
 
             write_nir(g, Path(args.nir).with_suffix(f".{mode}.nir"))
+        if mode == "async" and not args.no_deploy:
+            out["deploy"] = deploy(g, test, scheds, args)
     return out
+
+
+def deploy(g: Any, test: tuple[Any, Any], scheds: dict[str, Schedule], args: argparse.Namespace) -> Any:
+    """Compile the async-trained graph, cross-compile it and classify the test set with the emulator
+    (exact) and the host-built C on the compiled placement, sync and async."""
+    from aedc.train.deploy import deploy_check
+
+    x, y = test
+    t0 = time.perf_counter()
+    rep = deploy_check(g, x, y, scheds, readout=args.readout, out_dir=args.build,
+                       progress=not args.quiet)
+    d = rep.as_dict()
+    d["seconds"] = time.perf_counter() - t0
+    where = f"{rep.pes} PE(s), " + (f"cross-compiled: largest PE {rep.max_dtcm_bytes:,} B DTCM data, "
+                                    f"{rep.max_itcm_bytes:,} B code" if rep.cross_compiled
+                                    else "no arm-none-eabi-gcc: not cross-compiled")
+    print(f"deployed (async-trained): {where}")
+    for name in scheds:
+        e, h = rep.paths[f"emulator {name}"], rep.paths[f"host C {name}"]
+        print(f"  {name:5s}: emulator {e.accuracy:.4f} ({e.events_per_inference:.1f} events)   host C "
+              f"{h.accuracy:.4f} ({h.events_per_inference:.1f} events)   bit-identical on all "
+              f"{rep.samples} samples: {'yes' if rep.identical[name] else 'NO'}")
+    return d
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -110,6 +139,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--json", type=str, default=None, help="write the numbers here")
     p.add_argument("--nir", type=str, default=None, help="write the trained graph(s) as NIR")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--no-deploy", action="store_true",
+                   help="skip compiling and scoring the C (emulator exact vs host C on the test set)")
+    p.add_argument("--build", type=str, default=None, help="keep the deployed build (C tree) here")
     args = p.parse_args(argv)
     if args.small:
         args.epochs = min(args.epochs, 5)

@@ -22,10 +22,12 @@ from typing import Any
 import numpy as np
 
 from aedc.codegen.model import Sources
+from aedc.emulator.program import PlacedProgram
+from aedc.emulator.schedule import Schedule, make_plan
 from aedc.errors import CodegenError
 from aedc.reference.simulate import Trace
 
-__all__ = ["HOST_CFLAGS", "build_host", "run_host"]
+__all__ = ["HOST_CFLAGS", "build_host", "run_host", "schedule_table"]
 
 HOST_CFLAGS: tuple[str, ...] = ("-O2", "-ffp-contract=off", "-fno-fast-math", "-std=c11", "-DAEDC_HOST",
                                 "-DAEDC_RXQ_LEN=65536u", "-Wall", "-Wno-unused-function",
@@ -96,12 +98,62 @@ def _run(cmd: list[str], what: str) -> None:
         raise CodegenError(f"host build of {what} failed:\n{proc.stderr[-4000:]}", where=what)
 
 
+def schedule_table(manifest: Mapping[str, Any], program: PlacedProgram, schedule: Schedule,
+                   T: int) -> bytes:
+    """The host runtime's asynchronous schedule: tick start times of every host PE (manifest order)
+    and the NoC latency between every pair, taken from the emulator's timing model for ``program``
+    (the same PE numbering, hence the same jitter draws), so the C runs the emulator's schedule.
+
+    Raises :class:`CodegenError` for programs whose C would not follow that schedule exactly: back
+    edges (the kernel reads them one tick later, as in sync mode), synapse PEs (an extra hop the
+    emulator does not model) and delayed projections whose receivers take two source ticks in one
+    tick (the event history keeps one event per neuron and slot).
+    """
+    graph = program.graph
+    index = {str(a): i for i, a in enumerate(program.pes)}
+    pes = manifest["pes"]
+    neuron_slots = {tuple(x) for p in manifest["populations"].values() for x in p["slices"]}
+    for i, pe in enumerate(pes):
+        if pe["pe"] not in index:
+            raise CodegenError(f"PE {pe['pe']} of the build is not in the emulator's placement: run the "
+                               f"emulator on PlacedProgram.from_placement of the same build", where=pe["pe"])
+        for k, sl in enumerate(pe["slices"]):
+            if (i, k) not in neuron_slots:
+                raise CodegenError(f"slice {sl['label']} on PE {pe['pe']} is a synapse PE (fan-in split): "
+                                   f"the host runtime runs such programs in the sync schedule only",
+                                   where=pe["pe"])
+    back = [pr.name for pr in graph.projections if pr.back_edge]
+    if back:
+        raise CodegenError(f"projection '{back[0]}' is a back edge: the host runtime runs recurrent "
+                           f"programs in the sync schedule only", where=back[0])
+    chip_hops, qpe_hops = program.hops()
+    plan = make_plan(graph, dict(program.pe_of), program.n_pes, chip_hops, qpe_hops, schedule, T)
+    for pr in graph.projections:
+        if pr.latency == 0:
+            continue  # latency-0 ports read every due packet from the receive queue
+        for (name, _s, _d), lo in plan.lo.items():
+            if name == pr.name and np.any(plan.hi[name, _s, _d] - lo > 1):
+                raise CodegenError(f"projection '{pr.name}' (delay {pr.delay}): a receiver tick takes "
+                                   f"events of two source ticks in this schedule, which the C event "
+                                   f"history cannot hold; use less jitter or equal periods",
+                                   where=pr.name)
+    order = np.array([index[pe["pe"]] for pe in pes], np.int64)
+    lat = (schedule.link_us + schedule.hop_us * qpe_hops + schedule.chip_hop_us * chip_hops)
+    times = np.ascontiguousarray(plan.times[order], np.int64)
+    lat_h = np.ascontiguousarray(lat[np.ix_(order, order)], np.uint32)
+    return times.astype("<i8").tobytes() + lat_h.astype("<u4").tobytes()
+
+
 def run_host(build: object, inputs: Mapping[str, np.ndarray], *, steps: int | None = None,
-             work_dir: str | os.PathLike[str] | None = None) -> Trace:
+             work_dir: str | os.PathLike[str] | None = None, schedule: Schedule | None = None,
+             program: PlacedProgram | None = None) -> Trace:
     """Run the generated program of ``build`` (CompileState, Sources or build dir) on the host.
 
     ``inputs``: input population → array ``(T, *shape)`` (or ``(T, size)``). Returns the per-population
     values, event payloads and state variables, shaped like :func:`aedc.reference.simulate.simulate`'s.
+    ``schedule``: sync (default) or the emulator's asynchronous schedule — then ``program`` is the
+    emulator's :class:`PlacedProgram` of the same placement (see :func:`schedule_table`); traces are in
+    every PE's local tick order, like the emulator's.
     """
     sources, c_dir = _sources_of(build)
     manifest: dict[str, Any] = sources.manifest
@@ -119,13 +171,22 @@ def run_host(build: object, inputs: Mapping[str, np.ndarray], *, steps: int | No
     width = manifest["inputs"]["width"]
     flat = np.concatenate([d[:T] for d in data], axis=1) if data else np.zeros((T, 0), np.float32)
     assert flat.shape[1] == width
+    sched: bytes | None = None
+    if schedule is not None and schedule.mode == "async":
+        if program is None:
+            raise CodegenError("an asynchronous host run needs the emulator's PlacedProgram of the "
+                               "same placement (program=PlacedProgram.from_placement(graph, placement))")
+        sched = schedule_table(manifest, program, schedule, T)
     with tempfile.TemporaryDirectory(prefix="aedc-host-") as tmp:
         work = Path(work_dir) if work_dir is not None else (c_dir / ".host" if c_dir else Path(tmp))
         exe = build_host(sources, work)
         fin, fout = Path(tmp) / "in.f32", Path(tmp) / "out.f32"
         np.ascontiguousarray(flat, np.float32).tofile(fin)
-        proc = subprocess.run([str(exe), str(T), str(fin), str(fout)], capture_output=True, text=True,
-                              check=False)
+        cmd = [str(exe), str(T), str(fin), str(fout)]
+        if sched is not None:
+            (Path(tmp) / "schedule.bin").write_bytes(sched)
+            cmd.append(str(Path(tmp) / "schedule.bin"))
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             raise CodegenError(f"host run failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
         raw = np.fromfile(fout, np.float32)

@@ -9,9 +9,16 @@
  * Delivery follows the packets' destinations: one packet per destination QPE, the PE mask selects the
  * PEs of that QPE.
  *
- * Usage: host_runner T inputs.f32 traces.f32
+ * Asynchronous schedule (the emulator's, aedc.emulator.schedule), when a schedule file is given: PE i
+ * starts its local tick k at times[i][k] µs; PE ticks run in time order (no barrier). A packet sent by
+ * PE s in its tick k arrives at PE d at times[s][k] + lat[s][d] and is delivered at the start of d's
+ * first tick that starts strictly after that (begin_tick, then the packets sorted by key, ties in send
+ * order — ascending source tick), never in the tick that sent it; packets for a tick ≥ T are dropped.
+ *
+ * Usage: host_runner T inputs.f32 traces.f32 [schedule.bin]
  *   inputs.f32: T × width float32 (the input populations' values, graph order, concatenated)
  *   traces.f32: per tick, per slice in tick order: value[n], payload[n], then each state variable[n]
+ *   schedule.bin: int64 times[n_pes][T], then uint32 lat[n_pes][n_pes] (PEs in manifest order)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +38,7 @@ extern const uint32_t aedc_host_slice_sizes[];
 extern const uint32_t aedc_host_slice_states[];
 
 typedef struct {
-    uint32_t key, payload, seq;
+    uint32_t key, payload, seq, k0; /* k0: receiver tick of delivery (async schedule) */
 } packet_t;
 
 typedef struct {
@@ -41,19 +48,40 @@ typedef struct {
 
 static queue_t *queues;
 static uint32_t seq;
+/* async schedule: tick start times (n_pes × T), NoC latencies (n_pes × n_pes), the sending tick */
+static int64_t *times;
+static uint32_t *lat;
+static uint32_t n_ticks, cur_pe, cur_tick;
+
+/* the first tick of PE d that starts strictly after time a (n_ticks if none) */
+static uint32_t first_tick_after(uint32_t d, int64_t a) {
+    const int64_t *td = times + (size_t)d * n_ticks;
+    uint32_t lo = 0, hi = n_ticks;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (td[mid] > a) hi = mid; else lo = mid + 1;
+    }
+    return lo;
+}
 
 void aedc_send(uint32_t key, uint32_t payload, uint32_t has_payload, uint32_t target) {
     (void)has_payload;
     for (uint32_t i = 0; i < aedc_host_n_pes; i++) {
         uint32_t a = aedc_host_addr[i];
         if ((a & ~0xFFu) != (target & ~0xFFu) || !((target >> (a & 0xFu)) & 1u)) continue;
+        uint32_t k0 = 0;
+        if (times) {
+            int64_t sent = times[(size_t)cur_pe * n_ticks + cur_tick];
+            k0 = first_tick_after(i, sent + (int64_t)lat[(size_t)cur_pe * aedc_host_n_pes + i]);
+            if (k0 >= n_ticks) continue; /* used after the receiver's last tick: lost */
+        }
         queue_t *q = &queues[i];
         if (q->n == q->cap) {
             q->cap = q->cap ? 2 * q->cap : 64;
             q->items = realloc(q->items, q->cap * sizeof(packet_t));
             if (!q->items) { perror("realloc"); exit(3); }
         }
-        q->items[q->n++] = (packet_t){key, payload, seq++};
+        q->items[q->n++] = (packet_t){key, payload, seq++, k0};
     }
 }
 
@@ -72,9 +100,92 @@ static void drain(uint32_t i) {
     for (uint32_t j = 0; j < n; j++) aedc_host_pes[i]->receive(q->items[j].key, q->items[j].payload);
 }
 
+/* deliver PE i's packets due at its tick k (async): sorted by key, ties in send order */
+static void deliver_due(uint32_t i, uint32_t k) {
+    queue_t *q = &queues[i];
+    uint32_t n = 0, keep = 0;
+    packet_t *due = malloc((q->n + 1) * sizeof(packet_t));
+    if (!due) { perror("malloc"); exit(3); }
+    for (uint32_t j = 0; j < q->n; j++) {
+        if (q->items[j].k0 == k) due[n++] = q->items[j];
+        else q->items[keep++] = q->items[j];
+    }
+    q->n = keep;
+    qsort(due, n, sizeof(packet_t), by_key);
+    for (uint32_t j = 0; j < n; j++) aedc_host_pes[i]->receive(due[j].key, due[j].payload);
+    free(due);
+}
+
+typedef struct {
+    int64_t time;
+    uint32_t pe, k;
+} pe_tick_t;
+
+static int by_time(const void *a, const void *b) {
+    const pe_tick_t *x = a, *y = b;
+    if (x->time != y->time) return x->time < y->time ? -1 : 1;
+    if (x->pe != y->pe) return x->pe < y->pe ? -1 : 1;
+    return (x->k > y->k) - (x->k < y->k);
+}
+
+/* The asynchronous run: every PE's ticks in time order, traces gathered per tick then written. */
+static int run_async(uint32_t T, FILE *fin, FILE *fout, FILE *fsched) {
+    uint32_t n = aedc_host_n_pes, w = aedc_host_input_width;
+    times = malloc(((size_t)n * T + 1) * sizeof(int64_t));
+    lat = malloc(((size_t)n * n + 1) * sizeof(uint32_t));
+    float *in = calloc((size_t)T * w + 1, sizeof(float));
+    if (!times || !lat || !in) { perror("malloc"); return 3; }
+    if (fread(times, sizeof(int64_t), (size_t)n * T, fsched) != (size_t)n * T
+        || fread(lat, sizeof(uint32_t), (size_t)n * n, fsched) != (size_t)n * n) {
+        fprintf(stderr, "schedule file too short (need %u PEs × %u ticks + latencies)\n", n, T);
+        return 2;
+    }
+    if (w && fread(in, sizeof(float), (size_t)T * w, fin) != (size_t)T * w) {
+        fprintf(stderr, "input file too short\n");
+        return 2;
+    }
+    n_ticks = T;
+    size_t per_tick = 0;
+    size_t *off = malloc((aedc_host_n_order + 1) * sizeof(size_t));
+    for (uint32_t o = 0; o < aedc_host_n_order; o++) {
+        off[o] = per_tick;
+        per_tick += (size_t)(2 + aedc_host_slice_states[o]) * aedc_host_slice_sizes[o];
+    }
+    float *tr = calloc((size_t)T * per_tick + 1, sizeof(float));
+    pe_tick_t *ev = malloc(((size_t)n * T + 1) * sizeof(pe_tick_t));
+    if (!off || !tr || !ev) { perror("malloc"); return 3; }
+    for (uint32_t i = 0; i < n; i++)
+        for (uint32_t k = 0; k < T; k++) ev[(size_t)i * T + k] = (pe_tick_t){times[(size_t)i * T + k], i, k};
+    qsort(ev, (size_t)n * T, sizeof(pe_tick_t), by_time);
+    for (size_t e = 0; e < (size_t)n * T; e++) {
+        uint32_t i = ev[e].pe, k = ev[e].k;
+        cur_pe = i;
+        cur_tick = k;
+        aedc_host_pes[i]->begin_tick(k);
+        deliver_due(i, k);
+        for (uint32_t j = 0; j < aedc_host_n_inputs; j++) {
+            const uint32_t *r = aedc_host_inputs[j];
+            if (r[0] == i) aedc_host_pes[i]->set_input(r[1], k, in + (size_t)k * w + r[2]);
+        }
+        for (uint32_t o = 0; o < aedc_host_n_order; o++) {
+            if (aedc_host_order[o][0] != i) continue;
+            uint32_t s = aedc_host_order[o][1], sz = aedc_host_slice_sizes[o];
+            aedc_host_pes[i]->slice_tick(s, k);
+            for (uint32_t what = 0; what < 2 + aedc_host_slice_states[o]; what++)
+                memcpy(tr + (size_t)k * per_tick + off[o] + (size_t)what * sz,
+                       aedc_host_pes[i]->trace(s, what), sz * sizeof(float));
+        }
+    }
+    if (fwrite(tr, sizeof(float), (size_t)T * per_tick, fout) != (size_t)T * per_tick) {
+        perror("write");
+        return 3;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s T inputs.f32 traces.f32\n", argv[0]);
+    if (argc != 4 && argc != 5) {
+        fprintf(stderr, "usage: %s T inputs.f32 traces.f32 [schedule.bin]\n", argv[0]);
         return 2;
     }
     uint32_t T = (uint32_t)strtoul(argv[1], 0, 10);
@@ -82,6 +193,15 @@ int main(int argc, char **argv) {
     FILE *fout = fopen(argv[3], "wb");
     if (!fin || !fout) { perror("open"); return 2; }
     queues = calloc(aedc_host_n_pes, sizeof(queue_t));
+    if (argc == 5) {
+        FILE *fsched = fopen(argv[4], "rb");
+        if (!fsched) { perror("open"); return 2; }
+        int rc = run_async(T, fin, fout, fsched);
+        fclose(fsched);
+        fclose(fout);
+        fclose(fin);
+        return rc;
+    }
     float *in = calloc(aedc_host_input_width + 1, sizeof(float));
     for (uint32_t t = 0; t < T; t++) {
         if (aedc_host_input_width &&
