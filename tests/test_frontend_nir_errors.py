@@ -6,16 +6,25 @@ with ``type``, ``nodes/<name>/...`` and ``edges``). Profile: nir-euler (dt = 1e-
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
+import time
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
 import pytest
 from nirfiles import base_tree, edit_tree, write_tree
+from typer.testing import CliRunner
 
+from aedc.cli import app
 from aedc.errors import FrontendError, NIRFormatError, UnsupportedNodeError, VerifyError
-from aedc.frontend import from_nir, read_nir
+from aedc.frontend import RawGraph, RawNode, from_nir, h5_isolate, nir_reader, read_nir
+from aedc.ir.serialize import to_json
 
 
 def test_valid_base_file_loads_without_warning(tmp_path: Path) -> None:
@@ -194,8 +203,7 @@ def test_edge_into_an_input_node(tmp_path: Path) -> None:
 def test_file_cut_anywhere_gives_a_format_error(tmp_path: Path) -> None:
     """A file cut at any of 60 points is a NIRFormatError naming it — never a crash or a bare h5py error.
 
-    (Random byte flips are not tested: libhdf5 can segfault on a corrupted heap, which no reader can
-    catch; see the nir_reader docstring.)
+    (Random byte flips are the fuzz suite's; the libhdf5 crashes and hangs they find are tested below.)
     """
     good = write_tree(tmp_path / "good.nir", base_tree()).read_bytes()
     path = tmp_path / "cut.nir"
@@ -215,3 +223,163 @@ def test_bad_arguments_are_frontend_errors(tmp_path: Path) -> None:
         from_nir(path, profile="norse")
     with pytest.raises(NIRFormatError, match=r"expected a nir\.NIRGraph, got int"):
         from_nir(42)  # type: ignore[arg-type]
+
+
+# --- libhdf5 crashes and hangs: the file is read in a forked child (aedc.frontend.h5_isolate) ------
+
+NIR_PAPER = Path(__file__).parent / "data" / "nir_paper"
+needs_fork = pytest.mark.skipif(not h5_isolate.FORK_AVAILABLE, reason="reads are isolated only with fork")
+
+
+def _flipped(src: Path, dst: Path, bits: list[tuple[int, int]]) -> Path:
+    data = bytearray(src.read_bytes())
+    for pos, bit in bits:
+        data[pos] ^= 1 << bit
+    dst.write_bytes(bytes(data))
+    return dst
+
+
+@needs_fork
+def test_libhdf5_crash_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def segfault(path: str) -> dict[str, object]:
+        os.kill(os.getpid(), signal.SIGSEGV)
+        raise AssertionError("unreachable")
+
+    monkeypatch.setattr(nir_reader, "_read_h5", segfault)
+    path = write_tree(tmp_path / "crash.nir", base_tree())
+    with pytest.raises(NIRFormatError, match=r"crash\.nir: cannot read as a NIR \(HDF5\) file: libhdf5 "
+                                             r"crashed \(SIGSEGV\) while reading it; the file is corrupt"
+                       ) as info:
+        read_nir(path)
+    assert info.value.where == str(path)
+    assert not multiprocessing.active_children()
+
+
+@needs_fork
+def test_libhdf5_hang_times_out_and_kills_the_reader(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(nir_reader, "_read_h5", lambda path: time.sleep(60))
+    monkeypatch.setenv("AEDC_HDF5_TIMEOUT_S", "0.3")
+    path = write_tree(tmp_path / "hang.nir", base_tree())
+    start = time.monotonic()
+    with pytest.raises(NIRFormatError, match=r"hang\.nir: cannot read as a NIR \(HDF5\) file: reading "
+                                             r"timed out after 0\.3 s") as info:
+        read_nir(path)
+    assert time.monotonic() - start < 5
+    assert info.value.where == str(path)
+    assert not multiprocessing.active_children()
+
+
+@needs_fork
+@pytest.mark.parametrize("failure", ["crash", "hang"])
+def test_compile_exits_2_with_one_error_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             failure: str) -> None:
+    def crash(path: str) -> None:
+        os.kill(os.getpid(), signal.SIGSEGV)
+
+    monkeypatch.setattr(nir_reader, "_read_h5", crash if failure == "crash" else lambda p: time.sleep(60))
+    monkeypatch.setenv("AEDC_HDF5_TIMEOUT_S", "0.3")
+    model = write_tree(tmp_path / "model.nir", base_tree())
+    res = CliRunner().invoke(app, ["compile", str(model), "-o", str(tmp_path / "build")])
+    assert res.exit_code == 2, res.output
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"error: {model}: cannot read as a NIR (HDF5) file: ")
+    assert ("crashed (SIGSEGV)" if failure == "crash" else "timed out after 0.3 s") in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.nir"]
+
+
+@needs_fork
+@pytest.mark.parametrize(("name", "bits", "timeout"), [
+    ("01_lif/lif_rockpool.nir", [(17113, 2)], "30"),  # libhdf5 (h5py 3.16) segfaults
+    ("01_lif/two_lif_neurons.nir", [(2329, 3)], "1"),  # libhdf5 (h5py 3.16) loops forever
+])
+def test_real_corrupt_files_end_in_a_format_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  name: str, bits: list[tuple[int, int]],
+                                                  timeout: str) -> None:
+    """Single bit flips the fuzz suite found. Another libhdf5 may read them, or fail otherwise; what
+    matters is that the read returns, in time, and any error names the file."""
+    monkeypatch.setenv("AEDC_HDF5_TIMEOUT_S", timeout)
+    path = _flipped(NIR_PAPER / name, tmp_path / "flipped.nir", bits)
+    start = time.monotonic()
+    message = "flipped.nir loaded"
+    try:
+        read_nir(path)
+    except FrontendError as exc:
+        message = str(exc)
+    assert time.monotonic() - start < float(timeout) + 10
+    assert "flipped.nir" in message
+
+
+@needs_fork
+def test_exception_in_the_reader_is_reported_as_in_process(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(path: str) -> dict[str, object]:
+        raise KeyError("no such object")
+
+    monkeypatch.setattr(nir_reader, "_read_h5", broken)
+    path = write_tree(tmp_path / "k.nir", base_tree())
+    with pytest.raises(NIRFormatError, match=r"k\.nir: cannot read as a NIR \(HDF5\) file: 'no such "
+                                             r"object'") as info:
+        read_nir(path)
+    assert isinstance(info.value.__cause__, KeyError)
+    assert "HDF5 reader process" in "".join(getattr(info.value.__cause__, "__notes__", []))
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Deep equality of raw graphs: dataclasses, mappings (with order), numpy arrays (dtype and values)."""
+    if isinstance(a, RawGraph | RawNode):
+        return type(a) is type(b) and all(_same(getattr(a, k), getattr(b, k)) for k in vars(a))
+    if isinstance(a, Mapping):
+        return isinstance(b, Mapping) and list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, np.ndarray):
+        return (isinstance(b, np.ndarray) and a.dtype == b.dtype and a.shape == b.shape
+                and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+    if isinstance(a, tuple | list):
+        return type(a) is type(b) and len(a) == len(b) and all(map(_same, a, b))
+    return type(a) is type(b) and bool(a == b)
+
+
+@pytest.mark.parametrize(("name", "profile"), [
+    ("01_lif/lif_norse.nir", "nir-euler"), ("01_lif/lif_rockpool.nir", "nir-euler"),
+    ("01_lif/two_lif_neurons.nir", "nir-euler"), ("02_cnn/cnn_sinabs.nir", "sinabs")])
+def test_isolated_read_equals_in_process_read(name: str, profile: str,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The raw graph and the imported IR are the same whether the file was read in a child or here."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        isolated = read_nir(NIR_PAPER / name), to_json(from_nir(NIR_PAPER / name, profile=profile))
+        monkeypatch.setattr(h5_isolate, "FORK_AVAILABLE", False)
+        in_process = read_nir(NIR_PAPER / name), to_json(from_nir(NIR_PAPER / name, profile=profile))
+    assert _same(isolated[0], in_process[0])
+    assert isolated[1] == in_process[1]
+
+
+def test_broken_files_give_the_same_error_either_way(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    good = write_tree(tmp_path / "good.nir", base_tree()).read_bytes()
+    (tmp_path / "cut.nir").write_bytes(good[: len(good) // 2])
+    (tmp_path / "text.nir").write_text("this is not HDF5\n")
+    names = ("cut.nir", "text.nir", "absent.nir")
+
+    def errors() -> list[tuple[type[Exception], str]]:
+        out = []
+        for name in names:
+            with pytest.raises(NIRFormatError, match=rf"{name}: cannot read as a NIR \(HDF5\) file") as info:
+                read_nir(tmp_path / name)
+            out.append((type(info.value.__cause__), str(info.value)))
+        return out
+
+    isolated = errors()
+    monkeypatch.setattr(h5_isolate, "FORK_AVAILABLE", False)
+    assert isolated == errors()
+
+
+@needs_fork
+@pytest.mark.parametrize("value", ["0", "-1", "soon", "nan"])
+def test_bad_timeout_setting_is_a_frontend_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 value: str) -> None:
+    monkeypatch.setenv("AEDC_HDF5_TIMEOUT_S", value)
+    path = write_tree(tmp_path / "ok.nir", base_tree())
+    with pytest.raises(FrontendError, match="AEDC_HDF5_TIMEOUT_S must be a positive number of seconds"):
+        read_nir(path)

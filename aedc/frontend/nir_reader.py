@@ -8,8 +8,10 @@ missing or malformed field, a broken file and an edge to a missing node are
 :class:`~aedc.errors.NIRFormatError`. A file written by another NIR version than 1.0 loads with a
 :class:`NIRVersionWarning`.
 
-Limit: libhdf5 itself may crash (segfault) on a file whose bytes were corrupted inside its heap; no
-Python code can catch that. Truncated files and non-HDF5 files are reported normally.
+libhdf5 itself may segfault or loop forever on a file whose bytes were corrupted inside its heaps, so
+the file is read into plain data in a child process (:mod:`aedc.frontend.h5_isolate`; timeout
+``AEDC_HDF5_TIMEOUT_S``, default 30 s): a crash or a timeout is a :class:`~aedc.errors.NIRFormatError`
+naming the file too.
 
 The result, :class:`RawGraph`, is a faithful, validated copy of the file (nested graphs stay nested);
 turning it into IR — defaults, shapes, semantics — is :mod:`aedc.frontend.nir_import`'s job. The one
@@ -29,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from aedc.errors import NIRFormatError, UnsupportedNodeError
+from aedc.frontend.h5_isolate import run_isolated
 from aedc.frontend.nir_schema import (
     COMMON_FIELDS,
     NODE_TYPES,
@@ -260,16 +263,24 @@ def _h5_tree(group: Any) -> dict[str, object]:
     return out
 
 
+def _read_h5(path: str) -> dict[str, object]:
+    """The whole file as a plain tree (dicts, str, numpy arrays); runs in the isolated reader process."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        tree = _h5_tree(f)
+        if "version" not in tree and "version" in f.attrs:
+            tree["version"] = _h5_value(f.attrs["version"])
+    return tree
+
+
 def read_nir(path: str | Path) -> RawGraph:
     """Read and check a ``.nir`` (HDF5) file; never lets an h5py/OS error escape unexplained."""
-    import h5py
+    import h5py  # noqa: F401  (imported here, so the forked reader does not import it on every read)
 
     source = str(path)
     try:
-        with h5py.File(path, "r") as f:
-            tree = _h5_tree(f)
-            if "version" not in tree and "version" in f.attrs:
-                tree["version"] = _h5_value(f.attrs["version"])
+        tree = run_isolated(lambda: _read_h5(source), source=source)
     except (OSError, KeyError, ValueError, TypeError, RuntimeError, UnicodeDecodeError) as exc:
         raise NIRFormatError(f"{source}: cannot read as a NIR (HDF5) file: {exc}",
                              where=source) from exc

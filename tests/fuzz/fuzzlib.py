@@ -6,7 +6,9 @@ The oracle (:func:`outcome`) runs the real compiler — :func:`aedc.frontend.loa
 quotes a name). Anything else propagates and fails the test with hypothesis's shrunk reproducer.
 
 NIR files are mutated at the h5py level (datasets, groups, attributes) and by truncation; raw byte flips
-can crash libhdf5 itself and run only in a subprocess (``test_fuzz_bytes.py``).
+(``test_fuzz_bytes.py``) can crash or hang libhdf5 itself. The reader runs libhdf5 in a child process
+(:mod:`aedc.frontend.h5_isolate`), so those end in a ``NIRFormatError`` too; the byte flips still run in
+a subprocess, so that a crash the isolation misses is counted rather than fatal.
 """
 
 from __future__ import annotations
@@ -56,6 +58,10 @@ TOTALS = {"fuzz-ci": 1_400, "fuzz": int(os.environ.get("AEDC_FUZZ_TOTAL", "10000
 JOBS = max(1, int(os.environ.get("AEDC_FUZZ_JOBS", "1")))
 """``make fuzz`` runs ``JOBS`` pytest processes (each with its own random seed); each takes 1/JOBS."""
 JOB = int(os.environ.get("AEDC_FUZZ_JOB", "0"))
+
+HDF5_TIMEOUT_S = os.environ.setdefault("AEDC_HDF5_TIMEOUT_S", "10")
+"""The reader's timeout for libhdf5, below ``test_fuzz_bytes.HANG_S`` (20 s): a file that hangs libhdf5
+must end in the reader's ``NIRFormatError``, not in the harness killing the worker (which inherits it)."""
 
 OUTCOMES: Counter[str] = Counter()
 """Every fuzz case's ending (``ok`` or the error class), summed over the session; printed at the end."""
