@@ -1,15 +1,19 @@
-"""aedc demo: the pipeline as far as it exists today, on the NIR paper's own graphs.
+"""aedc demo: import → compile → C → emulate → equivalence report, and a trained network deployed.
 
-1. Import the paper's single-LIF graph (Norse export), run the reference simulator on the paper's input
-   and check it against what Norse itself produced: spike steps and the voltage trace.
-2. Compile the paper's N-MNIST CNN (Sinabs export) with the CLI: import → IR → passes (fold Scale, fuse
-   the Conv/Pool/Flatten/Affine chains into projections, dead-code elimination) → build directory.
-3. Equivalence report on the same random event input: the imported graph (NumPy reference), the
-   compiled graph (reference), the JAX emulator of the placed program in sync mode, the generated C
-   built for the host, all bit for bit; and the emulator in asynchronous mode (PEs with clock jitter and
-   NoC hop latency, no layer barrier), which is expected to differ, with its events and sparsity.
+1. Import the NIR paper's single-LIF graph (Norse export), run the reference simulator on the paper's
+   input and check it against what Norse itself produced: spike steps and the voltage trace.
+2. The paper's N-MNIST CNN (Sinabs export), via ``examples/import_nir.py``: compile with the CLI
+   (passes → slices → placement → routing → per-PE C), then the same random input events through the
+   imported graph and the compiled graph (NumPy reference), the JAX emulator of the placed program and
+   the generated C built for the host — bit for bit in sync mode; and the emulator and the host C in the
+   asynchronous schedule (PE clock jitter, NoC hop latency, no layer barrier), again bit for bit, with
+   the events and sparsity that costs.
+3. Yin-Yang at a small size via ``examples/yinyang.py --small``: a 5-120-3 LIF network trained through
+   the asynchronous schedule, compiled, cross-compiled (when arm-none-eabi-gcc is installed) and the
+   test set classified by the emulator and the host C, side by side.
 
-Writes build/demo/ (the CNN build directory with its C, lif_voltage.png, report.json). `make demo`.
+Writes build/demo/ (the CNN and Yin-Yang build directories with their C, lif_voltage.png,
+report.json). ``make demo``.
 """
 
 from __future__ import annotations
@@ -24,14 +28,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from rich.console import Console
-from rich.table import Table
 
-from aedc.cli import app
-from aedc.codegen.host import run_host
-from aedc.emulator import Emulator, PlacedProgram, Schedule
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import import_nir
+import yinyang
+
 from aedc.frontend.nir_import import from_nir
-from aedc.ir import load
-from aedc.partition.model import Placement
 from aedc.reference import simulate
 
 HERE = Path(__file__).parent / "nir"
@@ -64,46 +67,6 @@ def lif_check() -> dict[str, object]:
             "spikes_equal": bool(np.array_equal(ours, theirs)), "max_voltage_error": err}
 
 
-def cnn_check() -> dict[str, object]:
-    """Compile the CNN through the CLI, then compare every executor on the same random events."""
-    build = OUT / "cnn_sinabs"
-    code = 0
-    try:
-        app(["compile", str(HERE / "cnn_sinabs.nir"), "-o", str(build), "--profile", "sinabs"])
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    if code:
-        raise SystemExit(code)
-    imported = from_nir(HERE / "cnn_sinabs.nir", profile="sinabs")
-    compiled = load(build / "ir.json")
-    placement = Placement.load(build / "placement.json")
-    rng = np.random.default_rng(0)
-    x = (rng.random((40, 2, 34, 34)) < 0.05).astype(np.float32)
-    runs = {
-        "imported (reference)": simulate(imported, {"input": x}, record_state=False).events,
-        "compiled (reference)": simulate(compiled, {"input": x}, record_state=False).events,
-        "emulator sync": Emulator(PlacedProgram.from_placement(compiled, placement),
-                                  Schedule.sync()).run({"input": x}).events,
-        "host C": run_host(build, {"input": x}).events,
-    }
-    asynchronous = Emulator(PlacedProgram.from_placement(compiled, placement),
-                            Schedule.asynchronous(jitter_us=200, hop_us=20, seed=1)).run({"input": x})
-    base = runs["compiled (reference)"]
-    rows = []
-    for pop in compiled.populations:
-        if pop.is_input:
-            continue
-        counts = {k: int(np.count_nonzero(v[pop.name])) for k, v in runs.items()}
-        same = all(np.array_equal(v[pop.name], base[pop.name]) for v in runs.values())
-        n_async = int(np.count_nonzero(asynchronous.events[pop.name]))
-        rows.append({"population": pop.name, "neurons": pop.size, **counts, "identical": same,
-                     "emulator async": n_async,
-                     "sparsity async": 1 - n_async / (pop.size * x.shape[0])})
-    return {"populations_imported": len(imported.populations),
-            "populations_compiled": len(compiled.populations), "pes": len(placement.pes),
-            "rows": rows}
-
-
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     lif = lif_check()
@@ -111,21 +74,17 @@ def main() -> int:
     console.print(f"spike steps aedc  {lif['spike_steps_aedc']}\nspike steps Norse {lif['spike_steps_norse']}"
                   f"\nmax |v_aedc − v_norse| = {lif['max_voltage_error']:.2e}   "
                   f"(plot: {OUT / 'lif_voltage.png'})")
-    console.rule("[bold]2. compile cnn_sinabs.nir")
-    cnn = cnn_check()
-    console.rule("[bold]3. events per population, 40 ticks of 5% random input events")
-    table = Table()
-    cols = ("imported (reference)", "compiled (reference)", "emulator sync", "host C")
-    for col in ("population", "neurons", *cols, "bit-identical", "emulator async", "sparsity async"):
-        table.add_column(col, justify="right")
-    for r in cnn["rows"]:  # type: ignore[attr-defined]
-        table.add_row(r["population"], str(r["neurons"]), *(str(r[c]) for c in cols),
-                      "[green]yes[/green]" if r["identical"] else "[red]NO",
-                      str(r["emulator async"]), f"{r['sparsity async']:.3f}")
-    console.print(table)
-    ok = lif["spikes_equal"] and lif["max_voltage_error"] < 1e-6 and all(  # type: ignore[operator]
-        r["identical"] for r in cnn["rows"])  # type: ignore[attr-defined]
-    (OUT / "report.json").write_text(json.dumps({"lif": lif, "cnn": cnn}, indent=1) + "\n")
+    console.rule("[bold]2. cnn_sinabs.nir: import → compile → C; every executor on 40 ticks of 5% events")
+    cnn = import_nir.check(HERE / "cnn_sinabs.nir", OUT / "cnn_sinabs", profile="sinabs")
+    cnn_ok = import_nir.print_report(cnn)
+    console.rule("[bold]3. Yin-Yang: train async (small), compile, cross-compile, emulator vs host C")
+    yy = yinyang.main(["--small", "--quiet", "--build", str(OUT / "yinyang")])
+    dep = yy["deploy"]
+    yy_ok = all(dep["identical"].values()) and all(
+        dep["paths"][f"emulator {m}"]["accuracy"] == dep["paths"][f"host C {m}"]["accuracy"]
+        for m in dep["identical"])
+    ok = bool(lif["spikes_equal"]) and float(lif["max_voltage_error"]) < 1e-6 and cnn_ok and yy_ok  # type: ignore[arg-type]
+    (OUT / "report.json").write_text(json.dumps({"lif": lif, "cnn": cnn, "yinyang": yy}, indent=1) + "\n")
     console.print(f"[bold]{'PASS' if ok else 'FAIL'}[/bold] — report in {OUT / 'report.json'}")
     return 0 if ok else 1
 

@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--build", type=str, default=None, help="keep the deployed build (C tree) here")
     args = p.parse_args(argv)
     if args.small:
-        args.epochs = min(args.epochs, 5)
+        args.epochs = min(args.epochs, 20)
     out = run(args)
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1))

@@ -101,8 +101,6 @@ CASES: list[tuple[str, Callable[[Graph], Graph], str]] = [
      "population 'h': spiking model 'lif' must use event_rule 'binary' (got 'sigma_delta')"),
     ("non_spiking_binary", lambda g: with_pop(g, "o", event_rule="binary"),
      "population 'o': non-spiking model 'li' emits values; use event_rule 'graded' or 'sigma_delta'"),
-    ("input_sigma_delta", lambda g: with_pop(g, "x", event_rule="sigma_delta"),
-     "population 'x': an input population emits binary or graded events, not sigma_delta"),
     ("event_threshold_inf", lambda g: with_pop(g, "o", event_rule="sigma_delta",
                                                event_threshold=float("inf")),
      "population 'o': event_threshold must be finite (got inf)"),

@@ -100,6 +100,25 @@ def _heaviside_jvp(ge: bool, primals: tuple[Array, Array],
     return _heaviside(v, theta, ge), slope * (dv - dtheta)
 
 
+@jax.custom_jvp
+def _sd_gate(change: Array, theta: Array) -> Array:
+    """Sigma-delta send: ``change`` where ``|change| > θ``, else +0.0 (exactly the reference's rule).
+
+    Derivatives (training): d/d change is exact (1 where sent, 0 elsewhere: a straight-through gate);
+    d/dθ is the surrogate of the step, ``−change · 1/(1 + SLOPE·||change| − θ|)²``, so an event
+    threshold is trainable (raising it trades payload precision for fewer events)."""
+    return jnp.where(jnp.abs(change) > theta, change, jnp.float32(0.0))
+
+
+@_sd_gate.defjvp
+def _sd_gate_jvp(primals: tuple[Array, Array], tangents: tuple[Array, Array]) -> tuple[Array, Array]:
+    change, theta = primals
+    dchange, dtheta = tangents
+    sent = jnp.abs(change) > theta
+    slope = 1.0 / (1.0 + SURROGATE_SLOPE * jnp.abs(jnp.abs(change) - theta)) ** 2
+    return _sd_gate(change, theta), jnp.where(sent, dchange, 0.0) - change * slope * dtheta
+
+
 def _fmul(a: Array, b: Array, fence: Array | None) -> Array:
     """``a * b`` in float32 that XLA cannot contract into an FMA with a following add (``fence`` = 0).
 
@@ -172,6 +191,8 @@ class Compiled:
                 for extra in ("v_threshold", "v_reset", "threshold"):
                     if hasattr(pop.neuron, extra):
                         c[extra] = np.asarray(getattr(pop.neuron, extra), F32).ravel()
+                if pop.event_rule == "sigma_delta":  # an array, so training can treat it as a parameter
+                    c["event_threshold"] = np.full(1, pop.event_threshold, F32)
                 p["neuron"][n] = c
         for pr in graph.projections:
             pre, post = pops[pr.pre], pops[pr.post]
@@ -452,8 +473,7 @@ class Compiled:
                     value, st_new = self._neuron(P, n, x, st_old, fence)
                     if pops[n].event_rule == "sigma_delta":
                         change = value - st_new["sent"]
-                        send = jnp.abs(change) > jnp.float32(pops[n].event_threshold)
-                        payload = jnp.where(send, change, jnp.float32(0.0))
+                        payload = _sd_gate(change, P["neuron"][n]["event_threshold"])
                         st_new["sent"] = st_new["sent"] + payload
                         value = st_new["sent"]
                     else:

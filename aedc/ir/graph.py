@@ -2,7 +2,9 @@
 
 A :class:`Population` is a group of neurons with one model and one *event rule* — how its output leaves
 it: ``binary`` (a payload-free spike), ``graded`` (a float32 payload every tick the value is non-zero) or
-``sigma_delta`` (a float32 change, sent only when it exceeds ``event_threshold``). A :class:`Projection`
+``sigma_delta`` (a float32 change, sent only when it exceeds ``event_threshold``; receivers add every
+change to a per-projection accumulator, so the last sent value is held). An input population sends what
+its data say each tick; for a ``sigma_delta`` input the data are the changes. A :class:`Projection`
 carries events from ``pre`` to ``post`` through a connectivity kind, after ``delay`` ticks; a
 ``back_edge`` (recurrent) projection delivers the value one tick later, which is what breaks cycles.
 Several projections into one population are summed.

@@ -37,8 +37,7 @@ def _check_population(pop: Population) -> list[str]:
     if not np.isfinite(pop.event_threshold):
         errs.append(f"{where}: event_threshold must be finite (got {pop.event_threshold})")
     if isinstance(neuron, InputModel):
-        if pop.event_rule == "sigma_delta":
-            errs.append(f"{where}: an input population emits binary or graded events, not sigma_delta")
+        pass  # any rule: a sigma-delta input's data are the changes its sender already computed
     elif neuron.SPIKING and pop.event_rule != "binary":
         errs.append(f"{where}: spiking model '{neuron.model}' must use event_rule 'binary' "
                     f"(got '{pop.event_rule}')")

@@ -25,9 +25,9 @@ Importing this package imports JAX and optax; ``import aedc`` does not.
 from aedc.train.checkpoint import load_checkpoint, save_checkpoint
 from aedc.train.losses import READOUTS, cross_entropy, logits, spike_rate
 from aedc.train.model import Params, TrainableModel, Trainables
-from aedc.train.nets import mlp
+from aedc.train.nets import mlp, sigma_delta_mlp
 from aedc.train.trainer import Evaluation, History, Trainer, sending_populations
 
 __all__ = ["READOUTS", "Evaluation", "History", "Params", "TrainableModel", "Trainables", "Trainer",
            "cross_entropy", "load_checkpoint", "logits", "mlp", "save_checkpoint",
-           "sending_populations", "spike_rate"]
+           "sending_populations", "sigma_delta_mlp", "spike_rate"]

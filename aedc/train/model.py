@@ -36,7 +36,9 @@ F32 = np.float32
 @dataclass(frozen=True)
 class Trainables:
     """Which parameters a model trains besides the dense weights: ``True`` (every population that
-    has one), ``False``, or a tuple of population names."""
+    has one), ``False``, or a tuple of population names. ``threshold``: a spiking model's
+    ``v_threshold`` (surrogate gradient), or a sigma-delta population's ``event_threshold`` (the
+    send gate's surrogate; written back clipped at 0)."""
 
     bias: bool | tuple[str, ...] = True
     threshold: bool | tuple[str, ...] = False
@@ -59,7 +61,7 @@ class TrainableModel:
         pops = self.graph.pop_map()
         self.input = self.graph.inputs[0]
         dense = {pr.name for pr in self.graph.projections if isinstance(pr.conn, Dense)}
-        params: Params = {"w": {}, "bias": {}, "threshold": {}}
+        params: Params = {"w": {}, "bias": {}, "threshold": {}, "event_threshold": {}}
         for name, blocks in P["proj"].items():
             if name in dense and all("mat" in e for e in blocks.values()):
                 params["w"][name] = {b: e["mat"] for b, e in blocks.items()}
@@ -68,6 +70,8 @@ class TrainableModel:
                 params["bias"][n] = c["bias"]
             if Trainables.wants(trainables.threshold, n) and pops[n].neuron.SPIKING and "v_threshold" in c:
                 params["threshold"][n] = c["v_threshold"]
+            if Trainables.wants(trainables.threshold, n) and "event_threshold" in c:
+                params["event_threshold"][n] = c["event_threshold"]
         self.params0: Params = params
         self.base: dict[str, Any] = P
         """The fast path's fixed tables (schedule, neuron constants, non-trainable weights): pass them
@@ -81,7 +85,9 @@ class TrainableModel:
                        for b, e in blocks.items()} for name, blocks in base["proj"].items()}
         neuron = {n: {**c,
                       **({"bias": params["bias"][n]} if n in params["bias"] else {}),
-                      **({"v_threshold": params["threshold"][n]} if n in params["threshold"] else {})}
+                      **({"v_threshold": params["threshold"][n]} if n in params["threshold"] else {}),
+                      **({"event_threshold": params["event_threshold"][n]}
+                         if n in params.get("event_threshold", {}) else {})}
                   for n, c in base["neuron"].items()}
         return dict(self._run({**base, "proj": proj, "neuron": neuron}, {self.input: x}))
 
@@ -115,6 +121,9 @@ class TrainableModel:
                 upd["v_threshold"] = np.asarray(params["threshold"][p.name], F32).reshape(p.shape)
             if upd:
                 p = p.model_copy(update={"neuron": p.neuron.model_copy(update=upd)})
+            if p.name in params.get("event_threshold", {}):
+                theta = float(np.asarray(params["event_threshold"][p.name], F32).ravel()[0])
+                p = p.model_copy(update={"event_threshold": max(theta, 0.0)})
             pops.append(p)
         return verify(self.graph.model_copy(update={"populations": tuple(pops),
                                                     "projections": tuple(projs)}))

@@ -42,3 +42,37 @@ def mlp(sizes: list[int] | tuple[int, ...], *, dt: float = 1e-3, tau_mem: float 
         prev = pname
     net.output("out", prev)
     return net.build()
+
+
+def sigma_delta_mlp(sizes: list[int] | tuple[int, ...], *, dt: float = 1e-3, tau_out: float = 4e-3,
+                    event_threshold: float = 0.05, w_scale: float = 1.0, seed: int = 0,
+                    name: str = "sd_mlp") -> Graph:
+    """A feed-forward net for graded inputs: ReLU hidden layers that send *sigma-delta* events (the
+    change of their value when it exceeds ``event_threshold``) and a leaky-integrator readout.
+
+    Inputs are sigma-delta too: a static input sent once (``encode_graded``) is the change from 0,
+    which the receivers' sigma-delta accumulators hold, so each active hidden unit sends its value once
+    per inference, however long the run, and the readout integrates a constant current. Weights
+    ``N(0, (w_scale·√2/√fan_in)²)`` (He) into hidden layers, ``w_scale/√fan_in`` into the readout;
+    readout ``tau_out`` integrates over a few ticks. Output port ``"out"``.
+    """
+    if len(sizes) < 2:
+        raise ValueError(f"an mlp needs at least an input and an output size, got {list(sizes)}")
+    rng = np.random.default_rng(seed)
+    net = Network(name, dt=dt)
+    # sigma-delta input: an input value sent once is *held* by the receivers' accumulators, so the
+    # hidden units see the image on every tick and send their value once (no return to 0)
+    prev = net.input("in", sizes[0], event_rule="sigma_delta")
+    for i, n in enumerate(sizes[1:], start=1):
+        last = i == len(sizes) - 1
+        pname = "out" if last else f"h{i}"
+        if last:
+            net.population(pname, n, "li", tau=tau_out)
+        else:
+            net.population(pname, n, "relu", event_rule="sigma_delta", event_threshold=event_threshold)
+        c = 1.0 if last else np.sqrt(2.0)
+        w = rng.normal(0.0, w_scale * c / np.sqrt(sizes[i - 1]), (n, sizes[i - 1]))
+        net.dense(prev, pname, w.astype(np.float32))
+        prev = pname
+    net.output("out", prev)
+    return net.build()
