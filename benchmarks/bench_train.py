@@ -5,7 +5,9 @@ TTFS inputs + bias neuron; mean-membrane readout; activity regulariser 10; Adam 
 decay, 50 epochs; async = 1000 µs ticks, 300 µs jitter, 100 µs links), trained through the
 emulator's async schedule and — with ``--koopman``, the default here — also trained layer-sync; each
 is evaluated on the 1000-sample test set in sync and async mode (the Koopman et al. 2024 question).
-Writes benchmarks/results/train.json + .png.
+The async-trained network is then deployed (``deploy`` in the JSON): compiled, cross-compiled, and the
+test set classified by the emulator (exact) and the host-built C on the compiled placement, sync and
+async, with a per-sample bit-identity check. Writes benchmarks/results/train.json + .png.
 
 Run: ``.venv/bin/python benchmarks/bench_train.py [--quick] [example options…]`` (``--quick``: the
 example's ``--small`` run, written to train.quick.*).
