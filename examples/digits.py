@@ -4,8 +4,9 @@
 0, which the receivers hold); the hidden ReLU layer sends sigma-delta events (the change of its value
 when it exceeds the event threshold: each active unit sends its value once); a leaky-integrator readout
 (τ = 4 ticks) is read as its mean membrane over T = 8 ticks. Trained in the emulator's async mode
-(1000 µs ticks, ``--jitter`` µs of jitter, 100 µs links) with AdamW (cosine decay);
-``--train-threshold`` also trains the sigma-delta event threshold (its surrogate gradient). Then
+(1000 µs ticks, ``--jitter`` µs of jitter, 100 µs links) with AdamW (cosine decay), an event-rate
+penalty (``--activity-reg``, sigma-delta sends through the send gate's surrogate) and a trained
+sigma-delta event threshold (``--fixed-threshold`` keeps it at ``--threshold``). Then
 evaluated in sync and async mode and deployed like the Yin-Yang example: compiled, cross-compiled, and
 the test set classified by the emulator (exact) and the host-built C on the compiled placement
 (:mod:`aedc.train.deploy`).
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     scheds = {"sync": Schedule.sync(),
               "async": Schedule.asynchronous(period_us=1000, link_us=100, jitter_us=args.jitter, seed=1)}
     steps = args.epochs * max(len(tr) // args.batch, 1)
-    trainer = Trainer(readout="sum_membrane", progress=not args.quiet,
+    trainer = Trainer(readout="sum_membrane", progress=not args.quiet, activity_reg=args.activity_reg,
                       trainables=Trainables(bias=True, threshold=args.train_threshold),
                       optimizer=lambda lr: optax.adamw(optax.cosine_decay_schedule(lr, steps, alpha=0.1),
                                                        weight_decay=args.weight_decay))
@@ -50,6 +51,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     g, hist = trainer.fit(g0, train, schedule=scheds["async"], epochs=args.epochs, lr=args.lr,
                           batch=args.batch, seed=args.seed)
     out: dict[str, Any] = {"T": T, "hidden": args.hidden, "epochs": args.epochs, "lr": args.lr,
+                           "activity_reg": args.activity_reg, "train_threshold": args.train_threshold,
                            "weight_decay": args.weight_decay, "jitter_us": args.jitter,
                            "n_train": len(tr), "n_test": len(te),
                            "event_threshold": g.pop_map()["h1"].event_threshold,
@@ -84,7 +86,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--threshold", type=float, default=0.05, help="initial sigma-delta event threshold")
-    p.add_argument("--train-threshold", action="store_true", help="train the event threshold too")
+    p.add_argument("--fixed-threshold", dest="train_threshold", action="store_false",
+                   help="keep the event threshold fixed (default: trained)")
+    p.add_argument("--activity-reg", type=float, default=0.5,
+                   help="weight of the event-rate penalty (sigma-delta sends per neuron and tick)")
     p.add_argument("--jitter", type=int, default=300, help="µs of tick jitter in async mode")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-deploy", action="store_true", help="skip compiling and scoring the C")

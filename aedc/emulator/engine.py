@@ -222,6 +222,10 @@ class Compiled:
                 self.conv_cfg[pr.name] = cfg
         self.params = jax.tree_util.tree_map(jnp.asarray, p)
         self.needs_ring = {n: any(i.pre == n and not i.now for i in self.projs) for n in self.order}
+        # fast (training) runs also output ``sent``: the sigma-delta send decisions with the surrogate
+        # derivative, so an activity regulariser can count sigma-delta events differentiably
+        self.count_sends = {n: not exact and pops[n].event_rule == "sigma_delta" and not pops[n].is_input
+                            for n in self.order}
 
     # ---- host tables ----------------------------------------------------------------------------------
 
@@ -484,6 +488,8 @@ class Compiled:
                     if self.record_state:
                         y["outputs"] = value
                         y.update({f"state.{v}": st_new[v] for v in pops[n].neuron.STATE})
+                    if self.count_sends[n]:  # 0/1 per sigma-delta send, surrogate-differentiable
+                        y["sent"] = _heaviside(jnp.abs(change), P["neuron"][n]["event_threshold"], False)
                     if self.needs_ring[n]:
                         ring_n = self._write_ring(n, ring_n, kt, act, payload)
                     return ring_n, st_out, sd_out, y
@@ -495,6 +501,8 @@ class Compiled:
                     if self.record_state:
                         y["outputs"] = zero
                         y.update({f"state.{v}": st_old[v] for v in pops[n].neuron.STATE})
+                    if self.count_sends[n]:
+                        y["sent"] = zero
                     return ring_n, st_old, sd_in, y
 
                 if self.pops[n].single_pe is not None and not self.always_active:

@@ -14,8 +14,9 @@ Non-spiking readouts send no events (they are read on their PE), so they cost no
 readouts are not implemented: the tick of the first spike has no surrogate gradient in the emulator's
 discrete-time path.
 
-Activity regulariser: ``activity_reg × mean spike rate`` of the spiking non-input populations (spikes
-/ (neurons × ticks), differentiable through the surrogate) — it pushes towards fewer events.
+Activity regulariser: ``activity_reg × mean event rate`` of the spiking and sigma-delta non-input
+populations (spikes or sigma-delta sends / (neurons × ticks), differentiable through the surrogates of
+the spike and of the send gate) — it pushes towards fewer events.
 """
 
 from __future__ import annotations
@@ -49,9 +50,11 @@ def cross_entropy(z: Any, y: Any) -> Any:
 
 
 def spike_rate(out: dict[str, Any], spiking: tuple[str, ...]) -> Any:
-    """Mean spikes per neuron per tick over ``spiking`` populations (surrogate-differentiable)."""
+    """Mean events per neuron per tick over ``spiking`` populations (surrogate-differentiable): spikes,
+    or for a sigma-delta population its send decisions (``sent``, present in the fast path)."""
     if not spiking:
         return jnp.float32(0.0)
-    total = sum(jnp.sum(out[n]["events"]) for n in spiking)
-    n_elems = sum(out[n]["events"].size for n in spiking)
+    sends = [out[n]["sent"] if "sent" in out[n] else out[n]["events"] for n in spiking]
+    total = sum(jnp.sum(a) for a in sends)
+    n_elems = sum(a.size for a in sends)
     return total / n_elems

@@ -135,8 +135,8 @@ class Trainer:
         """``loss(params, base, x, y) -> (loss, (correct, events))`` for ``model`` (pure, jit-able;
         ``base`` is ``model.base``)."""
         pop = self._out_pop(model.graph)
-        spiking = tuple(p.name for p in model.graph.populations
-                        if not p.is_input and p.neuron.SPIKING)
+        spiking = tuple(p.name for p in model.graph.populations  # what the regulariser counts
+                        if not p.is_input and (p.neuron.SPIKING or p.event_rule == "sigma_delta"))
         sending = sending_populations(model.graph)
 
         def loss(params: Params, base: Any, x: Any, y: Any) -> tuple[Any, tuple[Any, Any]]:
