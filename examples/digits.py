@@ -69,12 +69,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         rep = deploy_check(g, test[0], test[1], scheds, readout="sum_membrane", out_dir=args.build,
                            progress=not args.quiet)
         out["deploy"] = rep.as_dict()
-        print(f"deployed: {rep.pes} PE(s)" + (f", largest PE {rep.max_dtcm_bytes:,} B DTCM data"
-                                              if rep.cross_compiled else ", not cross-compiled"))
-        for name in scheds:
-            e, h = rep.paths[f"emulator {name}"], rep.paths[f"host C {name}"]
-            print(f"  {name:5s}: emulator {e.accuracy:.4f}   host C {h.accuracy:.4f}   bit-identical on "
-                  f"all {rep.samples} samples: {'yes' if rep.identical[name] else 'NO'}")
+        print(rep.summary())
     return out
 
 

@@ -109,15 +109,7 @@ def deploy(g: Any, test: tuple[Any, Any], scheds: dict[str, Schedule], args: arg
                        progress=not args.quiet)
     d = rep.as_dict()
     d["seconds"] = time.perf_counter() - t0
-    where = f"{rep.pes} PE(s), " + (f"cross-compiled: largest PE {rep.max_dtcm_bytes:,} B DTCM data, "
-                                    f"{rep.max_itcm_bytes:,} B code" if rep.cross_compiled
-                                    else "no arm-none-eabi-gcc: not cross-compiled")
-    print(f"deployed (async-trained): {where}")
-    for name in scheds:
-        e, h = rep.paths[f"emulator {name}"], rep.paths[f"host C {name}"]
-        print(f"  {name:5s}: emulator {e.accuracy:.4f} ({e.events_per_inference:.1f} events)   host C "
-              f"{h.accuracy:.4f} ({h.events_per_inference:.1f} events)   bit-identical on all "
-              f"{rep.samples} samples: {'yes' if rep.identical[name] else 'NO'}")
+    print(rep.summary())
     return d
 
 

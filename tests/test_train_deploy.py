@@ -38,6 +38,7 @@ def test_lif_classifier_emulator_and_host_c_agree_sample_by_sample(tmp_path: Pat
     if shutil.which("arm-none-eabi-gcc"):
         assert rep.cross_compiled
         assert 0 < rep.max_dtcm_bytes <= 67_328
+    assert rep.summary().count("bit-identical on all 24 samples: yes") == 2
     d = rep.as_dict()
     assert d["samples"] == 24
     assert set(d["paths"]) == {f"{p} {s}" for p in ("emulator", "host C")

@@ -59,6 +59,19 @@ class DeployReport:
     identical: dict[str, bool]  # schedule → every sample bit-identical between emulator and host C
     samples: int
 
+    def summary(self) -> str:
+        """Human-readable lines: where it runs, then per schedule emulator vs host C accuracy."""
+        where = f"{self.pes} PE(s), " + (
+            f"cross-compiled: largest PE {self.max_dtcm_bytes:,} B DTCM data, {self.max_itcm_bytes:,} B "
+            f"code" if self.cross_compiled else "no arm-none-eabi-gcc: not cross-compiled")
+        lines = [f"deployed: {where}"]
+        for name, same in self.identical.items():
+            e, h = self.paths[f"emulator {name}"], self.paths[f"host C {name}"]
+            lines.append(f"  {name:5s}: emulator {e.accuracy:.4f} ({e.events_per_inference:.1f} events)   "
+                         f"host C {h.accuracy:.4f} ({h.events_per_inference:.1f} events)   "
+                         f"bit-identical on all {self.samples} samples: {'yes' if same else 'NO'}")
+        return "\n".join(lines)
+
     def as_dict(self) -> dict[str, object]:
         return {"pes": self.pes, "cross_compiled": self.cross_compiled,
                 "max_dtcm_bytes": self.max_dtcm_bytes, "max_itcm_bytes": self.max_itcm_bytes,
