@@ -415,8 +415,11 @@ class _PEEmitter:
                          state=True)
                 body.append(f"    {{\n    float *acc = {name};")
             latency = ports[0].latency
+            # a back edge's extra tick is the sync schedule's; asynchronously every event already
+            # arrives in a later tick, so the runtime's aedc_async_mode (1 on chip) takes it away
+            lat = f"({latency}u - aedc_async_mode)" if proj.back_edge else f"{latency}u"
             if latency:
-                body.append(f"    if (t >= {latency}u) {{")
+                body.append(f"    if (t >= {lat}) {{")
             else:
                 body.append("    {")
             for port in ports:
@@ -435,21 +438,15 @@ class _PEEmitter:
                         f"            {port.code};\n"
                         f"        }}\n        }}")
                 elif h.binary:
-                    slot = f"(t - {latency}u) & H{port.hist}_MASK"
+                    slot = f"(t - {lat}) & H{port.hist}_MASK"
                     body.append(
-                        f"        const uint32_t *bits = h{port.hist}_bits[{slot}];\n"
-                        f"        for (uint32_t wi = {port.row_lo // 32}u; wi <= {(port.row_hi - 1) // 32}u; "
-                        f"wi++) {{\n"
-                        f"            uint32_t b = bits[wi];\n"
-                        f"            while (b) {{\n"
-                        f"                uint32_t i = (wi << 5) | (uint32_t)__builtin_ctz(b);\n"
-                        f"                b &= b - 1u;\n"
-                        f"                if (i < {port.row_lo}u || i >= {port.row_hi}u) continue;\n"
-                        f"                float p = 1.0f;\n"
-                        f"                {port.code};\n"
-                        f"            }}\n        }}\n        }}")
+                        f"        const uint8_t *cnt = h{port.hist}_cnt[{slot}];\n"
+                        f"        for (uint32_t i = {port.row_lo}u; i < {port.row_hi}u; i++) {{\n"
+                        f"            float p = 1.0f;\n"
+                        f"            for (uint32_t c = 0; c < cnt[i]; c++) {{ {port.code}; }}\n"
+                        f"        }}\n        }}")
                 else:
-                    slot = f"(t - {latency}u) & H{port.hist}_MASK"
+                    slot = f"(t - {lat}) & H{port.hist}_MASK"
                     body.append(
                         f"        const float *pay = h{port.hist}_pay[{slot}];\n"
                         f"        for (uint32_t i = {port.row_lo}u; i < {port.row_hi}u; i++) {{\n"
@@ -609,12 +606,13 @@ class _PEEmitter:
             if h.depth == 1:
                 pass
             elif h.binary:
-                words = -(-h.n // 32)
-                text, size = _state("uint32_t", f"h{h_i}_bits", (h.depth, words),
-                                    f"event history of {src.label}: spike bitmap per tick slot")
-                store += f"h{h_i}_bits[now & {h.depth - 1}u][i >> 5] |= 1u << (i & 31u); "
-                begin.append(f"    for (uint32_t w = 0; w < {words}u; w++) "
-                             f"h{h_i}_bits[t & {h.depth - 1}u][w] = 0;")
+                # spike counts, not a bitmap: in an asynchronous schedule a slow receiver's tick can
+                # take two source ticks' spikes of one neuron, and each must add its weight
+                text, size = _state("uint8_t", f"h{h_i}_cnt", (h.depth, h.n),
+                                    f"event history of {src.label}: spikes per neuron per tick slot")
+                store += f"h{h_i}_cnt[now & {h.depth - 1}u][i]++; "
+                begin.append(f"    for (uint32_t j = 0; j < {h.n}u; j++) "
+                             f"h{h_i}_cnt[t & {h.depth - 1}u][j] = 0;")
             else:
                 text, size = _state("float", f"h{h_i}_pay", (h.depth, h.n),
                                     f"event history of {src.label}: payload per tick slot (0 = none)")
@@ -780,11 +778,7 @@ class _Program:
 
     @staticmethod
     def has_payload(pop: Population) -> bool:
-        """Whether events of ``pop`` carry a float32 payload (binary spikes of a spiking model or a
-        binary input do not; a binary-rule value model sends its value, as the reference does)."""
-        if pop.event_rule != "binary":
-            return True
-        return not (type(pop.neuron).SPIKING or pop.is_input)
+        return has_payload(pop)
 
     def coo(self, proj: Projection) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if proj.name not in self._coo:
@@ -825,6 +819,14 @@ class _Program:
                                                                           kv[0][1][1], kv[0][1][0])):
             out.append((PEAddress(chip=chip, qpe=qpe, pe=0), mask))
         return out
+
+
+def has_payload(pop: Population) -> bool:
+    """Whether events of ``pop`` carry a float32 payload (binary spikes of a spiking model or a
+    binary input do not; a binary-rule value model sends its value, as the reference does)."""
+    if pop.event_rule != "binary":
+        return True
+    return not (type(pop.neuron).SPIKING or pop.is_input)
 
 
 def _c_ident(name: str) -> str:

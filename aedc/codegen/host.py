@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from aedc.codegen.emit import has_payload
 from aedc.codegen.model import Sources
 from aedc.emulator.program import PlacedProgram
 from aedc.emulator.schedule import Schedule, make_plan
@@ -104,39 +105,36 @@ def schedule_table(manifest: Mapping[str, Any], program: PlacedProgram, schedule
     and the NoC latency between every pair, taken from the emulator's timing model for ``program``
     (the same PE numbering, hence the same jitter draws), so the C runs the emulator's schedule.
 
-    Raises :class:`CodegenError` for programs whose C would not follow that schedule exactly: back
-    edges (the kernel reads them one tick later, as in sync mode), synapse PEs (an extra hop the
-    emulator does not model) and delayed projections whose receivers take two source ticks in one
-    tick (the event history keeps one event per neuron and slot).
+    Raises :class:`CodegenError` for programs whose C would not follow that schedule exactly: synapse
+    PEs (an extra hop the emulator does not model), and delayed or recurrent projections of payload
+    events (graded, sigma-delta) whose receivers take two source ticks in one tick (the event history
+    keeps one payload per neuron and slot; spikes are counted, so binary projections always follow).
     """
     graph = program.graph
     index = {str(a): i for i, a in enumerate(program.pes)}
     pes = manifest["pes"]
     neuron_slots = {tuple(x) for p in manifest["populations"].values() for x in p["slices"]}
     for i, pe in enumerate(pes):
-        if pe["pe"] not in index:
-            raise CodegenError(f"PE {pe['pe']} of the build is not in the emulator's placement: run the "
-                               f"emulator on PlacedProgram.from_placement of the same build", where=pe["pe"])
         for k, sl in enumerate(pe["slices"]):
             if (i, k) not in neuron_slots:
                 raise CodegenError(f"slice {sl['label']} on PE {pe['pe']} is a synapse PE (fan-in split): "
                                    f"the host runtime runs such programs in the sync schedule only",
                                    where=pe["pe"])
-    back = [pr.name for pr in graph.projections if pr.back_edge]
-    if back:
-        raise CodegenError(f"projection '{back[0]}' is a back edge: the host runtime runs recurrent "
-                           f"programs in the sync schedule only", where=back[0])
+        if pe["pe"] not in index:
+            raise CodegenError(f"PE {pe['pe']} of the build is not in the emulator's placement: run the "
+                               f"emulator on PlacedProgram.from_placement of the same build", where=pe["pe"])
     chip_hops, qpe_hops = program.hops()
     plan = make_plan(graph, dict(program.pe_of), program.n_pes, chip_hops, qpe_hops, schedule, T)
+    pops = graph.pop_map()
     for pr in graph.projections:
-        if pr.latency == 0:
-            continue  # latency-0 ports read every due packet from the receive queue
+        if pr.latency == 0 or not has_payload(pops[pr.pre]):
+            continue  # the receive queue keeps every packet; spike histories count
         for (name, _s, _d), lo in plan.lo.items():
             if name == pr.name and np.any(plan.hi[name, _s, _d] - lo > 1):
-                raise CodegenError(f"projection '{pr.name}' (delay {pr.delay}): a receiver tick takes "
-                                   f"events of two source ticks in this schedule, which the C event "
-                                   f"history cannot hold; use less jitter or equal periods",
-                                   where=pr.name)
+                raise CodegenError(f"projection '{pr.name}' (delay {pr.delay}, {pops[pr.pre].event_rule} "
+                                   f"events): a receiver tick takes events of two source ticks in this "
+                                   f"schedule, which the C event history cannot hold; use less jitter "
+                                   f"or equal periods", where=pr.name)
     order = np.array([index[pe["pe"]] for pe in pes], np.int64)
     lat = (schedule.link_us + schedule.hop_us * qpe_hops + schedule.chip_hop_us * chip_hops)
     times = np.ascontiguousarray(plan.times[order], np.int64)

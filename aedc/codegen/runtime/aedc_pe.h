@@ -92,6 +92,11 @@ typedef struct {
 /* Provided by the runtime: send one multicast packet to destination `target` (AEDC_TARGET). */
 void aedc_send(uint32_t key, uint32_t payload, uint32_t has_payload, uint32_t target);
 
+/* Provided by the runtime: 1 when ticks are asynchronous (on chip; the host runtime's async schedule),
+ * 0 for the host's synchronous, layer-ordered schedule. Events reach a receiver in a later tick either
+ * way in async mode, so back edges drop the extra tick they need in the synchronous order. */
+extern uint32_t aedc_async_mode;
+
 static inline uint32_t aedc_f2u(float f) {
     uint32_t u;
     __builtin_memcpy(&u, &f, 4);

@@ -24,6 +24,9 @@ extern uint32_t __stack_top;
 #define NOC_TX_KEY REG(0xF0000018u)    /* writing the key sends the packet */
 #define NOC_TX_KEY_ONLY REG(0xF000001Cu)
 
+/* a PE ticks on its own timer: the asynchronous schedule (see aedc_pe.h) */
+uint32_t aedc_async_mode = 1u;
+
 /* runtime counters (the packet queue itself is the kernel's: see kernel.c) */
 static volatile uint32_t counters[4]; /* 0 tick, 1 received, 2 sent */
 

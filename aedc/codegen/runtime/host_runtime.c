@@ -48,6 +48,7 @@ typedef struct {
 
 static queue_t *queues;
 static uint32_t seq;
+uint32_t aedc_async_mode; /* set when a schedule file is given (see aedc_pe.h) */
 /* async schedule: tick start times (n_pes × T), NoC latencies (n_pes × n_pes), the sending tick */
 static int64_t *times;
 static uint32_t *lat;
@@ -145,6 +146,7 @@ static int run_async(uint32_t T, FILE *fin, FILE *fout, FILE *fsched) {
         return 2;
     }
     n_ticks = T;
+    aedc_async_mode = 1u;
     size_t per_tick = 0;
     size_t *off = malloc((aedc_host_n_order + 1) * sizeof(size_t));
     for (uint32_t o = 0; o < aedc_host_n_order; o++) {
