@@ -34,8 +34,9 @@ Terms (each documented where it is computed, in :func:`slice_memory`):
   binary, float32 per neuron for graded); synapse PEs: their outgoing partial sums (float32 per neuron).
 * ``recording``      output populations only: T ticks × (spike bitmap, or float32 per neuron).
 * ``fixed``          once per PE: incoming packet queue (256 × 8 B) + 64 B of counters/config.
-* ``code``           ITCM, once per PE per distinct kernel: runtime 12 KiB + per neuron model 2–3 KiB +
-  2 KiB per synapse format used (estimates, to be replaced by the linker map of codegen).
+* ``code``           ITCM: runtime 8 KiB once per PE + per slice its neuron model's kernel (1–3 KiB), 2 KiB
+  per synapse format and 256 B per incoming key block (calibrated against measured ELF sizes: see
+  ``CODE_PER_PORT``; the per-model and per-format terms are conservative).
 """
 
 from __future__ import annotations
@@ -62,7 +63,11 @@ TARGET_BYTES = 4  # one destination QPE word of a slice's target list
 ROUTING_INFO_BYTES = 16  # key base, mask, count, payload type
 PACKET_QUEUE_BYTES = 256 * 8  # 256 queued packets of key + 32-bit payload
 FIXED_PE_BYTES = PACKET_QUEUE_BYTES + 64  # + counters and config of the runtime
-CODE_RUNTIME = 12 * 1024
+# ITCM: measured with arm-none-eabi-gcc -O2 on generated PEs (cnn_sinabs): the runtime + kernel skeleton
+# is ~1.4 KB and every incoming key block (port: MPT entry + unrolled row loop) ~213 B, so a slice with
+# 54 ports measured 12.3 KB. The runtime term keeps a reserve for a full chip runtime (interrupts, DMA).
+CODE_RUNTIME = 8 * 1024
+CODE_PER_PORT = 256
 CODE_PER_MODEL = {"input": 1024, "linear": 1536, "relu": 1536, "lif": 2560, "cuba_lif": 3072, "if": 2048,
                   "li": 2560, "cuba_li": 3072, "integrator": 2048, "threshold": 1536, "synapse": 1024}
 CODE_PER_FORMAT = 2048
@@ -171,10 +176,11 @@ def _blocks_overlapping(bounds: np.ndarray, pmin: int, pmax: int) -> int:
     return b - a + 1
 
 
-def code_bytes(models: Iterable[str], formats: Iterable[str]) -> int:
-    """ITCM estimate: runtime + one kernel per distinct model + one per distinct synapse format."""
+def code_bytes(models: Iterable[str], formats: Iterable[str], ports: int = 0) -> int:
+    """ITCM estimate: runtime + one kernel per distinct model + one per distinct synapse format + the
+    unrolled code of every incoming key block (``ports``)."""
     return (CODE_RUNTIME + sum(CODE_PER_MODEL.get(m, 2048) for m in set(models))
-            + CODE_PER_FORMAT * len(set(formats)))
+            + CODE_PER_FORMAT * len(set(formats)) + CODE_PER_PORT * ports)
 
 
 def target_bytes(destinations: int) -> int:
@@ -246,6 +252,7 @@ def slice_cost(pop: Population, lo: int, hi: int, incoming: Iterable[Incoming], 
                 receptors = 2
     # partial sums from synapse PEs: one MPT entry each, one float32 add per post neuron per tick
     terms["master_pop_table"] = terms.get("master_pop_table", 0) + MPT_ENTRY_BYTES * partial_sum_sources
+    ports = terms["master_pop_table"] // MPT_ENTRY_BYTES  # one per incoming key block
     events += float(partial_sum_sources * n)
     for key in ("synapse_rows", "dense_blocks", "weight_tables", "master_pop_table"):
         terms[key] = align(terms.get(key, 0))
@@ -264,7 +271,7 @@ def slice_cost(pop: Population, lo: int, hi: int, incoming: Iterable[Incoming], 
         terms["recording"] = align(record_ticks * per_tick)
     models = [neuron.model]
     fmts = [inc.fmt.format for inc in incoming if inc.proj.name not in split]
-    terms["code"] = code_bytes(models, fmts)
+    terms["code"] = code_bytes(models, fmts, ports)
     return SliceCost(MemoryBreakdown(**terms), events, max_row, rows_fmt)
 
 
@@ -274,6 +281,7 @@ def synapse_slice_cost(inc: Incoming, lo: int, hi: int, pre_lo: int, pre_hi: int
     n = hi - lo
     st = inc.stats.range(lo, hi, pre_lo, pre_hi)
     terms = synapse_terms(inc, st, n)
+    ports = terms.get("master_pop_table", 0) // MPT_ENTRY_BYTES
     for key in ("synapse_rows", "dense_blocks", "weight_tables", "master_pop_table"):
         terms[key] = align(terms.get(key, 0))
     terms["routing_info"] = ROUTING_INFO_BYTES
@@ -281,7 +289,7 @@ def synapse_slice_cost(inc: Incoming, lo: int, hi: int, pre_lo: int, pre_hi: int
     slots = max(2, next_pow2(inc.proj.latency + 1))
     terms["ring_buffer"] = align(slots * n * 4)  # one signed float32 accumulator per slot and neuron
     terms["input_buffers"] = align(4 * n)  # the partial sums sent each tick
-    terms["code"] = code_bytes(["synapse"], [inc.fmt.format])
+    terms["code"] = code_bytes(["synapse"], [inc.fmt.format], ports)
     return SliceCost(MemoryBreakdown(**terms), inc.pre_rate * st.synapses,
                      st.max_row if inc.fmt.format == "rows" else 0, inc.fmt.format == "rows")
 
