@@ -383,3 +383,17 @@ def test_bad_timeout_setting_is_a_frontend_error(tmp_path: Path, monkeypatch: py
     path = write_tree(tmp_path / "ok.nir", base_tree())
     with pytest.raises(FrontendError, match="AEDC_HDF5_TIMEOUT_S must be a positive number of seconds"):
         read_nir(path)
+
+
+def test_a_shape_whose_int64_product_wraps_around_is_too_big_not_a_crash() -> None:
+    """Found by `make fuzz` (byte flip of cnn_sinabs.nir, case 4583): a SumPool2d output shape
+    (8, 4, 4611686018427387908) has an int64 size product that wraps to a small number; sizes are exact
+    Python ints, so the population is refused by name instead of numpy failing to allocate."""
+    from aedc.errors import DoesNotFitError
+    from aedc.frontend.nir_ops import check_population_size, size
+
+    shape = (8, 4, 4611686018427387908)
+    assert size(shape) == 8 * 4 * 4611686018427387908
+    with pytest.raises(DoesNotFitError, match="population 'p'") as info:
+        check_population_size("p", shape)
+    assert info.value.where == "p"

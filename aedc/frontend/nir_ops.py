@@ -8,6 +8,7 @@ Shapes are unbatched (no leading batch axis). All values are cast to float32, th
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -52,7 +53,7 @@ class NodeRef:
 
 
 def size(shape: Shape) -> int:
-    return int(np.prod(shape, dtype=np.int64))
+    return math.prod(int(d) for d in shape)
 
 
 def arr(fields: Mapping[str, FieldValue], name: str) -> np.ndarray:

@@ -9,6 +9,7 @@ presynaptic event's row, and therefore the summation order of the reference simu
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Literal
 
 import numpy as np
@@ -130,7 +131,7 @@ class Conv2d(IRModel):
                 conv_out_len(w, kw, self.stride[1], self.padding[1], self.dilation[1]))
 
     def in_size(self) -> int | None:
-        return int(np.prod(self.in_shape))
+        return math.prod(int(d) for d in self.in_shape)
 
     def to_coo(self, pre_shape: Shape, post_shape: Shape) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return _conv_coo(np.asarray(self.weight), self.in_shape, self.stride, self.padding,
@@ -155,7 +156,7 @@ class Conv1d(IRModel):
                              self.padding[0], self.dilation[0]))
 
     def in_size(self) -> int | None:
-        return int(np.prod(self.in_shape))
+        return math.prod(int(d) for d in self.in_shape)
 
     def to_coo(self, pre_shape: Shape, post_shape: Shape) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return _conv_coo(np.asarray(self.weight), self.in_shape, self.stride, self.padding,
@@ -178,7 +179,7 @@ class Pool2d(IRModel):
                 conv_out_len(w, self.kernel[1], self.stride[1], self.padding[1], 1))
 
     def in_size(self) -> int | None:
-        return int(np.prod(self.in_shape))
+        return math.prod(int(d) for d in self.in_shape)
 
     def weight_value(self) -> float:
         """Weight of every synapse: 1 for sum pooling, 1/area (rounded to float32) for average."""
@@ -220,7 +221,7 @@ class Identity(IRModel):
         return None
 
     def to_coo(self, pre_shape: Shape, post_shape: Shape) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        n = int(np.prod(pre_shape, dtype=np.int64))
+        n = math.prod(int(d) for d in pre_shape)
         idx = np.arange(n, dtype=np.int64)
         return idx, idx.copy(), np.ones(n, np.float32)
 
@@ -238,5 +239,5 @@ def synapse_count(conn: Dense | Sparse | Conv2d | Conv1d | Pool2d | OneToOne | I
     if isinstance(conn, Sparse):
         return int(conn.pre.size)
     if isinstance(conn, OneToOne | Identity):
-        return int(np.prod(pre_shape, dtype=np.int64))
+        return math.prod(int(d) for d in pre_shape)
     return int(conn.to_coo(pre_shape, post_shape)[0].size)

@@ -12,9 +12,9 @@ Several projections into one population are summed.
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
-import numpy as np
 from pydantic import Field, field_validator
 
 from aedc.ir.base import IRModel
@@ -44,7 +44,7 @@ class Population(IRModel):
     @property
     def size(self) -> int:
         """Number of neurons (product of the shape)."""
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(int(d) for d in self.shape)
 
     @property
     def is_input(self) -> bool:

@@ -5,6 +5,8 @@ All problems are collected before raising, so a user sees every defect of a grap
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from aedc.errors import VerifyError
@@ -112,8 +114,8 @@ def _check_projection(proj: Projection, pops: dict[str, Population]) -> list[str
         out = conn.out_shape(pre.shape)
         if min(out, default=0) <= 0:
             errs.append(f"{where}: {conn.kind} produces an empty output {out}")
-        elif int(np.prod(out)) != post.size:
-            errs.append(f"{where}: {conn.kind} produces {int(np.prod(out))} values {out}, post "
+        elif (n_out := math.prod(int(d) for d in out)) != post.size:
+            errs.append(f"{where}: {conn.kind} produces {n_out} values {out}, post "
                         f"'{post.name}' has {post.size} {post.shape}")
     return errs
 
