@@ -7,6 +7,7 @@ accuracies and prediction vectors are equal.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -27,14 +28,17 @@ SCHEDULES = {"sync": Schedule.sync(),
 def test_lif_classifier_emulator_and_host_c_agree_sample_by_sample(tmp_path: Path) -> None:
     te = yinyang("test", size=24)
     x, y = encode_ttfs(te.x, 30, t_max=20, bias_tick=0), te.y
-    rep = deploy_check(mlp([5, 24, 3], seed=3, w_scale=3.0), x, y, SCHEDULES, out_dir=tmp_path)
+    out = tmp_path / "deployed"
+    rep = deploy_check(mlp([5, 24, 3], seed=3, w_scale=3.0), x, y, SCHEDULES, out_dir=out)
     assert rep.identical == {"sync": True, "async": True}
     for name in SCHEDULES:
         emu, host = rep.paths[f"emulator {name}"], rep.paths[f"host C {name}"]
         assert np.array_equal(emu.predictions, host.predictions)
         assert emu.accuracy == host.accuracy
         assert emu.events_per_inference == host.events_per_inference > 0
-    assert (tmp_path / "c" / "manifest.json").is_file()
+    assert (out / "c" / "manifest.json").is_file()
+    assert json.loads((out / "build.json").read_text())["report"] == rep.as_dict()
+    assert [p.name for p in tmp_path.iterdir()] == ["deployed"]  # no temp sibling left behind
     if shutil.which("arm-none-eabi-gcc"):
         assert rep.cross_compiled
         assert 0 < rep.max_dtcm_bytes <= 67_328

@@ -15,9 +15,10 @@ readout's state) — the claim "the C does what the emulator did" checked on the
 
 from __future__ import annotations
 
-import shutil
+import json
 import tempfile
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from aedc.codegen.model import Sources
 from aedc.emulator import Emulator, PlacedProgram, Schedule
 from aedc.errors import CodegenError
 from aedc.ir.graph import Graph
+from aedc.outdir import MARKER, atomic_output_dir
 from aedc.partition.model import Placement
 from aedc.passes import CompileState, PassContext, PassManager
 from aedc.passes.pipelines import DEFAULT_PIPELINE
@@ -91,7 +93,8 @@ def deploy_check(graph: Graph, x: np.ndarray, y: np.ndarray, schedules: Mapping[
                  progress: bool = False) -> DeployReport:
     """Compile ``graph`` and classify ``x`` (samples, T, inputs) with the emulator and the host-built C
     under every schedule of ``schedules`` (name → schedule). ``out_dir``: keep the build there (C tree
-    under ``c/``); otherwise a temporary directory is used. Raises :class:`CodegenError` if a PE does
+    under ``c/``, the report in ``build.json``; written atomically, replacing an older aedc build);
+    otherwise a temporary directory is used. Raises :class:`CodegenError` if a PE does
     not fit after cross-compilation, or if the host C cannot follow a schedule."""
     x = np.asarray(x, F32)
     y = np.asarray(y, np.int64)
@@ -103,11 +106,12 @@ def deploy_check(graph: Graph, x: np.ndarray, y: np.ndarray, schedules: Mapping[
     out = next(iter(compiled.outputs.values()))
     sending = sending_populations(compiled)
     prog = PlacedProgram.from_placement(compiled, state.placement)
-    with tempfile.TemporaryDirectory(prefix="aedc-deploy-") as tmp:
-        root = Path(out_dir) if out_dir is not None else Path(tmp)
+    # a kept build is written atomically (a temp sibling renamed into place when complete)
+    where: AbstractContextManager[str | Path] = (atomic_output_dir(out_dir) if out_dir is not None
+                                                 else tempfile.TemporaryDirectory(prefix="aedc-deploy-"))
+    with where as tmp:
+        root = Path(tmp)
         c_dir = root / "c"
-        if c_dir.exists():
-            shutil.rmtree(c_dir)
         state.sources.write(c_dir)
         sizes = cross_build(c_dir) if cross_compiler() is not None else []
         paths: dict[str, PathScore] = {}
@@ -142,10 +146,14 @@ def deploy_check(graph: Graph, x: np.ndarray, y: np.ndarray, schedules: Mapping[
             paths[f"host C {name}"] = PathScore(float(np.mean(host_pred == y)), float(np.mean(host_counts)),
                                                 host_pred)
             identical[name] = same
-    return DeployReport(pes=len(state.placement.pes), cross_compiled=bool(sizes),
-                        max_dtcm_bytes=max((s.dynamic for s in sizes), default=0),
-                        max_itcm_bytes=max((s.code for s in sizes), default=0),
-                        paths=paths, identical=identical, samples=len(x))
+        report = DeployReport(pes=len(state.placement.pes), cross_compiled=bool(sizes),
+                              max_dtcm_bytes=max((s.dynamic for s in sizes), default=0),
+                              max_itcm_bytes=max((s.code for s in sizes), default=0),
+                              paths=paths, identical=identical, samples=len(x))
+        if out_dir is not None:  # the marker that makes it an aedc build directory (see aedc.outdir)
+            (root / MARKER).write_text(json.dumps({"format": "aedc-deploy", "graph": graph.name,
+                                                   "report": report.as_dict()}, indent=1) + "\n")
+    return report
 
 
 def _progress(n: int, what: str, enabled: bool) -> Iterable[int]:
