@@ -259,6 +259,7 @@ def test_missing_file() -> None:
     ("shape", [[2], 3], "malformed array"),
     ("shape", [-2, -3], "negative array shape"),
     ("shape", [2**62, 4], "needs 73786976294838206464"),                 # used to wrap around
+    ("shape", [float("inf")], "malformed array"),                        # make fuzz: OverflowError
 ])
 def test_malformed_array_is_a_serialization_error_naming_the_field(key: str, value: Any,
                                                                    fragment: str) -> None:

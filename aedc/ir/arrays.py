@@ -46,7 +46,7 @@ def decode(value: Any) -> np.ndarray:
         try:
             dtype = np.dtype(str(value["dtype"]))
             shape = tuple(int(s) for s in value["shape"])
-        except TypeError as exc:
+        except (TypeError, OverflowError) as exc:  # OverflowError: a shape entry of ±Infinity
             raise ValueError(f"malformed array dtype/shape ({exc})") from None
         if dtype.str not in ALLOWED_DTYPES:
             raise ValueError(f"array dtype {dtype.str!r} is not one of {ALLOWED_DTYPES}")

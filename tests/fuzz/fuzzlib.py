@@ -229,7 +229,7 @@ def nir_mutation(draw: st.DrawFn) -> Callable[[h5py.File], str]:
                     data = data.reshape(1, -1)
             elif kind == "special":
                 data = data.astype(np.float32 if b % 3 else np.float64)  # float32: 1e300 → inf
-                if whole or data.ndim == 0:
+                if whole or data.ndim == 0 or data.size == 0:  # (an earlier mutation may empty it)
                     data = np.full(data.shape, special)
                 else:
                     data.reshape(-1)[b % max(1, data.size)] = special
