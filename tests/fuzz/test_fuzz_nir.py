@@ -15,7 +15,9 @@ from tempfile import TemporaryDirectory
 
 from fuzzlib import (
     FAST_PIPELINE,
+    OUTCOMES,
     SEEDS,
+    check_error,
     copy_and_mutate,
     fuzz_settings,
     load_file,
@@ -55,7 +57,9 @@ def test_fuzz_nir_from_random_graphs(graph: object, mutations: list, truncate: f
         src, path = Path(tmp) / "src.nir", Path(tmp) / "m.nir"
         try:
             write_nir(graph, src)  # type: ignore[arg-type]
-        except AedcError:
-            return  # the exporter refused (e.g. a bias it cannot express): an aedc error is fine
+        except AedcError as exc:  # the exporter refused (e.g. a bias it cannot express): fine
+            check_error(exc)
+            OUTCOMES[f"export refused {type(exc).__name__}"] += 1
+            return
         note(str(copy_and_mutate(src, path, mutations, truncate)))
         note(outcome(load_file(path, "nir-euler"), DEFAULT_PIPELINE))
