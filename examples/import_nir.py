@@ -108,7 +108,7 @@ def print_report(rep: dict[str, Any]) -> bool:
                       str(r["emulator async"]),
                       "[green]identical[/green]" if r["host C async identical"] else "[red]DIFFERS",
                       f"{r['sparsity async']:.3f}")
-    Console().print(table)
+    Console(width=max(Console().width, 150)).print(table)  # wide enough for every column in a log
     return ok
 
 
