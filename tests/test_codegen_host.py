@@ -95,6 +95,18 @@ def mixed_net(name: str, rng: np.random.Generator, *, recurrent: bool) -> Graph:
     return net.build()
 
 
+def fan_in_split_state(rng: np.random.Generator) -> CompileState:
+    """3000 → 8 LIF with k/8 weights, compiled in the rows format: too much fan-in for one PE, so
+    the projection is split onto synapse PEs that send partial sums."""
+    net = Network("wide")
+    x = net.input("x", 3000)
+    h = net.population("h", 8, "lif", tau=0.02, v_threshold=0.3)
+    net.dense(x, h, (rng.integers(-8, 9, (8, 3000)) / 8).astype(F32))
+    net.output("y", h)
+    return PassManager("slice{formats=rows},place{solver=greedy},route,emit-c").run(
+        CompileState(graph=net.build()), PassContext())
+
+
 def conv_net(seed: int = 0) -> Graph:
     rng = np.random.default_rng(seed)
     net = Network("cnn")
@@ -244,13 +256,7 @@ def test_host_async_refuses_what_the_c_cannot_follow() -> None:
     from aedc.emulator import PlacedProgram, Schedule
 
     rng = np.random.default_rng(1)
-    net = Network("wide")
-    x = net.input("x", 3000)
-    h = net.population("h", 8, "lif", tau=0.02, v_threshold=0.3)
-    net.dense(x, h, (rng.integers(-8, 9, (8, 3000)) / 8).astype(F32))
-    net.output("y", h)
-    state = PassManager("slice{formats=rows},place{solver=greedy},route,emit-c").run(
-        CompileState(graph=net.build()), PassContext())
+    state = fan_in_split_state(rng)
     prog = PlacedProgram.from_placement(state.graph, state.placement)
     inp = {"x": np.zeros((5, 3000), F32)}
     with pytest.raises(CodegenError, match="synapse PE"):
@@ -272,13 +278,7 @@ def test_delays_back_edges_sigma_delta_and_graded() -> None:
 
 def test_fan_in_split_synapse_pes_exact_weights() -> None:
     rng = np.random.default_rng(1)
-    net = Network("wide")
-    x = net.input("x", 3000)
-    h = net.population("h", 8, "lif", tau=0.02, v_threshold=0.3)
-    net.dense(x, h, (rng.integers(-8, 9, (8, 3000)) / 8).astype(F32))
-    net.output("y", h)
-    state = PassManager("slice{formats=rows},place{solver=greedy},route,emit-c").run(
-        CompileState(graph=net.build()), PassContext())
+    state = fan_in_split_state(rng)
     assert isinstance(state.placement, Placement)
     assert any(s.role == "synapse" for s in state.placement.slices)
     inp = {"x": (rng.random((20, 3000)) < 0.05).astype(F32)}
