@@ -199,3 +199,24 @@ def test_cli_build_without_cross_compiler_is_a_clear_error(tmp_path: Path,
     assert res.exit_code == 2
     assert "apt-get install -y gcc-arm-none-eabi" in res.output
     assert not out.exists()  # nothing half-written
+
+
+@needs_cross
+def test_delayed_projection_histories_are_in_the_memory_model(tmp_path: Path) -> None:
+    """A delayed projection keeps event histories on the receiver (tick slots × source neurons): a
+    4096 → 64 projection with delay 3 needs ~16 KB of them per PE, which the model must predict (it
+    used to overflow DTCM by 14 KB after slicing said it fits)."""
+    rng = np.random.default_rng(0)
+    net = Network("delayed")
+    x = net.input("x", 4096)
+    h = net.population("h", 64, "lif", tau=0.02)
+    w = rng.normal(0, 0.1, (64, 4096)).astype(F32)
+    w[rng.random(w.shape) < 0.9] = 0
+    net.dense(x, h, w, delay=3)
+    net.output("y", h)
+    sources = compile_sources(net.build())
+    pes = {pe["pe"]: pe["bytes"]["predicted"] for pe in sources.manifest["pes"]}
+    sizes = cross_build(sources.write(tmp_path))
+    assert sum(p["event_history"] for p in pes.values()) >= 4096 * 4  # 4 slots × 1 B per source neuron
+    for s in sizes:
+        assert s.dynamic <= pes[s.pe]["total"] <= Machine.spinnaker2().dynamic_region_bytes, s

@@ -822,11 +822,8 @@ class _Program:
 
 
 def has_payload(pop: Population) -> bool:
-    """Whether events of ``pop`` carry a float32 payload (binary spikes of a spiking model or a
-    binary input do not; a binary-rule value model sends its value, as the reference does)."""
-    if pop.event_rule != "binary":
-        return True
-    return not (type(pop.neuron).SPIKING or pop.is_input)
+    """Whether events of ``pop`` carry a float32 payload (:attr:`Population.carries_payload`)."""
+    return pop.carries_payload
 
 
 def _c_ident(name: str) -> str:

@@ -136,6 +136,9 @@ def schedule_table(manifest: Mapping[str, Any], program: PlacedProgram, schedule
                                    f"schedule, which the C event history cannot hold; use less jitter "
                                    f"or equal periods", where=pr.name)
     order = np.array([index[pe["pe"]] for pe in pes], np.int64)
+    if min(schedule.link_us, schedule.hop_us, schedule.chip_hop_us) < 0:
+        raise CodegenError(f"NoC latencies must be ≥ 0 µs (link {schedule.link_us}, hop {schedule.hop_us}, "
+                           f"chip hop {schedule.chip_hop_us})")
     lat = (schedule.link_us + schedule.hop_us * qpe_hops + schedule.chip_hop_us * chip_hops)
     times = np.ascontiguousarray(plan.times[order], np.int64)
     lat_h = np.ascontiguousarray(lat[np.ix_(order, order)], np.uint32)

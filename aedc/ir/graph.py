@@ -50,6 +50,14 @@ class Population(IRModel):
     def is_input(self) -> bool:
         return isinstance(self.neuron, InputModel)
 
+    @property
+    def carries_payload(self) -> bool:
+        """Whether its events carry a float32 payload: a spike of a spiking model or of a binary input
+        does not; a binary-rule value model sends its value (as the reference does)."""
+        if self.event_rule != "binary":
+            return True
+        return not (type(self.neuron).SPIKING or self.is_input)
+
 
 class Projection(IRModel):
     """An event channel ``pre → post`` with a connectivity kind and an integer delay in ticks."""

@@ -32,6 +32,9 @@ Terms (each documented where it is computed, in :func:`slice_memory`):
   inhibitory) when a rows-format input has both signs, else 1.
 * ``input_buffers``  input populations: the host streams each tick's events, double-buffered (bitmap for
   binary, float32 per neuron for graded); synapse PEs: their outgoing partial sums (float32 per neuron).
+* ``event_history``  delayed projections (latency ≥ 1): per incoming key block, ``next_pow2(latency + 1)``
+  tick slots × its neurons × 1 B (spike counts) or 4 B (payloads); latency-0 ports read the tick's
+  receive queue instead.
 * ``recording``      output populations only: T ticks × (spike bitmap, or float32 per neuron).
 * ``fixed``          once per PE: incoming packet queue (256 × 8 B) + 64 B of counters/config.
 * ``code``           ITCM: runtime 8 KiB once per PE + per slice its neuron model's kernel (1–3 KiB), 2 KiB
@@ -146,6 +149,7 @@ class Incoming:
     fmt: ProjectionFormat
     pre_bounds: np.ndarray  # slice boundaries of the presynaptic population (starts + end)
     pre_rate: float
+    pre_payload: bool = True  # its events carry a float32 payload (else spikes: 1 B counts in histories)
 
 
 @dataclass(frozen=True)
@@ -181,6 +185,21 @@ def code_bytes(models: Iterable[str], formats: Iterable[str], ports: int = 0) ->
     unrolled code of every incoming key block (``ports``)."""
     return (CODE_RUNTIME + sum(CODE_PER_MODEL.get(m, 2048) for m in set(models))
             + CODE_PER_FORMAT * len(set(formats)) + CODE_PER_PORT * ports)
+
+
+def history_bytes(inc: Incoming, st: RangeStats) -> int:
+    """Event histories a delayed projection needs on the receiver: per presynaptic key block with a
+    row here, one array of ``next_pow2(latency + 1)`` tick slots × the block's neurons × 1 B (spike
+    counts) or 4 B (payloads), 16-byte aligned — codegen's layout; none for latency 0 (those ports
+    read the tick's receive queue)."""
+    if inc.proj.latency == 0 or st.synapses == 0 or st.pre_max < st.pre_min:
+        return 0
+    b = inc.pre_bounds
+    first = int(np.searchsorted(b, st.pre_min, side="right")) - 1
+    last = int(np.searchsorted(b, st.pre_max, side="right")) - 1
+    sizes = np.diff(b[first:last + 2])
+    per = next_pow2(inc.proj.latency + 1) * (4 if inc.pre_payload else 1)
+    return sum(align(per * int(n)) for n in sizes)
 
 
 def target_bytes(destinations: int) -> int:
@@ -244,6 +263,7 @@ def slice_cost(pop: Population, lo: int, hi: int, incoming: Iterable[Incoming], 
         st = inc.stats.range(lo, hi)
         for k, v in synapse_terms(inc, st, n).items():
             terms[k] = terms.get(k, 0) + v
+        terms["event_history"] = terms.get("event_history", 0) + history_bytes(inc, st)
         events += inc.pre_rate * st.synapses
         if inc.fmt.format == "rows" and st.synapses:
             rows_fmt = True
@@ -281,6 +301,7 @@ def synapse_slice_cost(inc: Incoming, lo: int, hi: int, pre_lo: int, pre_hi: int
     n = hi - lo
     st = inc.stats.range(lo, hi, pre_lo, pre_hi)
     terms = synapse_terms(inc, st, n)
+    terms["event_history"] = history_bytes(inc, st)
     ports = terms.get("master_pop_table", 0) // MPT_ENTRY_BYTES
     for key in ("synapse_rows", "dense_blocks", "weight_tables", "master_pop_table"):
         terms[key] = align(terms.get(key, 0))

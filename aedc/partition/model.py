@@ -41,8 +41,8 @@ SliceRole = Literal["neuron", "synapse"]
 SynapseFormatName = Literal["rows", "dense"]
 WeightType = Literal["lut4", "wide", "int8", "fp16", "f32"]
 
-TERMS: tuple[str, ...] = ("neuron_state", "neuron_params", "synapse_rows", "dense_blocks",
-                          "weight_tables", "master_pop_table", "routing_info", "targets", "ring_buffer",
+TERMS: tuple[str, ...] = ("neuron_state", "neuron_params", "synapse_rows", "dense_blocks", "weight_tables",
+                          "master_pop_table", "routing_info", "targets", "ring_buffer", "event_history",
                           "input_buffers", "recording", "fixed")
 """The DTCM terms of :class:`MemoryBreakdown`, in display order (see :mod:`aedc.partition.memory`)."""
 
@@ -73,6 +73,8 @@ class MemoryBreakdown(IRModel):
     master_pop_table: int = 0
     routing_info: int = 0
     targets: int = Field(0, description="destination QPE list: 4 B per destination (≤ destination slices)")
+    event_history: int = Field(0, description="per delayed incoming key block: slots × neurons × 1 B "
+                                              "(spike counts) or 4 B (payloads)")
     ring_buffer: int = 0
     input_buffers: int = 0
     recording: int = 0

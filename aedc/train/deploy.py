@@ -98,6 +98,9 @@ def deploy_check(graph: Graph, x: np.ndarray, y: np.ndarray, schedules: Mapping[
     not fit after cross-compilation, or if the host C cannot follow a schedule."""
     x = np.asarray(x, F32)
     y = np.asarray(y, np.int64)
+    if x.ndim != 3 or len(x) == 0 or y.shape != (len(x),) or batch < 1:
+        raise ValueError(f"deploy_check needs x (samples ≥ 1, T, inputs) and y (samples,) and batch ≥ 1; "
+                         f"got x {x.shape}, y {y.shape}, batch {batch}")
     state = PassManager(pipeline).run(CompileState(graph=graph), PassContext())
     if not isinstance(state.sources, Sources) or not isinstance(state.placement, Placement):
         raise CodegenError(f"pipeline '{pipeline}' produced no C sources (it must end in emit-c)")

@@ -1,7 +1,7 @@
 /* chip_runtime.c — the SpiNNaker2 PE runtime a generated kernel links against (Cortex-M4F).
  *
  * Written by aedc (aedc/codegen/runtime/chip_runtime.c). Program structure of one PE:
- *   timer tick (aedc_pe.tick_us, 1 ms by default: emit-c{tick-us=...}) → begin_tick → drain the received-packet queue (each
+ *   timer tick (aedc_pe.tick_us, 1 ms by default: emit-c{tick-us=...}) → begin_tick → drain the received-packet queue once (each
  *   packet: master population table lookup, store in the event history) → per slice: sum the rows of
  *   this tick's events, update the neurons in float32, emit events (one NoC packet per destination QPE
  *   with a 4-bit PE mask, payload for graded events).
@@ -59,11 +59,12 @@ int main(void) {
         }
         counters[0] = t;
         aedc_pe.begin_tick(t);
+        /* once per tick: what arrives while the slices run waits for the next tick, which is the
+         * asynchronous model (an event is used from the receiver's first tick that starts after it
+         * arrived; back edges read latency - aedc_async_mode) and keeps a PE's own events out of the
+         * tick that sent them */
         drain_fifo();
-        for (uint32_t k = 0; k < aedc_pe.n_slices; k++) {
-            drain_fifo();
-            aedc_pe.slice_tick(k, t);
-        }
+        for (uint32_t k = 0; k < aedc_pe.n_slices; k++) aedc_pe.slice_tick(k, t);
     }
     return 0;
 }

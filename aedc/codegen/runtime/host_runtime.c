@@ -149,13 +149,14 @@ static int run_async(uint32_t T, FILE *fin, FILE *fout, FILE *fsched) {
     aedc_async_mode = 1u;
     size_t per_tick = 0;
     size_t *off = malloc((aedc_host_n_order + 1) * sizeof(size_t));
+    if (!off) { perror("malloc"); return 3; }
     for (uint32_t o = 0; o < aedc_host_n_order; o++) {
         off[o] = per_tick;
         per_tick += (size_t)(2 + aedc_host_slice_states[o]) * aedc_host_slice_sizes[o];
     }
     float *tr = calloc((size_t)T * per_tick + 1, sizeof(float));
     pe_tick_t *ev = malloc(((size_t)n * T + 1) * sizeof(pe_tick_t));
-    if (!off || !tr || !ev) { perror("malloc"); return 3; }
+    if (!tr || !ev) { perror("malloc"); return 3; }
     for (uint32_t i = 0; i < n; i++)
         for (uint32_t k = 0; k < T; k++) ev[(size_t)i * T + k] = (pe_tick_t){times[(size_t)i * T + k], i, k};
     qsort(ev, (size_t)n * T, sizeof(pe_tick_t), by_time);
