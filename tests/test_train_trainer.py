@@ -192,3 +192,16 @@ def test_activity_regulariser_counts_sigma_delta_sends() -> None:
         g, _ = trainer.fit(g0, (x, y), schedule=sched, epochs=8, lr=1e-2, batch=16, seed=0)  # type: ignore[arg-type]
         counts[reg] = trainer.evaluate(g, (x, y), sched).events_per_inference
     assert counts[20.0] < 0.8 * counts[0.0]  # measured: 7.0 against 9.9 events per sample
+
+
+def test_a_checkpoint_without_a_newer_parameter_keeps_the_models_value(tmp_path: Path) -> None:
+    """A checkpoint written before sigma-delta thresholds were trainable has no ``event_threshold``:
+    loading it keeps the model's value and warns, instead of a bare KeyError."""
+    model = TrainableModel(_sigma_delta_net(), Schedule.sync(), 6,  # type: ignore[arg-type]
+                           trainables=Trainables(threshold=True))
+    old = {k: v for k, v in model.params0.items() if k != "event_threshold"}
+    path = save_checkpoint(tmp_path / "old.npz", old, epoch=3)
+    with pytest.warns(UserWarning, match="no event_threshold.h"):
+        params, meta = load_checkpoint(path, model.params0)
+    assert meta == {"epoch": 3}
+    np.testing.assert_array_equal(params["event_threshold"]["h"], model.params0["event_threshold"]["h"])
