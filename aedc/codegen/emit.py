@@ -179,7 +179,7 @@ class _PEEmitter:
             s = p.slices[src]
             pop = p.pops[s.population]
             self.hist_of[src] = len(self.hists)
-            binary = s.role == "neuron" and not p.has_payload(pop)
+            binary = s.role == "neuron" and not pop.carries_payload
             self.hists.append(_History(src, p.block_of[src], s.size, binary, 1))
         h = self.hists[self.hist_of[src]]
         if latency == 0:
@@ -315,7 +315,7 @@ class _PEEmitter:
         out: list[str] = [f"/* ==== slice {k}: {s.label}, {what} ==== */"]
         block = p.block_of[idx]
         targets = p.targets_of(idx)
-        payload = int(p.has_payload(pop) or s.role == "synapse")
+        payload = int(pop.carries_payload or s.role == "synapse")
         self.add("routing_info", (
             f"/* routing info of slice {k}: key base, mask, neurons, payload */\n"
             f"static aedc_routing_info_t s{k}_rinfo AEDC_IMAGE = "
@@ -327,7 +327,7 @@ class _PEEmitter:
                           f"static uint32_t s{k}_targets[{max(len(tlist), 1)}] AEDC_IMAGE = "
                           f"{{{', '.join(tlist) or '0'}}};\n#define S{k}_N_TARGETS {len(tlist)}u\n")
         self.sizes["targets"] = self.sizes.get("targets", 0) + _align(4 * max(len(tlist), 1))
-        binary = not p.has_payload(pop)
+        binary = not pop.carries_payload
         words = -(-n // 32)
         host_trace = (f"#ifdef AEDC_HOST\nstatic float s{k}_val[{n}], s{k}_pay[{n}];\n"
                       f"#define S{k}_TRACE(i, v, e) (s{k}_val[i] = (v), s{k}_pay[i] = (e))\n"
@@ -504,7 +504,7 @@ class _PEEmitter:
     def _emit_code(self, k: int, pop: Population, record: str) -> str:
         """C statements emitting the event of neuron ``i`` with ``value`` / ``payload`` in scope."""
         rec = f"            {record}\n" if record else ""
-        if not self.prog.has_payload(pop):
+        if not pop.carries_payload:
             cond, has, bits = "payload != 0.0f", "0u", "0u"
         else:
             cond, has, bits = "payload != 0.0f", "1u", "aedc_f2u(payload)"
@@ -776,10 +776,6 @@ class _Program:
                  and self.slices[i].lo < s.hi and s.lo < self.slices[i].hi]
         return tuple(sorted(found, key=lambda i: (self.slices[i].pre_lo or 0, self.slices[i].lo)))
 
-    @staticmethod
-    def has_payload(pop: Population) -> bool:
-        return has_payload(pop)
-
     def coo(self, proj: Projection) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if proj.name not in self._coo:
             pre, post, w = proj.conn.to_coo(self.pops[proj.pre].shape, self.pops[proj.post].shape)
@@ -819,11 +815,6 @@ class _Program:
                                                                           kv[0][1][1], kv[0][1][0])):
             out.append((PEAddress(chip=chip, qpe=qpe, pe=0), mask))
         return out
-
-
-def has_payload(pop: Population) -> bool:
-    """Whether events of ``pop`` carry a float32 payload (:attr:`Population.carries_payload`)."""
-    return pop.carries_payload
 
 
 def _c_ident(name: str) -> str:

@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 
-from aedc.codegen.emit import has_payload
 from aedc.codegen.model import Sources
 from aedc.emulator.program import PlacedProgram
 from aedc.emulator.schedule import Schedule, make_plan
@@ -123,22 +122,22 @@ def schedule_table(manifest: Mapping[str, Any], program: PlacedProgram, schedule
         if pe["pe"] not in index:
             raise CodegenError(f"PE {pe['pe']} of the build is not in the emulator's placement: run the "
                                f"emulator on PlacedProgram.from_placement of the same build", where=pe["pe"])
-    chip_hops, qpe_hops = program.hops()
-    plan = make_plan(graph, dict(program.pe_of), program.n_pes, chip_hops, qpe_hops, schedule, T)
-    pops = graph.pop_map()
-    for pr in graph.projections:
-        if pr.latency == 0 or not has_payload(pops[pr.pre]):
-            continue  # the receive queue keeps every packet; spike histories count
-        for (name, _s, _d), lo in plan.lo.items():
-            if name == pr.name and np.any(plan.hi[name, _s, _d] - lo > 1):
-                raise CodegenError(f"projection '{pr.name}' (delay {pr.delay}, {pops[pr.pre].event_rule} "
-                                   f"events): a receiver tick takes events of two source ticks in this "
-                                   f"schedule, which the C event history cannot hold; use less jitter "
-                                   f"or equal periods", where=pr.name)
-    order = np.array([index[pe["pe"]] for pe in pes], np.int64)
     if min(schedule.link_us, schedule.hop_us, schedule.chip_hop_us) < 0:
         raise CodegenError(f"NoC latencies must be ≥ 0 µs (link {schedule.link_us}, hop {schedule.hop_us}, "
                            f"chip hop {schedule.chip_hop_us})")
+    chip_hops, qpe_hops = program.hops()
+    plan = make_plan(graph, dict(program.pe_of), program.n_pes, chip_hops, qpe_hops, schedule, T)
+    pops = graph.pop_map()
+    # the receive queue keeps every packet and spike histories count: only delayed payloads can collide
+    held = {pr.name: pr for pr in graph.projections if pr.latency and pops[pr.pre].carries_payload}
+    for key, lo in plan.lo.items():
+        pr = held.get(key[0])
+        if pr is not None and np.any(plan.hi[key] - lo > 1):
+            raise CodegenError(f"projection '{pr.name}' (delay {pr.delay}, {pops[pr.pre].event_rule} "
+                               f"events): a receiver tick takes events of two source ticks in this "
+                               f"schedule, which the C event history cannot hold; use less jitter "
+                               f"or equal periods", where=pr.name)
+    order = np.array([index[pe["pe"]] for pe in pes], np.int64)
     lat = (schedule.link_us + schedule.hop_us * qpe_hops + schedule.chip_hop_us * chip_hops)
     times = np.ascontiguousarray(plan.times[order], np.int64)
     lat_h = np.ascontiguousarray(lat[np.ix_(order, order)], np.uint32)

@@ -172,11 +172,17 @@ def _params_bytes(pop: Population, lo: int, hi: int) -> int:
     return total
 
 
+def _block_range(bounds: np.ndarray, pmin: int, pmax: int) -> tuple[int, int]:
+    """First and last key block (slice of ``bounds``) overlapping presynaptic ``pmin..pmax``."""
+    a = int(np.searchsorted(bounds, pmin, side="right")) - 1
+    b = int(np.searchsorted(bounds, pmax, side="right")) - 1
+    return a, b
+
+
 def _blocks_overlapping(bounds: np.ndarray, pmin: int, pmax: int) -> int:
     if pmax < pmin:
         return 0
-    a = int(np.searchsorted(bounds, pmin, side="right")) - 1
-    b = int(np.searchsorted(bounds, pmax, side="right")) - 1
+    a, b = _block_range(bounds, pmin, pmax)
     return b - a + 1
 
 
@@ -194,10 +200,8 @@ def history_bytes(inc: Incoming, st: RangeStats) -> int:
     read the tick's receive queue)."""
     if inc.proj.latency == 0 or st.synapses == 0 or st.pre_max < st.pre_min:
         return 0
-    b = inc.pre_bounds
-    first = int(np.searchsorted(b, st.pre_min, side="right")) - 1
-    last = int(np.searchsorted(b, st.pre_max, side="right")) - 1
-    sizes = np.diff(b[first:last + 2])
+    first, last = _block_range(inc.pre_bounds, st.pre_min, st.pre_max)
+    sizes = np.diff(inc.pre_bounds[first:last + 2])
     per = next_pow2(inc.proj.latency + 1) * (4 if inc.pre_payload else 1)
     return sum(align(per * int(n)) for n in sizes)
 

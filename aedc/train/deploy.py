@@ -137,8 +137,9 @@ def deploy_check(graph: Graph, x: np.ndarray, y: np.ndarray, schedules: Mapping[
             host_counts = np.zeros(len(x))
             same = True
             for i in _progress(len(x), f"host C {name}", progress):
-                tr = run_host(c_dir, {inp: x[i]}, schedule=sched if sched.mode == "async" else None,
-                              program=prog)
+                # the sources in memory (not the tree re-read from disk per sample), built once in c/.host
+                tr = run_host(state.sources, {inp: x[i]}, work_dir=c_dir / ".host",
+                              schedule=sched if sched.mode == "async" else None, program=prog)
                 hv = tr.state[out]["v"].reshape(1, x.shape[1], -1)
                 hev = tr.events[out].reshape(hv.shape)
                 host_pred[i] = int(_logits(hv, hev, readout).argmax(axis=1)[0])
