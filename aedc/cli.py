@@ -337,8 +337,8 @@ def run_cmd(
     """Emulate BUILD on an input (JAX): traces.npz, raster.png, metrics.json in the run directory."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from aedc.emulator.report import run_to_dir  # imports JAX
-    from aedc.emulator.schedule import Schedule
+    from aedc.run_report import run_to_dir  # imports JAX
+    from aedc.timing.schedule import Schedule
 
     if schedule not in ("sync", "async"):
         raise AedcError(f"--schedule must be sync or async, got {schedule!r}", where="--schedule")

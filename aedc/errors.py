@@ -72,3 +72,12 @@ class PEOverflowError(CodegenError, DoesNotFitError):
 
 class EmulatorError(AedcError):
     """The emulator was given a program or inputs it cannot run."""
+
+
+class TimingError(EmulatorError):
+    """A schedule or placed program is malformed (bad periods, jitter, PE indices).
+
+    Raised by :mod:`aedc.timing`, which both the emulator and the host runtime read; it derives from
+    :class:`EmulatorError` because that is what those checks raised before the timing model had a
+    package of its own.
+    """

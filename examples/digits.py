@@ -9,7 +9,7 @@ penalty (``--activity-reg``, sigma-delta sends through the send gate's surrogate
 sigma-delta event threshold (``--fixed-threshold`` keeps it at ``--threshold``). Then
 evaluated in sync and async mode and deployed like the Yin-Yang example: compiled, cross-compiled, and
 the test set classified by the emulator (exact) and the host-built C on the compiled placement
-(:mod:`aedc.train.deploy`).
+(:mod:`aedc.deploy`).
 
 Run: ``.venv/bin/python examples/digits.py [--epochs N] [--json out.json]``.
 """
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
               f"{ev.events_per_inference:.1f} (+{ev.input_events_per_inference:.1f} input), "
               f"sparsity {ev.sparsity:.4f}")
     if not args.no_deploy:
-        from aedc.train.deploy import deploy_check
+        from aedc.deploy import deploy_check
 
         rep = deploy_check(g, test[0], test[1], scheds, readout="sum_membrane", out_dir=args.build,
                            progress=not args.quiet)

@@ -12,7 +12,7 @@ trained graph is evaluated on the test set in sync and async mode, then *deploye
 default pipeline, cross-compiled (when arm-none-eabi-gcc is installed) and the test set classified by
 the emulator (exact mode) and by the generated C built for the host, both on the compiled placement,
 sync and async — accuracy side by side and whether every sample's traces are bit-identical
-(:mod:`aedc.train.deploy`). ``--koopman`` also trains the
+(:mod:`aedc.deploy`). ``--koopman`` also trains the
 same network layer-sync and runs it async (Koopman et al. 2024: trained sync, run async vs trained
 async, run async).
 
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def deploy(g: Any, test: tuple[Any, Any], scheds: dict[str, Schedule], args: argparse.Namespace) -> Any:
     """Compile the async-trained graph, cross-compile it and classify the test set with the emulator
     (exact) and the host-built C on the compiled placement, sync and async."""
-    from aedc.train.deploy import deploy_check
+    from aedc.deploy import deploy_check
 
     x, y = test
     t0 = time.perf_counter()

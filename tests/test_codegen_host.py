@@ -229,7 +229,7 @@ def test_host_async_recurrent_spikes_with_delays_and_jitter() -> None:
     """Back edges and delayed spike projections under heavy jitter: receivers take two source ticks in
     one tick (spike histories count them) and the back edges lose their sync-order tick."""
     from aedc.emulator import PlacedProgram, Schedule
-    from aedc.emulator.schedule import make_plan
+    from aedc.timing.schedule import make_plan
 
     rng = np.random.default_rng(4)
     net = Network("rec")

@@ -1,4 +1,4 @@
-"""Async mode: the documented timing model (see aedc.emulator.schedule), jitter reproducibility, vmap.
+"""Async mode: the documented timing model (see aedc.timing.schedule), jitter reproducibility, vmap.
 
 Stated shift: with zero jitter, one period for every PE and NoC latency below one period, every
 projection delivers one tick later than in sync mode (latency ``delay + 1`` instead of ``delay +

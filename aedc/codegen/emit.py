@@ -41,6 +41,7 @@ import numpy as np
 
 from aedc.codegen.model import Sources
 from aedc.errors import CodegenError
+from aedc.ir.discretise import neuron_constants
 from aedc.ir.graph import Graph, Population, Projection
 from aedc.ir.neurons import (
     CubaLIFModel,
@@ -57,7 +58,6 @@ from aedc.ir.neurons import (
 from aedc.ir.topology import topo_order
 from aedc.machine import Machine, PEAddress
 from aedc.partition.model import Placement, ProjectionFormat, Slice
-from aedc.reference.constants import neuron_constants
 from aedc.routing.model import KeyBlock, Routes, RoutingTables
 
 __all__ = ["KERNEL_MODELS", "emit_program", "pe_dirname"]

@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 
 from aedc.codegen.model import Sources
-from aedc.emulator.program import PlacedProgram
-from aedc.emulator.schedule import Schedule, make_plan
 from aedc.errors import CodegenError
 from aedc.reference.simulate import Trace
+from aedc.timing.program import PlacedProgram
+from aedc.timing.schedule import Schedule, make_plan
 
 __all__ = ["HOST_CFLAGS", "build_host", "run_host", "schedule_table"]
 

@@ -12,7 +12,7 @@ API::
 :meth:`PlacedProgram.trivial` (one PE per population) or :meth:`PlacedProgram.from_placement` (the
 neuron slices of :class:`aedc.partition.model.Placement`) — or a bare graph (placed trivially).
 
-* **Timing** (:mod:`aedc.emulator.schedule`): PE ``p`` starts local tick ``k`` at
+* **Timing** (:mod:`aedc.timing.schedule`): PE ``p`` starts local tick ``k`` at
   ``offset_p + k·period_p + jitter_p(k)`` µs; an event sent in tick ``k`` of PE ``s`` arrives at ``d``
   after ``link_us + hop_us·qpe_hops + chip_hop_us·chip_hops`` and is used in the first tick of ``d``
   that starts strictly after the arrival, plus the projection's delay. Sync mode is the reference
@@ -23,7 +23,7 @@ neuron slices of :class:`aedc.partition.model.Placement`) — or a bare graph (p
   in float32, else differs by rounding.
 * **Metrics** (:mod:`aedc.emulator.metrics`): events per population/PE, sparsity, synaptic events,
   per-PE load, NoC packets (one per destination QPE), first-output and decision latency.
-* ``aedc run BUILD --input x.npy`` (:mod:`aedc.emulator.report`) writes traces, raster and metrics.
+* ``aedc run BUILD --input x.npy`` (:mod:`aedc.run_report`, beside the CLI) writes traces, raster and metrics.
 
 Not modelled: synapse PEs of fan-in splitting (their synapses are summed on the neuron's PE), router
 congestion and packet loss, the PE's processing time within a tick (a tick is instantaneous at its start).
@@ -31,7 +31,7 @@ Importing this package imports JAX; ``import aedc`` does not.
 """
 
 from aedc.emulator.emulator import Emulator, EmulatorResult
-from aedc.emulator.program import PlacedProgram
-from aedc.emulator.schedule import Schedule
+from aedc.timing.program import PlacedProgram
+from aedc.timing.schedule import Schedule
 
 __all__ = ["Emulator", "EmulatorResult", "PlacedProgram", "Schedule"]

@@ -11,11 +11,11 @@ import numpy as np
 
 from aedc.emulator.engine import Compiled
 from aedc.emulator.metrics import FanOut, compute_metrics
-from aedc.emulator.program import PlacedProgram
-from aedc.emulator.schedule import Schedule, make_plan
 from aedc.errors import EmulatorError
 from aedc.ir.graph import Graph
 from aedc.ir.verify import verify
+from aedc.timing.program import PlacedProgram
+from aedc.timing.schedule import Schedule, make_plan
 
 F32 = np.float32
 

@@ -6,7 +6,7 @@ Inside a step, populations are visited in :func:`aedc.ir.topo_order`; every neur
 computes its update, and the result is kept only where its PE is active (a mask, not a Python branch).
 Each population keeps a ring buffer of the payloads it emitted, indexed by the emitting PE's local tick;
 a receiver at local tick ``k`` reads, per (projection, source PE, destination PE) *block*, the source
-ticks ``lo[k] ≤ t < hi[k]`` of :mod:`aedc.emulator.schedule`.
+ticks ``lo[k] ≤ t < hi[k]`` of :mod:`aedc.timing.schedule`.
 
 Exact mode (``exact=True``, the default) reproduces the reference simulator's float32 arithmetic bit for
 bit: a post neuron's input starts at 0.0 and adds ``w * payload`` for every event in the canonical
@@ -18,7 +18,7 @@ contracts ``a*b + c`` into a fused multiply-add (measured: 999,951 of 10⁶ adve
 NumPy; ``--xla_cpu_enable_fast_math=false`` does not stop it, only ``--xla_cpu_max_isa=AVX`` does), so
 products go through ``bitcast(bitcast(a*b, int32) ^ zero, float32)`` with ``zero`` a runtime argument,
 which LLVM cannot see through. Neuron constants are the host-computed float32 values of
-:func:`aedc.reference.constants.neuron_constants`. Hence: exact mode equals the reference simulator (and
+:func:`aedc.ir.discretise.neuron_constants`. Hence: exact mode equals the reference simulator (and
 must equal the generated C) bit for bit in sync mode, for every graph; in async mode it equals the
 reference run of the correspondingly re-timed graph whenever each receiver tick uses at most one source
 tick per block (always with equal periods).
@@ -44,8 +44,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from aedc.emulator.schedule import Plan
 from aedc.ir.connectivity import Conv1d, Conv2d, Pool2d
+from aedc.ir.discretise import neuron_constants
 from aedc.ir.graph import Graph, Population
 from aedc.ir.neurons import (
     CubaLIFModel,
@@ -60,7 +60,7 @@ from aedc.ir.neurons import (
 )
 from aedc.ir.options import Semantics
 from aedc.ir.topology import topo_order
-from aedc.reference.constants import neuron_constants
+from aedc.timing.schedule import Plan
 
 Array = Any
 F32 = np.float32

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aedc.emulator.program import PlacedProgram
+from aedc.timing.program import PlacedProgram
 
 
 @dataclass(frozen=True, eq=False)

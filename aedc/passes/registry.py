@@ -15,8 +15,8 @@ from aedc.passes.base import Pass, check_pass_class
 
 BUILTIN_PASSES: dict[str, str] = {
     "verify": "aedc.passes.verify:VerifyPass",
-    "fold-scale": "aedc.passes.fold_scale:FoldScale",
-    "fuse-affine": "aedc.passes.fuse_affine:FuseAffine",
+    "fold-scale": "aedc.passes.fusion:FoldScale",
+    "fuse-affine": "aedc.passes.fusion:FuseAffine",
     "dce": "aedc.passes.dce:DeadCodeElimination",
     "slice": "aedc.partition.passes:SlicePopulations",
     "place": "aedc.partition.passes:PlaceSlices",

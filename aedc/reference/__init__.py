@@ -1,6 +1,6 @@
 """NumPy layer-synchronous reference simulator of the IR: the oracle the emulator and the C match."""
 
-from aedc.reference.constants import neuron_constants
+from aedc.ir.discretise import neuron_constants
 from aedc.reference.simulate import Trace, simulate
 
 __all__ = ["Trace", "neuron_constants", "simulate"]

@@ -11,7 +11,7 @@ Semantics of one tick ``t`` (this is the contract the emulator and the generated
    since the last sent value, and a sigma-delta projection keeps a persistent accumulator
    ``acc += weight * change`` that is added to the input every tick.
 3. ``x = input + bias``; the neuron model updates its state from ``x`` (see
-   :mod:`aedc.reference.constants`), decides whether it spikes and resets (see
+   :mod:`aedc.ir.discretise`), decides whether it spikes and resets (see
    :class:`aedc.ir.options.Semantics`).
 4. It emits events: a spike (binary), its value when non-zero (graded), or the change since the last
    sent value when ``|change| > event_threshold`` (sigma-delta).
@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from aedc.errors import SimulationError
+from aedc.ir.discretise import neuron_constants
 from aedc.ir.graph import Graph, Population, Projection
 from aedc.ir.neurons import (
     CubaLIFModel,
@@ -41,7 +42,6 @@ from aedc.ir.neurons import (
 )
 from aedc.ir.topology import topo_order
 from aedc.ir.verify import verify
-from aedc.reference.constants import neuron_constants
 
 F32 = np.float32
 

@@ -9,7 +9,7 @@
  * Delivery follows the packets' destinations: one packet per destination QPE, the PE mask selects the
  * PEs of that QPE.
  *
- * Asynchronous schedule (the emulator's, aedc.emulator.schedule), when a schedule file is given: PE i
+ * Asynchronous schedule (the emulator's, aedc.timing.schedule), when a schedule file is given: PE i
  * starts its local tick k at times[i][k] µs; PE ticks run in time order (no barrier). A packet sent by
  * PE s in its tick k arrives at PE d at times[s][k] + lat[s][d] and is delivered at the start of d's
  * first tick that starts strictly after that (begin_tick, then the packets sorted by key, ties in send

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from aedc.datasets import encode_graded, encode_ttfs, yinyang
+from aedc.deploy import deploy_check
 from aedc.emulator import Schedule
 from aedc.train import mlp, sigma_delta_mlp
-from aedc.train.deploy import deploy_check
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs a host C compiler")
 

@@ -1,0 +1,109 @@
+"""What ``aedc run`` writes: traces (npz), a raster/trace PNG and metrics JSON, into one atomic dir."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aedc.emulator.emulator import Emulator, EmulatorResult
+from aedc.errors import EmulatorError
+from aedc.ir.graph import Graph
+from aedc.timing.program import PlacedProgram
+from aedc.timing.schedule import Schedule
+
+MAX_RASTER_NEURONS = 512
+
+
+def load_program(build_dir: Path) -> PlacedProgram:
+    """The graph of a build dir, placed by its ``placement.json`` when there is one, else trivially."""
+    from aedc.frontend.load import load_model
+
+    graph = load_model(build_dir)
+    placement = build_dir / "placement.json"
+    if placement.is_file():
+        from aedc.partition.model import Placement
+
+        return PlacedProgram.from_placement(graph, Placement.load(placement))
+    return PlacedProgram.trivial(graph)
+
+
+def load_inputs(graph: Graph, path: Path) -> dict[str, np.ndarray]:
+    """``.npy`` (the only input population, ``(T, *shape)`` or ``(T, N)``) or ``.npz`` keyed by name."""
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise EmulatorError(f"{path}: cannot read input ({exc})", where=str(path)) from None
+    if isinstance(data, np.ndarray):
+        if len(graph.inputs) != 1:
+            raise EmulatorError(f"{path}: a .npy file feeds one input population, the graph has "
+                                f"{list(graph.inputs)}; pass an .npz keyed by input name",
+                                where=str(path))
+        return {graph.inputs[0]: data}
+    return {k: data[k] for k in data.files}
+
+
+def to_json_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in metrics.items()}
+
+
+def plot_run(result: EmulatorResult, graph: Graph, path: Path, title: str) -> None:
+    """A raster per population (events; at most ``MAX_RASTER_NEURONS`` neurons) and the output's trace."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [p.name for p in graph.populations]
+    out = next(iter(graph.outputs.values()), names[-1])
+    fig, axes = plt.subplots(len(names) + 1, 1, figsize=(8, 1.4 * (len(names) + 1) + 0.6), sharex=True)
+    for ax, n in zip(axes, names, strict=False):
+        ev = result.events[n].reshape(result.events[n].shape[0], -1)[:, :MAX_RASTER_NEURONS]
+        t, i = np.nonzero(ev)
+        ax.scatter(t, i, s=1, marker="|", color="k")
+        ax.set_ylabel(n, rotation=0, ha="right", fontsize=8)
+        ax.set_ylim(-0.5, ev.shape[1] - 0.5)
+    ax = axes[-1]
+    trace = result.state.get(out, {}).get("v")
+    series = trace if trace is not None else result.outputs[out]
+    series = series.reshape(series.shape[0], -1)[:, :8]
+    ax.plot(series, lw=0.8)
+    ax.set_ylabel(f"{out}\n{'v' if trace is not None else 'value'}", rotation=0, ha="right", fontsize=8)
+    ax.set_xlabel("local tick")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def run_to_dir(build_dir: Path, input_path: Path, output: Path, *, steps: int | None, schedule: Schedule,
+               exact: bool, progress: Callable[[str], None]) -> dict[str, Any]:
+    """Run a build on an input file and write traces.npz, raster.png, metrics.json, build.json."""
+    from aedc import __version__
+    from aedc.outdir import atomic_output_dir
+
+    progress("loading")
+    program = load_program(build_dir)
+    inputs = load_inputs(program.graph, input_path)
+    progress("compiling and running")
+    result = Emulator(program, schedule, exact=exact).run(inputs, steps=steps)
+    metrics = to_json_metrics(result.metrics)
+    with atomic_output_dir(output) as tmp:
+        progress("writing traces")
+        arrays = {f"events/{k}": v for k, v in result.events.items()}
+        arrays.update({f"outputs/{k}": v for k, v in result.outputs.items()})
+        arrays.update({f"state/{k}/{var}": a for k, d in result.state.items() for var, a in d.items()})
+        arrays["tick_times_us"] = result.tick_times
+        np.savez_compressed(tmp / "traces.npz", **arrays)  # type: ignore[arg-type]
+        progress("plotting")
+        plot_run(result, program.graph, tmp / "raster.png",
+                 f"{program.graph.name}: {schedule.mode}, {metrics['ticks']} ticks")
+        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")
+        run = {"aedc_version": __version__, "kind": "run", "build": str(build_dir),
+               "input": str(input_path), "schedule": schedule.__dict__, "exact": exact,
+               "pes": program.n_pes}
+        (tmp / "build.json").write_text(json.dumps(run, indent=1, sort_keys=True, default=list) + "\n")
+    return metrics

@@ -1,0 +1,17 @@
+"""The timing model both executors read: which PE runs which neuron, when every PE ticks, when every
+event is used.
+
+It is plain NumPy (no JAX, no C) so that the JAX emulator and the host runtime of the generated C are
+two independent witnesses of one documented model, not one reading the other's code:
+
+* :class:`PlacedProgram` (:mod:`aedc.timing.program`): a graph plus the PE of every neuron and the PE
+  addresses (NoC hops, destination QPEs).
+* :class:`Schedule` and :func:`make_plan` (:mod:`aedc.timing.schedule`): the sync / async schedules,
+  per-PE tick times (period, offset, jitter), arrival times over the NoC and the source-tick ranges
+  each receiver tick uses.
+"""
+
+from aedc.timing.program import PlacedProgram
+from aedc.timing.schedule import Plan, Schedule, ScheduleMode, make_plan
+
+__all__ = ["PlacedProgram", "Plan", "Schedule", "ScheduleMode", "make_plan"]
