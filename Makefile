@@ -17,6 +17,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check aedc tests examples $(wildcard benchmarks/*.py)
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 # the Arm cross-compiler of 'aedc compile --build' (apt, when missing; tests skip without it)
 toolchain:

@@ -6,6 +6,9 @@ Importing ``aedc`` is cheap: JAX and OR-Tools are only imported by the stages th
 from aedc.errors import AedcError
 from aedc.frontend.builder import Network
 from aedc.ir import Graph, load, save, verify
+from aedc.stages import register_stage_passes
+
+register_stage_passes()
 
 __version__ = "0.1.0"
 

@@ -16,7 +16,7 @@ import traceback
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -25,6 +25,11 @@ from rich.table import Table
 from aedc import __version__
 from aedc.errors import AedcError
 from aedc.passes.pipelines import DEFAULT_PIPELINE
+
+if TYPE_CHECKING:  # annotations only: the commands import their stages when they run
+    from aedc.ir.graph import Graph
+    from aedc.machine import Machine
+    from aedc.partition.model import Placement
 
 app = typer.Typer(
     name="aedc", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -86,11 +91,9 @@ def _root(version: Annotated[bool, typer.Option("--version", callback=_version, 
     """aedc: NIR → event-dataflow IR → passes → (partition, routing, C) — and a reference simulator."""
 
 
-def _graph_table(graph: object) -> Table:
-    from aedc.ir.graph import Graph
+def _graph_table(graph: Graph) -> Table:
     from aedc.summary import population_rows
 
-    assert isinstance(graph, Graph)
     table = Table(title=f"populations of '{graph.name}'", title_justify="left")
     for col, just in (("population", "left"), ("model", "left"), ("shape", "left"), ("neurons", "right"),
                       ("events", "left"), ("synapses in", "right"), ("fan-in", "right"),
@@ -102,11 +105,9 @@ def _graph_table(graph: object) -> Table:
     return table
 
 
-def _projection_table(graph: object) -> Table:
-    from aedc.ir.graph import Graph
+def _projection_table(graph: Graph) -> Table:
     from aedc.summary import projection_rows
 
-    assert isinstance(graph, Graph)
     table = Table(title="projections", title_justify="left")
     for col in ("projection", "kind", "pre → post", "synapses", "delay", "back-edge"):
         table.add_column(col)
@@ -116,7 +117,7 @@ def _projection_table(graph: object) -> Table:
     return table
 
 
-def _machine(chips: str) -> object:
+def _machine(chips: str) -> Machine:
     from aedc.errors import AedcError
     from aedc.machine import Machine
 
@@ -127,11 +128,9 @@ def _machine(chips: str) -> object:
     return Machine.spinnaker2((w, h))
 
 
-def _fullest_pe_table(placement: object) -> Table:
-    from aedc.partition.model import Placement
+def _fullest_pe_table(placement: Placement) -> Table:
     from aedc.partition.report import budget_lines
 
-    assert isinstance(placement, Placement)
     if not placement.pes:  # an empty graph (or one whose populations were all removed) places nothing
         return Table(title="no PE used: nothing to place", title_justify="left")
     u, m = placement.fullest(), placement.machine
@@ -145,10 +144,7 @@ def _fullest_pe_table(placement: object) -> Table:
     return table
 
 
-def _placement_table(placement: object) -> Table:
-    from aedc.partition.model import Placement
-
-    assert isinstance(placement, Placement)
+def _placement_table(placement: Placement) -> Table:
     m = placement.machine
     table = Table(title=f"placement ({placement.solver}, {placement.status}): objective "
                         f"{placement.objective:,}, bound {placement.bound:,}, gap {100 * placement.gap:.1f}%"
@@ -205,25 +201,15 @@ def compile_cmd(
                           target=_machine(chips))
         state = manager.run(CompileState(graph=graph), ctx)
         if state.placement is not None:
-            from aedc.partition.model import Placement
-
-            assert isinstance(state.placement, Placement)
             state.placement.save(tmp / "placement.json")
         if state.tables is not None:
-            from aedc.routing.model import RoutingTables
-
-            assert isinstance(state.tables, RoutingTables)
             state.tables.save(tmp / "routing.json")
         if state.sources is not None:
-            from aedc.codegen.model import Sources
-
-            assert isinstance(state.sources, Sources)
             state.sources.write(tmp / "c")
             if build_c:
                 from aedc.codegen.build import cross_build
-                from aedc.machine import Machine
 
-                cross_build(tmp / "c", ctx.target if isinstance(ctx.target, Machine) else None)
+                cross_build(tmp / "c", ctx.target)
         elif build_c:
             raise AedcError("--build needs a pipeline that ends in 'emit-c'")
         (tmp / "ir.json").write_text(to_json(state.graph))

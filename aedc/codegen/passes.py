@@ -28,15 +28,11 @@ class EmitC(Pass):
 
     def apply(self, ctx: PassContext, state: CompileState) -> CompileState:
         from aedc.codegen.emit import emit_program
-        from aedc.partition.model import Placement
-        from aedc.routing.model import RoutingTables
-
-        assert isinstance(state.placement, Placement)
-        assert isinstance(state.tables, RoutingTables)
-        sources = emit_program(state.graph, state.placement, state.tables, tick_us=self.tick_us)
-        n = len(state.placement.pes)
+        placement, tables = state.require("placement"), state.require("tables")
+        sources = emit_program(state.graph, placement, tables, tick_us=self.tick_us)
+        n = len(placement.pes)
         ctx.report(self.name, f"{n} PE program{'s' if n != 1 else ''}, {len(sources.files)} files")
-        budget = state.tables.machine.dynamic_region_bytes
+        budget = tables.machine.dynamic_region_bytes
         over = [(pe["pe"], pe["bytes"]["emitted_total"]) for pe in sources.manifest["pes"]
                 if pe["bytes"]["emitted_total"] > budget]
         if over:

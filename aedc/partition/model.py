@@ -23,15 +23,13 @@ What consumers (routing, codegen, emulator) may rely on:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, computed_field, model_validator
 
-from aedc.errors import SerializationError
 from aedc.ir.base import IRModel
+from aedc.ir.document import Document
 from aedc.machine import Machine, PEAddress
 
 __all__ = ["MemoryBreakdown", "PEAddress", "PEUsage", "Placement", "ProjectionFormat", "Slice",
@@ -166,8 +164,12 @@ class PEUsage(IRModel):
     events_per_tick: float = 0.0
 
 
-class Placement(IRModel):
+class Placement(Document):
     """The ``placement`` artifact: slice *i* runs on ``assignment[i]``."""
+
+    FORMAT: ClassVar[str] = "aedc-placement"
+    KEY: ClassVar[str] = "placement"
+    WHAT: ClassVar[str] = "placement"
 
     machine: Machine
     slicing: Slicing
@@ -198,28 +200,4 @@ class Placement(IRModel):
     def fullest(self) -> PEUsage:
         """The PE with the most DTCM bytes (first in canonical order on ties)."""
         return max(self.pes, key=lambda u: (u.memory.total, [-k for k in u.pe.key()]))
-
-    def to_json(self) -> str:
-        doc = {"format": "aedc-placement", "version": 1, "placement": self.model_dump(mode="json")}
-        return json.dumps(doc, sort_keys=True, indent=1, allow_nan=False) + "\n"
-
-    @classmethod
-    def from_json(cls, text: str, *, source: str = "<string>") -> Placement:
-        try:
-            doc = json.loads(text)
-            if doc.get("format") != "aedc-placement":
-                raise ValueError("not an aedc placement document")
-            return cls.model_validate(doc["placement"])
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise SerializationError(f"{source}: cannot read placement ({exc})", where=source) from None
-
-    def save(self, path: str | Path) -> None:
-        from aedc.ir.serialize import write_atomic
-
-        write_atomic(Path(path), self.to_json())
-
-    @classmethod
-    def load(cls, path: str | Path) -> Placement:
-        p = Path(path)
-        return cls.from_json(p.read_text(encoding="utf-8"), source=str(p))
 

@@ -17,8 +17,8 @@ from aedc.passes.state import CompileState
 
 
 def target_machine(ctx: PassContext) -> Machine:
-    """``ctx.target`` if it is a machine model, else one default SpiNNaker2 chip."""
-    return ctx.target if isinstance(ctx.target, Machine) else SPINNAKER2
+    """``ctx.target``, else one default SpiNNaker2 chip."""
+    return ctx.target if ctx.target is not None else SPINNAKER2
 
 
 @dataclass(frozen=True)
@@ -75,11 +75,9 @@ class PlaceSlices(Pass):
     balance: float = 1.0
 
     def apply(self, ctx: PassContext, state: CompileState) -> CompileState:
-        from aedc.partition.model import Slicing
         from aedc.partition.place import PlacementProblem, place
 
-        assert isinstance(state.slices, Slicing)
-        problem = PlacementProblem(state.slices, balance=self.balance)
+        problem = PlacementProblem(state.require("slices"), balance=self.balance)
         placement = place(problem, target_machine(ctx), solver=self.solver, seed=ctx.seed,
                           time_limit_s=self.time_limit_s, workers=self.workers, mode=self.mode)
         reduction = 1 - placement.objective / max(placement.baseline_objective, 1)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    from aedc.machine import Machine
     from aedc.passes.instruments import PassInstrument
 
 Severity = Literal["note", "warning", "error"]
@@ -65,8 +66,8 @@ class PassContext:
     result of a deterministic pass. ``verify_each`` runs the IR verifier after every pass.
     ``dump_after`` names passes after which the state is written to ``dump_dir`` as
     ``NN-<pass>.json`` (``NN`` = 1-based position in the pipeline; ``"*"`` dumps after every pass).
-    ``instruments`` are called before and after each pass. ``target`` will hold the machine model once
-    ``aedc.machine`` exists.
+    ``instruments`` are called before and after each pass. ``target`` is the machine model to compile
+    for (``None``: one SpiNNaker2 chip, :data:`aedc.machine.SPINNAKER2`).
     """
 
     seed: int = 0
@@ -76,7 +77,7 @@ class PassContext:
     dump_dir: Path | None = None
     instruments: tuple[PassInstrument, ...] = ()
     diagnostics: Diagnostics = field(default_factory=Diagnostics, compare=False)
-    target: object | None = None
+    target: Machine | None = None
 
     def __post_init__(self) -> None:
         if self.jobs < 1:

@@ -1,8 +1,10 @@
 """Name → pass class, resolved lazily so that importing :mod:`aedc.passes` imports no pass module.
 
-Built-in passes are listed as ``"module:Class"`` strings; a module is imported only when its pass is
-first asked for. Pass modules must therefore import heavy dependencies (JAX, OR-Tools) inside ``apply``,
-never at module level. Users add their own passes with :func:`register_pass`.
+Passes are registered as ``"module:Class"`` strings; a module is imported only when its pass is first
+asked for. Pass modules must therefore import heavy dependencies (JAX, OR-Tools) inside ``apply``,
+never at module level. This package registers only the IR-to-IR passes it owns; every later stage
+registers its own (:func:`register_lazy`, called by :mod:`aedc.stages` when ``aedc`` is imported), so
+nothing here names a stage above it. Users add their own passes with :func:`register_pass`.
 """
 
 from __future__ import annotations
@@ -18,13 +20,21 @@ BUILTIN_PASSES: dict[str, str] = {
     "fold-scale": "aedc.passes.fusion:FoldScale",
     "fuse-affine": "aedc.passes.fusion:FuseAffine",
     "dce": "aedc.passes.dce:DeadCodeElimination",
-    "slice": "aedc.partition.passes:SlicePopulations",
-    "place": "aedc.partition.passes:PlaceSlices",
-    "route": "aedc.routing.passes:RouteSlices",
-    "compress-tables": "aedc.routing.passes:CompressTables",
-    "emit-c": "aedc.codegen.passes:EmitC",
 }
-"""The passes shipped with aedc, name → ``"module:Class"``."""
+"""The passes shipped with aedc, name → ``"module:Class"``: this package's own here, the later stages'
+added by :func:`register_lazy`."""
+
+
+def register_lazy(name: str, target: str) -> None:
+    """Register a shipped pass by ``"module:Class"`` without importing it (how a stage registers its
+    passes; the class is imported and checked on first use)."""
+    module, sep, attr = target.partition(":")
+    if not sep or not module or not attr:
+        raise PipelineError(f"pass '{name}': target {target!r} is not 'module:Class'", where=name)
+    if BUILTIN_PASSES.get(name, target) != target:
+        raise PipelineError(f"a shipped pass named '{name}' is already registered as "
+                            f"{BUILTIN_PASSES[name]}", where=name)
+    BUILTIN_PASSES[name] = target
 
 _user: dict[str, type[Pass]] = {}
 _loaded: dict[str, type[Pass]] = {}

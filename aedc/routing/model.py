@@ -21,15 +21,14 @@ What consumers (codegen, emulator) may rely on:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import lru_cache
-from pathlib import Path
+from typing import ClassVar
 
 from pydantic import Field
 
-from aedc.errors import SerializationError
 from aedc.ir.base import IRModel
+from aedc.ir.document import Document
 from aedc.machine import LINKS, QPE, Chip, LinkDirection, Machine, PEAddress
 
 __all__ = ["Hops", "KeyBlock", "QPETarget", "RouterEntry", "RouterTable", "Routes", "RoutingTables",
@@ -152,8 +151,13 @@ class Routes(IRModel):
         return dict(sorted(loads.items()))
 
 
-class RoutingTables(IRModel):
+class RoutingTables(Document):
     """The ``tables`` artifact: per-chip router tables for ``routes`` on ``machine``."""
+
+    FORMAT: ClassVar[str] = "aedc-routing"
+    KEY: ClassVar[str] = "routing"
+    WHAT: ClassVar[str] = "routing tables"
+    COMPACT: ClassVar[bool] = True
 
     machine: Machine
     routes: Routes
@@ -185,30 +189,6 @@ class RoutingTables(IRModel):
                 targets = " ".join(f"{q.qpe[0]},{q.qpe[1]}:{q.pe_mask:04b}" for q in e.targets)
                 lines.append(f"  {e.key:08x}/{e.mask:08x} -> {','.join(e.links) or '-'} | {targets or '-'}")
         return "\n".join(lines) + "\n"
-
-    def to_json(self) -> str:
-        doc = {"format": "aedc-routing", "version": 1, "routing": self.model_dump(mode="json")}
-        return json.dumps(doc, sort_keys=True, indent=None, separators=(",", ":"), allow_nan=False) + "\n"
-
-    @classmethod
-    def from_json(cls, text: str, *, source: str = "<string>") -> RoutingTables:
-        try:
-            doc = json.loads(text)
-            if doc.get("format") != "aedc-routing":
-                raise ValueError("not an aedc routing document")
-            return cls.model_validate(doc["routing"])
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise SerializationError(f"{source}: cannot read routing tables ({exc})", where=source) from None
-
-    def save(self, path: str | Path) -> None:
-        from aedc.ir.serialize import write_atomic
-
-        write_atomic(Path(path), self.to_json())
-
-    @classmethod
-    def load(cls, path: str | Path) -> RoutingTables:
-        p = Path(path)
-        return cls.from_json(p.read_text(encoding="utf-8"), source=str(p))
 
 
 # ---- compact route encoding (what the compressors and the verifier work on) ------------------------------

@@ -51,17 +51,16 @@ class RouteSlices(Pass):
     verify: bool = True
 
     def apply(self, ctx: PassContext, state: CompileState) -> CompileState:
-        from aedc.partition.model import Placement
         from aedc.routing.keys import allocate_keys
         from aedc.routing.tables import build_tables
         from aedc.routing.trees import build_routes
         from aedc.routing.verify import verify_tables
 
-        assert isinstance(state.placement, Placement)
-        blocks = allocate_keys(state.placement.slicing, partitions=_partitions(state),
-                               strategy=self.keys, seed=ctx.seed, placement=state.placement)
-        routes = build_routes(state.placement, blocks)
-        tables = build_tables(state.placement.machine, routes)
+        placement = state.require("placement")
+        blocks = allocate_keys(placement.slicing, partitions=_partitions(state),
+                               strategy=self.keys, seed=ctx.seed, placement=placement)
+        routes = build_routes(placement, blocks)
+        tables = build_tables(placement.machine, routes)
         if self.verify and ctx.verify_each:
             tables = verify_tables(tables)
         biggest = max((len(t.entries) for t in tables.tables), default=0)
@@ -89,11 +88,10 @@ class CompressTables(Pass):
 
     def apply(self, ctx: PassContext, state: CompileState) -> CompileState:
         from aedc.routing.compress import compress_tables
-        from aedc.routing.model import RoutingTables
         from aedc.routing.verify import verify_tables
 
-        assert isinstance(state.tables, RoutingTables)
-        tables = compress_tables(state.tables, algorithm=self.algorithm, dont_care=self.dont_care)
+        tables = compress_tables(state.require("tables"), algorithm=self.algorithm,
+                                 dont_care=self.dont_care)
         if self.verify and ctx.verify_each:
             tables = verify_tables(tables)
         before, after = tables.uncompressed, tables.entries

@@ -1,0 +1,50 @@
+"""The layering is a checked contract (import-linter, ``[tool.importlinter]`` in pyproject.toml): the
+real tree keeps every contract, and a copy of the tree with one forbidden import added is refused."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LINT = Path(sys.executable).with_name("lint-imports")
+
+pytestmark = pytest.mark.skipif(not LINT.is_file(), reason="import-linter is not installed")
+
+
+def _lint(root: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(LINT), "--config", str(root / "pyproject.toml"), "--no-cache"],
+                          cwd=root, env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+                          capture_output=True, text=True, check=False)
+
+
+def _copy_tree(tmp_path: Path) -> Path:
+    shutil.copytree(ROOT / "aedc", tmp_path / "aedc", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    return tmp_path
+
+
+def test_the_tree_keeps_every_contract() -> None:
+    res = _lint(ROOT)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "0 broken" in res.stdout
+
+
+@pytest.mark.parametrize(("module", "line", "contract"), [
+    ("codegen/model.py", "import aedc.emulator.engine", "independent witnesses"),
+    ("reference/simulate.py", "import aedc.timing.schedule", "the reference simulator"),
+    ("ir/graph.py", "import aedc.machine", "the IR imports nothing"),
+    ("passes/base.py", "import aedc.partition.memory", "stages form layers"),
+])
+def test_a_forbidden_import_is_refused(tmp_path: Path, module: str, line: str, contract: str) -> None:
+    root = _copy_tree(tmp_path)
+    path = root / "aedc" / module
+    path.write_text(path.read_text() + f"\n{line}  # noqa\n")
+    res = _lint(root)
+    assert res.returncode != 0
+    broken = [ln for ln in res.stdout.splitlines() if " BROKEN" in ln]
+    assert any(contract in ln for ln in broken), res.stdout
