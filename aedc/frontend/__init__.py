@@ -1,6 +1,15 @@
-"""Frontends: NIR import/export and the native Python builder."""
+"""Frontends: NIR import/export and the native Python builder — everything that makes an IR graph.
+
+* ``from_nir(path_or_graph, profile=...)`` (:mod:`aedc.frontend.nir_import`): NIR 1.0 → IR under an
+  explicit discrete-time profile; the HDF5 file is read by :mod:`aedc.frontend.nir_reader` (tolerant of
+  older files, isolated in a child process by :mod:`aedc.frontend.h5_isolate`).
+* ``to_nir`` / ``write_nir`` (:mod:`aedc.frontend.nir_export`): IR → NIR, every parameter preserved.
+* ``Network`` (:mod:`aedc.frontend.builder`): networks written directly in Python.
+* ``load_model`` (:mod:`aedc.frontend.load`): a NIR file, IR JSON or build directory, by its kind.
+"""
 
 from aedc.frontend.builder import Network
+from aedc.frontend.load import load_model
 from aedc.frontend.nir_export import to_nir, write_nir
 from aedc.frontend.nir_import import from_nir
 from aedc.frontend.nir_reader import (
@@ -13,6 +22,6 @@ from aedc.frontend.nir_reader import (
 )
 
 __all__ = [
-    "NIRImportWarning", "NIRVersionWarning", "Network", "RawGraph", "RawNode", "from_nir",
+    "NIRImportWarning", "NIRVersionWarning", "Network", "RawGraph", "RawNode", "from_nir", "load_model",
     "raw_from_nir", "read_nir", "to_nir", "write_nir",
 ]
