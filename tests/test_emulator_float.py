@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from aedc.emulator import Emulator, PlacedProgram, Schedule
-from aedc.emulator.engine import _fmul
+from aedc.emulator.ops import fmul
 from aedc.frontend.builder import Network
 
 
@@ -27,7 +27,7 @@ def test_x64_is_off_and_results_are_float32() -> None:
 def test_fenced_product_is_never_contracted_into_an_fma() -> None:
     a, b, c = _adversarial()
     want = (a * b) + c  # NumPy: two roundings
-    fenced = jax.jit(lambda a, b, c, z: _fmul(a, b, z) + c)(a, b, c, np.int32(0))
+    fenced = jax.jit(lambda a, b, c, z: fmul(a, b, z) + c)(a, b, c, np.int32(0))
     assert np.array_equal(np.asarray(fenced), want)
 
 

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import jax
@@ -44,20 +43,12 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from aedc.emulator.neurons import NEURON_UPDATES, NeuronTick, Stage, stage_params
+from aedc.emulator.ops import fmul, heaviside, sd_gate
+from aedc.errors import EmulatorError
 from aedc.ir.connectivity import Conv1d, Conv2d, Pool2d
 from aedc.ir.discretise import neuron_constants
 from aedc.ir.graph import Graph, Population
-from aedc.ir.neurons import (
-    CubaLIFModel,
-    CubaLIModel,
-    IFModel,
-    IntegratorModel,
-    LIFModel,
-    LIModel,
-    LinearModel,
-    ReLUModel,
-    ThresholdModel,
-)
 from aedc.ir.options import Semantics
 from aedc.ir.topology import topo_order
 from aedc.timing.schedule import Plan
@@ -66,68 +57,6 @@ Array = Any
 F32 = np.float32
 DENSE_FRACTION = 0.1
 """Fast mode: a block with at least this fraction of its pre × post pairs connected is a dense matmul."""
-
-
-@jax.custom_jvp
-def _fenced(a: Array, b: Array, fence: Array) -> Array:
-    p = a * b
-    return lax.bitcast_convert_type(lax.bitcast_convert_type(p, jnp.int32) ^ fence, jnp.float32)
-
-
-@_fenced.defjvp
-def _fenced_jvp(primals: tuple[Array, ...], tangents: tuple[Array, ...]) -> tuple[Array, Array]:
-    a, b, fence = primals
-    da, db, _ = tangents
-    return _fenced(a, b, fence), da * b + a * db
-
-
-SURROGATE_SLOPE = 10.0
-"""Spike surrogate (training only): d spike / d v = 1 / (1 + SLOPE·|v − θ|)² (fast sigmoid)."""
-
-
-@partial(jax.custom_jvp, nondiff_argnums=(2,))
-def _heaviside(v: Array, theta: Array, ge: bool) -> Array:
-    """Spike ``v > θ`` (``v >= θ`` if ``ge``) as 0/1 float32; its derivative is the surrogate."""
-    return ((v >= theta) if ge else (v > theta)).astype(jnp.float32)
-
-
-@_heaviside.defjvp
-def _heaviside_jvp(ge: bool, primals: tuple[Array, Array],
-                   tangents: tuple[Array, Array]) -> tuple[Array, Array]:
-    v, theta = primals
-    dv, dtheta = tangents
-    slope = 1.0 / (1.0 + SURROGATE_SLOPE * jnp.abs(v - theta)) ** 2
-    return _heaviside(v, theta, ge), slope * (dv - dtheta)
-
-
-@jax.custom_jvp
-def _sd_gate(change: Array, theta: Array) -> Array:
-    """Sigma-delta send: ``change`` where ``|change| > θ``, else +0.0 (exactly the reference's rule).
-
-    Derivatives (training): d/d change is exact (1 where sent, 0 elsewhere: a straight-through gate);
-    d/dθ is the surrogate of the step, ``−change · 1/(1 + SLOPE·||change| − θ|)²``, so an event
-    threshold is trainable (raising it trades payload precision for fewer events)."""
-    return jnp.where(jnp.abs(change) > theta, change, jnp.float32(0.0))
-
-
-@_sd_gate.defjvp
-def _sd_gate_jvp(primals: tuple[Array, Array], tangents: tuple[Array, Array]) -> tuple[Array, Array]:
-    change, theta = primals
-    dchange, dtheta = tangents
-    sent = jnp.abs(change) > theta
-    slope = 1.0 / (1.0 + SURROGATE_SLOPE * jnp.abs(jnp.abs(change) - theta)) ** 2
-    return _sd_gate(change, theta), jnp.where(sent, dchange, 0.0) - change * slope * dtheta
-
-
-def _fmul(a: Array, b: Array, fence: Array | None) -> Array:
-    """``a * b`` in float32 that XLA cannot contract into an FMA with a following add (``fence`` = 0).
-
-    Differentiable (the derivative is that of ``a * b``); ``fence=None`` is a plain product.
-    """
-    if fence is None:
-        return a * b
-    a, b = jnp.broadcast_arrays(jnp.asarray(a), jnp.asarray(b))
-    return _fenced(a, b, fence)
 
 
 @dataclass(frozen=True)
@@ -182,15 +111,20 @@ class Compiled:
         }
         self.projs: list[_ProjInfo] = []
         self.conv_cfg: dict[str, tuple[Any, ...]] = {}
+        self.stages: dict[str, tuple[Stage, ...]] = {}
         for n in self.order:
             pop = pops[n]
             p["pe"][n] = pe_of[n].astype(np.int32)
             if not pop.is_input:
+                stages = NEURON_UPDATES.get(pop.neuron.model)
+                if stages is None:
+                    raise EmulatorError(f"population '{n}': neuron model '{pop.neuron.model}' has no "
+                                        f"entry in aedc.emulator.neurons.NEURON_UPDATES", where=n)
+                self.stages[n] = stages
                 c = {k: v.ravel() for k, v in neuron_constants(pop.neuron, self.sem).items()}
                 c["bias"] = np.asarray(pop.neuron.bias, F32).ravel()
-                for extra in ("v_threshold", "v_reset", "threshold"):
-                    if hasattr(pop.neuron, extra):
-                        c[extra] = np.asarray(getattr(pop.neuron, extra), F32).ravel()
+                for extra in stage_params(stages):
+                    c[extra] = np.asarray(getattr(pop.neuron, extra), F32).ravel()
                 if pop.event_rule == "sigma_delta":  # an array, so training can treat it as a parameter
                     c["event_threshold"] = np.full(1, pop.event_threshold, F32)
                 p["neuron"][n] = c
@@ -301,13 +235,13 @@ class Compiled:
             src, w, blk, ok = t["src"][f], t["w"][f], t["blk"][f], t["ok"][f]
             if now is not None:  # sync, latency 0: this step's payload, always in range
                 p = now[src]
-                return jnp.where(ok & (p != 0), acc + _fmul(w, p, fence), acc)
+                return jnp.where(ok & (p != 0), acc + fmul(w, p, fence), acc)
             lo, hi = P["lo"][blk, kt], P["hi"][blk, kt]
             for m in range(info.nmax):
                 tick = lo + m
                 p = ring[tick % depth, src]
                 use = ok & (tick < hi) & (p != 0)
-                acc = jnp.where(use, acc + _fmul(w, p, fence), acc)
+                acc = jnp.where(use, acc + fmul(w, p, fence), acc)
             return acc
 
         K = t["src"].shape[0]
@@ -348,57 +282,12 @@ class Compiled:
 
     def _neuron(self, P: dict[str, Any], name: str, x: Array, st: dict[str, Array],
                 fence: Array | None) -> tuple[Array, dict[str, Array]]:
-        """One tick of population ``name`` from total input ``x`` (bias included): (value, state)."""
-        pop = self.pops[name].pop
-        m, sem, c = pop.neuron, self.sem, P["neuron"][name]
-        st = dict(st)
-
-        def cmp(a: Array, b: Array) -> Array:
-            return a > b if sem.threshold_cmp == ">" else a >= b
-
-        def reset(v: Array, z: Array) -> Array:
-            if sem.reset == "subtract":
-                return jnp.where(z, v - c["v_threshold"], v)
-            return jnp.where(z, c["v_reset"], v)
-
-        def spike(v: Array) -> tuple[Array, Array]:
-            if sem.reset_next_tick:
-                v = reset(v, st["z"])
-            zf = _heaviside(v, c["v_threshold"], sem.threshold_cmp == ">=")
-            z = zf > 0.5
-            if not sem.reset_next_tick:
-                v = reset(v, z)
-            st["z"] = z
-            return v, zf
-
-        if isinstance(m, LIFModel | LIModel | CubaLIFModel | CubaLIModel):
-            drive = x
-            if isinstance(m, CubaLIFModel | CubaLIModel):
-                i_old = st["i_syn"]
-                i_new = _fmul(c["syn_decay"], i_old, fence) + _fmul(c["syn_gain"], x, fence)
-                st["i_syn"] = i_new
-                drive = i_new if sem.current_first else i_old
-            v = (_fmul(c["decay"], st["v"], fence) + _fmul(c["gain"], drive, fence)) + c["leak"]
-            if isinstance(m, LIFModel | CubaLIFModel):
-                v, z = spike(v)
-                st["v"] = v
-                return z, st
-            st["v"] = v
-            return v, st
-        if isinstance(m, IFModel | IntegratorModel):
-            v = st["v"] + _fmul(c["gain"], x, fence)
-            if isinstance(m, IFModel):
-                v, z = spike(v)
-                st["v"] = v
-                return z, st
-            st["v"] = v
-            return v, st
-        if isinstance(m, ThresholdModel):
-            return cmp(x, c["threshold"]).astype(jnp.float32), st
-        if isinstance(m, ReLUModel):
-            return jnp.where(x <= 0, jnp.float32(0.0), x), st  # np.maximum(x, 0): NaN kept, -0 → +0
-        assert isinstance(m, LinearModel), m
-        return x, st
+        """One tick of population ``name`` from total input ``x`` (bias included): (value, state), by the
+        stages of its model's entry in :data:`aedc.emulator.neurons.NEURON_UPDATES`."""
+        tick = NeuronTick(self.sem, P["neuron"][name], fence, dict(st))
+        for stage in self.stages[name]:
+            x = stage.run(tick, x)
+        return x, tick.st
 
     def init_carry(self) -> dict[str, Any]:
         pops = self.graph.pop_map()
@@ -477,7 +366,7 @@ class Compiled:
                     value, st_new = self._neuron(P, n, x, st_old, fence)
                     if pops[n].event_rule == "sigma_delta":
                         change = value - st_new["sent"]
-                        payload = _sd_gate(change, P["neuron"][n]["event_threshold"])
+                        payload = sd_gate(change, P["neuron"][n]["event_threshold"])
                         st_new["sent"] = st_new["sent"] + payload
                         value = st_new["sent"]
                     else:
@@ -489,7 +378,7 @@ class Compiled:
                         y["outputs"] = value
                         y.update({f"state.{v}": st_new[v] for v in pops[n].neuron.STATE})
                     if self.count_sends[n]:  # 0/1 per sigma-delta send, surrogate-differentiable
-                        y["sent"] = _heaviside(jnp.abs(change), P["neuron"][n]["event_threshold"], False)
+                        y["sent"] = heaviside(jnp.abs(change), P["neuron"][n]["event_threshold"], False)
                     if self.needs_ring[n]:
                         ring_n = self._write_ring(n, ring_n, kt, act, payload)
                     return ring_n, st_out, sd_out, y

@@ -13,22 +13,26 @@ Update forms (all float32, evaluated left to right, no fused multiply-add):
   Euler ``syn_decay = 1 - dt/τ_syn``, ``syn_gain = w_in·dt/τ_syn``; exact ``syn_decay = e^(-dt/τ_syn)``,
   ``syn_gain = w_in·(1 - syn_decay)``.
 * integrators (IF, I): ``v' = v + gain·x`` with ``gain = r·dt`` (Euler is exact here).
+
+Which constants a model has is :data:`NEURON_CONSTANTS`, one entry per model name.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from aedc.ir.neurons import (
-    CubaLIFModel,
-    CubaLIModel,
-    IFModel,
-    IntegratorModel,
-    LIFModel,
-    LIModel,
-    NeuronModel,
-)
+from aedc.errors import VerifyError
+from aedc.ir.neurons import Neuron, NeuronModel
 from aedc.ir.options import Semantics
+
+ConstantTerm = Callable[[NeuronModel, float, bool], dict[str, np.ndarray]]
+"""One group of a model's constants: ``(neuron, dt, exact) → {name: float64 array}``."""
+
+
+def _f64(neuron: NeuronModel, param: str) -> np.ndarray:
+    return np.asarray(getattr(neuron, param), np.float64)
 
 
 def _leaky(tau: np.ndarray, dt: float, exact: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -41,20 +45,58 @@ def _leaky(tau: np.ndarray, dt: float, exact: bool) -> tuple[np.ndarray, np.ndar
     return 1.0 - a, a
 
 
-def neuron_constants(neuron: NeuronModel, sem: Semantics) -> dict[str, np.ndarray]:
+def leaky_membrane(tau: str) -> ConstantTerm:
+    """``decay``, ``gain`` (from ``r``) and ``leak`` (from ``v_leak``) of a membrane with time constant
+    parameter ``tau``."""
+    def term(neuron: NeuronModel, dt: float, exact: bool) -> dict[str, np.ndarray]:
+        decay, one_minus = _leaky(_f64(neuron, tau), dt, exact)
+        return {"decay": decay, "gain": _f64(neuron, "r") * one_minus,
+                "leak": _f64(neuron, "v_leak") * one_minus}
+    return term
+
+
+def synaptic_current(tau: str) -> ConstantTerm:
+    """``syn_decay`` and ``syn_gain`` (from ``w_in``) of a synaptic current with time constant ``tau``."""
+    def term(neuron: NeuronModel, dt: float, exact: bool) -> dict[str, np.ndarray]:
+        decay, one_minus = _leaky(_f64(neuron, tau), dt, exact)
+        return {"syn_decay": decay, "syn_gain": _f64(neuron, "w_in") * one_minus}
+    return term
+
+
+def integrator() -> ConstantTerm:
+    """``gain = r·dt`` of a leak-free integrator."""
+    def term(neuron: NeuronModel, dt: float, exact: bool) -> dict[str, np.ndarray]:
+        return {"gain": _f64(neuron, "r") * dt}
+    return term
+
+
+NEURON_CONSTANTS: dict[str, tuple[ConstantTerm, ...]] = {
+    "input": (),
+    "linear": (),
+    "relu": (),
+    "threshold": (),
+    "lif": (leaky_membrane("tau"),),
+    "li": (leaky_membrane("tau"),),
+    "cuba_lif": (synaptic_current("tau_syn"), leaky_membrane("tau_mem")),
+    "cuba_li": (synaptic_current("tau_syn"), leaky_membrane("tau_mem")),
+    "if": (integrator(),),
+    "integrator": (integrator(),),
+}
+"""Model name → the groups of constants its update uses, in the order they are stored (codegen emits
+them in this order). An entry is a tuple of :data:`ConstantTerm` built by :func:`leaky_membrane`,
+:func:`synaptic_current` or :func:`integrator` (or a new helper for a new kind of state); ``()`` for a
+stateless model. Every model of :data:`aedc.ir.neurons.NEURON_MODELS` has an entry (a test checks)."""
+
+
+def neuron_constants(neuron: Neuron, sem: Semantics) -> dict[str, np.ndarray]:
     """Float32 constants of ``neuron``'s update under ``sem`` (empty for stateless models)."""
+    terms = NEURON_CONSTANTS.get(neuron.model)
+    if terms is None:
+        raise VerifyError(f"neuron model '{neuron.model}' has no entry in "
+                          f"aedc.ir.discretise.NEURON_CONSTANTS; add one (an empty tuple if it has "
+                          f"no constants)")
     exact = sem.discretisation == "exact"
     out: dict[str, np.ndarray] = {}
-    if isinstance(neuron, LIFModel | LIModel):
-        decay, one_minus = _leaky(neuron.tau, sem.dt, exact)
-        out["decay"], out["gain"] = decay, np.asarray(neuron.r, np.float64) * one_minus
-        out["leak"] = np.asarray(neuron.v_leak, np.float64) * one_minus
-    elif isinstance(neuron, CubaLIFModel | CubaLIModel):
-        sdecay, sone = _leaky(neuron.tau_syn, sem.dt, exact)
-        out["syn_decay"], out["syn_gain"] = sdecay, np.asarray(neuron.w_in, np.float64) * sone
-        decay, one_minus = _leaky(neuron.tau_mem, sem.dt, exact)
-        out["decay"], out["gain"] = decay, np.asarray(neuron.r, np.float64) * one_minus
-        out["leak"] = np.asarray(neuron.v_leak, np.float64) * one_minus
-    elif isinstance(neuron, IFModel | IntegratorModel):
-        out["gain"] = np.asarray(neuron.r, np.float64) * sem.dt
+    for term in terms:
+        out.update(term(neuron, sem.dt, exact))
     return {k: np.asarray(v, np.float32) for k, v in out.items()}

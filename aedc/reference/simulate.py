@@ -29,19 +29,9 @@ import numpy as np
 from aedc.errors import SimulationError
 from aedc.ir.discretise import neuron_constants
 from aedc.ir.graph import Graph, Population, Projection
-from aedc.ir.neurons import (
-    CubaLIFModel,
-    CubaLIModel,
-    IFModel,
-    IntegratorModel,
-    LIFModel,
-    LIModel,
-    LinearModel,
-    ReLUModel,
-    ThresholdModel,
-)
 from aedc.ir.topology import topo_order
 from aedc.ir.verify import verify
+from aedc.reference.neurons import NEURON_UPDATES, Stage
 
 F32 = np.float32
 
@@ -102,77 +92,29 @@ class _CSR:
 
 
 class _Neuron:
-    """Per-population state and update for one model."""
+    """Per-population state, and its update: the stages of the model's entry in ``NEURON_UPDATES``."""
 
     def __init__(self, pop: Population, graph: Graph) -> None:
         self.pop = pop
         self.sem = graph.semantics
         self.n = pop.size
-        self.model = pop.neuron
+        stages = NEURON_UPDATES.get(pop.neuron.model)
+        if stages is None:
+            raise SimulationError(f"population '{pop.name}': neuron model '{pop.neuron.model}' has no "
+                                  f"entry in aedc.reference.neurons.NEURON_UPDATES", where=pop.name)
+        self.stages: tuple[Stage, ...] = stages
         self.c = {k: v.ravel() for k, v in neuron_constants(pop.neuron, self.sem).items()}
+        self.p = {k: np.asarray(v, F32).ravel() for k, v in pop.neuron.params().items()}
         self.bias = np.asarray(pop.neuron.bias, F32).ravel() if not pop.is_input else None
         self.state = {var: np.zeros(self.n, F32) for var in pop.neuron.STATE}
         self.z_prev = np.zeros(self.n, bool)
         self.sent = np.zeros(self.n, F32)  # sigma-delta: last sent value
 
-    def _membrane(self, v: np.ndarray, x: np.ndarray) -> np.ndarray:
-        c = self.c
-        out: np.ndarray = (c["decay"] * v + c["gain"] * x) + c["leak"]
-        return out
-
-    def _spike(self, v: np.ndarray, theta: np.ndarray, v_reset: np.ndarray) -> tuple[np.ndarray,
-                                                                                      np.ndarray]:
-        sem = self.sem
-        if sem.reset_next_tick:
-            v = self._reset(v, self.z_prev, theta, v_reset)
-        z = (v > theta) if sem.threshold_cmp == ">" else (v >= theta)
-        if not sem.reset_next_tick:
-            v = self._reset(v, z, theta, v_reset)
-        self.z_prev = z
-        return v, z.astype(F32)
-
-    def _reset(self, v: np.ndarray, z: np.ndarray, theta: np.ndarray, v_reset: np.ndarray) -> np.ndarray:
-        if self.sem.reset == "subtract":
-            return np.where(z, v - theta, v).astype(F32)
-        return np.where(z, v_reset, v).astype(F32)
-
     def step(self, x: np.ndarray) -> np.ndarray:
         """Advance one tick with total input ``x`` (bias included); return the value presented."""
-        m, s = self.model, self.state
-        if isinstance(m, LIFModel | LIModel | CubaLIFModel | CubaLIModel):
-            if isinstance(m, CubaLIFModel | CubaLIModel):
-                i_old = s["i_syn"]
-                i_new = self.c["syn_decay"] * i_old + self.c["syn_gain"] * x
-                s["i_syn"] = i_new
-                drive = i_new if self.sem.current_first else i_old
-            else:
-                drive = x
-            v = self._membrane(s["v"], drive)
-            if isinstance(m, LIFModel | CubaLIFModel):
-                v, z = self._spike(v, m.v_threshold.ravel(), m.v_reset.ravel())
-                s["v"] = v
-                return z
-            s["v"] = v
-            return v
-        if isinstance(m, IFModel | IntegratorModel):
-            v = np.asarray(s["v"] + self.c["gain"] * x, F32)
-            if isinstance(m, IFModel):
-                v, z = self._spike(v, m.v_threshold.ravel(), m.v_reset.ravel())
-                s["v"] = v
-                return z
-            s["v"] = v
-            return v
-        if isinstance(m, ThresholdModel):
-            th = m.threshold.ravel()
-            fired: np.ndarray = (x > th) if self.sem.threshold_cmp == ">" else (x >= th)
-            return fired.astype(F32)
-        if isinstance(m, ReLUModel):
-            rect: np.ndarray = np.maximum(x, F32(0.0))
-            return rect
-        if isinstance(m, LinearModel):
-            return x
-        raise SimulationError(f"population '{self.pop.name}': no reference update for model "
-                              f"'{m.model}'", where=self.pop.name)
+        for stage in self.stages:
+            x = stage(self, x)
+        return x
 
     def emit(self, value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(presented value, event payloads) under the population's event rule."""

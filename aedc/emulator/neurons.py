@@ -1,0 +1,123 @@
+"""The emulator's neuron updates: :data:`NEURON_UPDATES`, one entry per model name.
+
+An entry is the tuple of :class:`Stage` one tick runs, in order. A stage maps the value so far to the
+next one — the first gets ``x`` (total input, bias included), the last one's result is the value the
+population presents — and updates the tick's state dict in place; it also names the raw model
+parameters it reads (they join the population's constants in ``P["neuron"]``, where training can treat
+them as parameters). The stages are the same as the reference simulator's (:mod:`aedc.reference.neurons`)
+in the same float32 order, every product fenced (:func:`aedc.emulator.ops.fmul`) so XLA cannot fuse it;
+spikes go through :func:`aedc.emulator.ops.heaviside`, whose derivative is the training surrogate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import jax.numpy as jnp
+
+from aedc.emulator.ops import fmul, heaviside
+from aedc.ir.options import Semantics
+
+Array = Any
+
+
+@dataclass
+class NeuronTick:
+    """What a stage sees of one population's tick."""
+
+    sem: Semantics
+    c: dict[str, Array]  # P["neuron"][population]: host constants, bias and the stages' parameters
+    fence: Array | None  # the FMA fence of aedc.emulator.ops.fmul
+    st: dict[str, Array]  # state (a fresh dict: the stages set the new values)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of an update: ``run(tick, value so far) → next value``, reading ``params``."""
+
+    run: Callable[[NeuronTick, Array], Array]
+    params: tuple[str, ...] = ()
+
+
+def _synaptic_current(t: NeuronTick, x: Array) -> Array:
+    i_old = t.st["i_syn"]
+    i_new = fmul(t.c["syn_decay"], i_old, t.fence) + fmul(t.c["syn_gain"], x, t.fence)
+    t.st["i_syn"] = i_new
+    return i_new if t.sem.current_first else i_old
+
+
+def _leaky_membrane(t: NeuronTick, drive: Array) -> Array:
+    c = t.c
+    v = (fmul(c["decay"], t.st["v"], t.fence) + fmul(c["gain"], drive, t.fence)) + c["leak"]
+    t.st["v"] = v
+    return v
+
+
+def _integrate(t: NeuronTick, x: Array) -> Array:
+    v = t.st["v"] + fmul(t.c["gain"], x, t.fence)
+    t.st["v"] = v
+    return v
+
+
+def _reset(t: NeuronTick, v: Array, z: Array) -> Array:
+    if t.sem.reset == "subtract":
+        return jnp.where(z, v - t.c["v_threshold"], v)
+    return jnp.where(z, t.c["v_reset"], v)
+
+
+def _spike_reset(t: NeuronTick, v: Array) -> Array:
+    sem = t.sem
+    if sem.reset_next_tick:
+        v = _reset(t, v, t.st["z"])
+    zf = heaviside(v, t.c["v_threshold"], sem.threshold_cmp == ">=")
+    z = zf > 0.5
+    if not sem.reset_next_tick:
+        v = _reset(t, v, z)
+    t.st["z"] = z
+    t.st["v"] = v
+    return zf
+
+
+def _heaviside(t: NeuronTick, x: Array) -> Array:
+    th = t.c["threshold"]
+    return (x > th if t.sem.threshold_cmp == ">" else x >= th).astype(jnp.float32)
+
+
+def _relu(t: NeuronTick, x: Array) -> Array:
+    return jnp.where(x <= 0, jnp.float32(0.0), x)  # np.maximum(x, 0): NaN kept, -0 → +0
+
+
+SYNAPTIC_CURRENT = Stage(_synaptic_current)
+"""``i_syn' = syn_decay·i_syn + syn_gain·x``; passes on the new or old current (``current_first``)."""
+LEAKY_MEMBRANE = Stage(_leaky_membrane)
+"""``v' = (decay·v + gain·drive) + leak``."""
+INTEGRATE = Stage(_integrate)
+"""``v' = v + gain·x``."""
+SPIKE_RESET = Stage(_spike_reset, ("v_threshold", "v_reset"))
+"""Spike when ``v`` crosses ``v_threshold`` (surrogate gradient), reset now or next tick; → 0/1."""
+HEAVISIDE = Stage(_heaviside, ("threshold",))
+"""Stateless ``x > threshold`` (or ``>=``) as 0/1 (no surrogate)."""
+RELU = Stage(_relu)
+"""``max(x, 0)``."""
+
+NEURON_UPDATES: dict[str, tuple[Stage, ...]] = {
+    "input": (),  # never run: an input population presents its data
+    "linear": (),
+    "relu": (RELU,),
+    "threshold": (HEAVISIDE,),
+    "lif": (LEAKY_MEMBRANE, SPIKE_RESET),
+    "li": (LEAKY_MEMBRANE,),
+    "cuba_lif": (SYNAPTIC_CURRENT, LEAKY_MEMBRANE, SPIKE_RESET),
+    "cuba_li": (SYNAPTIC_CURRENT, LEAKY_MEMBRANE),
+    "if": (INTEGRATE, SPIKE_RESET),
+    "integrator": (INTEGRATE,),
+}
+"""Model name → the stages of its tick, in order (``()``: present the input unchanged). Every model of
+:data:`aedc.ir.neurons.NEURON_MODELS` has an entry (a test checks)."""
+
+
+def stage_params(stages: Iterable[Stage]) -> tuple[str, ...]:
+    """The model parameters ``stages`` read, each once, in order of first use."""
+    return tuple(dict.fromkeys(p for s in stages for p in s.params))

@@ -1,0 +1,109 @@
+"""The reference simulator's neuron updates: :data:`NEURON_UPDATES`, one entry per model name.
+
+An entry is the tuple of *stages* one tick runs, in order. A stage maps the value so far to the next
+one — the first gets ``x`` (the population's total input, bias included), the last one's result is the
+value the population presents (a 0/1 spike, or a graded value) — and reads/updates the population's
+:class:`Cell` in place. The stages are the shared pieces of the models (:mod:`aedc.ir.discretise` gives
+their constants): a synaptic current, a leaky membrane, an integrator, a spike with reset, a stateless
+threshold, a rectifier. Every product and sum is float32 in the order written (the emulator and the
+generated C reproduce it bit for bit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+
+from aedc.ir.options import Semantics
+
+F32 = np.float32
+
+
+class Cell(Protocol):
+    """What a stage sees of one population: semantics, constants, parameters and state (flat arrays)."""
+
+    sem: Semantics
+    c: dict[str, np.ndarray]  # float32 constants of aedc.ir.discretise.neuron_constants
+    p: dict[str, np.ndarray]  # the model's parameters (float32), by name
+    state: dict[str, np.ndarray]  # the model's STATE variables
+    z_prev: np.ndarray  # spikes of the previous tick (bool)
+
+
+Stage = Callable[[Cell, np.ndarray], np.ndarray]
+"""One step of an update: ``(cell, value so far) → next value``; it may update ``cell`` in place."""
+
+
+def synaptic_current(cell: Cell, x: np.ndarray) -> np.ndarray:
+    """``i_syn' = syn_decay·i_syn + syn_gain·x``; returns the membrane's drive (new or old current, by
+    ``Semantics.current_first``)."""
+    i_old = cell.state["i_syn"]
+    i_new = cell.c["syn_decay"] * i_old + cell.c["syn_gain"] * x
+    cell.state["i_syn"] = i_new
+    return i_new if cell.sem.current_first else i_old
+
+
+def leaky_membrane(cell: Cell, drive: np.ndarray) -> np.ndarray:
+    """``v' = (decay·v + gain·drive) + leak``; returns ``v'``."""
+    c = cell.c
+    v: np.ndarray = (c["decay"] * cell.state["v"] + c["gain"] * drive) + c["leak"]
+    cell.state["v"] = v
+    return v
+
+
+def integrate(cell: Cell, x: np.ndarray) -> np.ndarray:
+    """``v' = v + gain·x``; returns ``v'``."""
+    v = np.asarray(cell.state["v"] + cell.c["gain"] * x, F32)
+    cell.state["v"] = v
+    return v
+
+
+def _reset(cell: Cell, v: np.ndarray, z: np.ndarray) -> np.ndarray:
+    if cell.sem.reset == "subtract":
+        return np.where(z, v - cell.p["v_threshold"], v).astype(F32)
+    return np.where(z, cell.p["v_reset"], v).astype(F32)
+
+
+def spike_reset(cell: Cell, v: np.ndarray) -> np.ndarray:
+    """Spike when ``v`` crosses ``v_threshold`` and reset (this tick, or the next one by
+    ``Semantics.reset_next_tick``); stores the reset ``v``, returns the 0/1 spikes."""
+    sem = cell.sem
+    if sem.reset_next_tick:
+        v = _reset(cell, v, cell.z_prev)
+    theta = cell.p["v_threshold"]
+    z = (v > theta) if sem.threshold_cmp == ">" else (v >= theta)
+    if not sem.reset_next_tick:
+        v = _reset(cell, v, z)
+    cell.z_prev = z
+    cell.state["v"] = v
+    return z.astype(F32)
+
+
+def heaviside(cell: Cell, x: np.ndarray) -> np.ndarray:
+    """Stateless spike ``x > threshold`` (``>=`` by ``Semantics.threshold_cmp``) as 0/1."""
+    th = cell.p["threshold"]
+    fired: np.ndarray = (x > th) if cell.sem.threshold_cmp == ">" else (x >= th)
+    return fired.astype(F32)
+
+
+def relu(cell: Cell, x: np.ndarray) -> np.ndarray:
+    """``max(x, 0)``."""
+    rect: np.ndarray = np.maximum(x, F32(0.0))
+    return rect
+
+
+NEURON_UPDATES: dict[str, tuple[Stage, ...]] = {
+    "input": (),  # never run: an input population presents its data
+    "linear": (),
+    "relu": (relu,),
+    "threshold": (heaviside,),
+    "lif": (leaky_membrane, spike_reset),
+    "li": (leaky_membrane,),
+    "cuba_lif": (synaptic_current, leaky_membrane, spike_reset),
+    "cuba_li": (synaptic_current, leaky_membrane),
+    "if": (integrate, spike_reset),
+    "integrator": (integrate,),
+}
+"""Model name → the stages of its tick, in order (``()``: present the input unchanged). Every model of
+:data:`aedc.ir.neurons.NEURON_MODELS` has an entry (a test checks)."""
