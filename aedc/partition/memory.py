@@ -71,8 +71,14 @@ FIXED_PE_BYTES = PACKET_QUEUE_BYTES + 64  # + counters and config of the runtime
 # 54 ports measured 12.3 KB. The runtime term keeps a reserve for a full chip runtime (interrupts, DMA).
 CODE_RUNTIME = 8 * 1024
 CODE_PER_PORT = 256
-CODE_PER_MODEL = {"input": 1024, "linear": 1536, "relu": 1536, "lif": 2560, "cuba_lif": 3072, "if": 2048,
-                  "li": 2560, "cuba_li": 3072, "integrator": 2048, "threshold": 1536, "synapse": 1024}
+CODE_PER_MODEL: dict[str, int] = {
+    "input": 1024, "linear": 1536, "relu": 1536, "threshold": 1536, "lif": 2560, "li": 2560,
+    "cuba_lif": 3072, "cuba_li": 3072, "if": 2048, "integrator": 2048,
+    "synapse": 1024,  # not a neuron model: the kernel of a synapse PE (fan-in splitting)
+}
+"""ITCM bytes of one kernel, by neuron model name (an entry is a conservative estimate of the compiled
+update loop; a new model takes its nearest relative's number until measured). Every model of
+:data:`aedc.ir.neurons.NEURON_MODELS` has an entry (a test checks); :func:`code_bytes` refuses others."""
 CODE_PER_FORMAT = 2048
 
 DEFAULT_ACTIVITY = 0.05
@@ -189,7 +195,12 @@ def _blocks_overlapping(bounds: np.ndarray, pmin: int, pmax: int) -> int:
 def code_bytes(models: Iterable[str], formats: Iterable[str], ports: int = 0) -> int:
     """ITCM estimate: runtime + one kernel per distinct model + one per distinct synapse format + the
     unrolled code of every incoming key block (``ports``)."""
-    return (CODE_RUNTIME + sum(CODE_PER_MODEL.get(m, 2048) for m in set(models))
+    unknown = sorted(set(models) - set(CODE_PER_MODEL))
+    if unknown:
+        raise NotImplementedError(f"neuron model(s) {unknown} have no entry in "
+                                  f"aedc.partition.memory.CODE_PER_MODEL (ITCM bytes of the kernel); "
+                                  f"add one")
+    return (CODE_RUNTIME + sum(CODE_PER_MODEL[m] for m in set(models))
             + CODE_PER_FORMAT * len(set(formats)) + CODE_PER_PORT * ports)
 
 
