@@ -42,6 +42,9 @@ LINKS: Final[tuple[tuple[LinkDirection, int, int], ...]] = (
 DEFAULT_HOLES: Final[tuple[QPE, ...]] = ((4, 3), (4, 4), (7, 3), (7, 4))
 """QPE positions of the 7 × 6 grid that hold no QPE (7 × 6 − 4 = 38 QPEs)."""
 
+ITCM_BASE: Final[int] = 0x0000_0000
+"""Address of ITCM in a PE's memory map; DTCM follows it (:attr:`Machine.dtcm_base`)."""
+
 DEFAULT_RESERVED: Final[tuple[tuple[int, int, int], ...]] = ((1, 1, 0), (1, 1, 1), (1, 1, 2), (1, 1, 3))
 """PEs ``(qx, qy, pe)`` of every chip that applications may not use: 152 − 4 = 148 usable.
 
@@ -137,6 +140,16 @@ class Machine(BaseModel):
             "dynamic_region_bytes": dynamic_region_bytes, **overrides})
 
     # ---- derived quantities -------------------------------------------------------------------------
+
+    @property
+    def dtcm_base(self) -> int:
+        """Address of DTCM: right after ITCM (0x8000 by default)."""
+        return ITCM_BASE + self.itcm_bytes
+
+    @property
+    def stack_top(self) -> int:
+        """Initial stack pointer: the stack grows down from the end of ``stack_bytes`` at ``stack_base``."""
+        return self.stack_base + self.stack_bytes
 
     @property
     def events_per_tick(self) -> int:

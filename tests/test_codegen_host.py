@@ -286,18 +286,15 @@ def test_fan_in_split_synapse_pes_exact_weights() -> None:
     assert_bit_identical(simulate(state.graph, inp), run_host(state, inp), what="fan-in split")
 
 
-def test_model_without_kernel_is_a_codegen_error(lif_state: CompileState) -> None:
-    from aedc.codegen import emit
+def test_model_without_kernel_is_a_codegen_error(lif_state: CompileState,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from aedc.codegen import emit, kernels
 
     assert lif_state.placement is not None
     assert lif_state.tables is not None
-    saved = emit.KERNEL_MODELS
-    emit.KERNEL_MODELS = tuple(m for m in saved if m != "lif")
-    try:
-        with pytest.raises(CodegenError, match=r"no C kernel .*'1' \(lif\)"):
-            emit.emit_program(lif_state.graph, lif_state.placement, lif_state.tables)  # type: ignore[arg-type]
-    finally:
-        emit.KERNEL_MODELS = saved
+    monkeypatch.delitem(kernels.NEURON_KERNELS, "lif")
+    with pytest.raises(CodegenError, match=r"no C kernel .*'1' \(lif\)"):
+        emit.emit_program(lif_state.graph, lif_state.placement, lif_state.tables)  # type: ignore[arg-type]
 
 
 @settings(max_examples=15, deadline=None,

@@ -25,10 +25,17 @@ from aedc.machine import Machine
 __all__ = ["CROSS_CC", "CROSS_CFLAGS", "INSTALL_HINT", "PESize", "cross_build", "cross_compiler",
            "elf_sections"]
 
+# The one definition of how a PE program is built: cross_build runs it, every PE Makefile spells it.
 CROSS_CC = "arm-none-eabi-gcc"
-CROSS_CFLAGS: tuple[str, ...] = ("-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard",
-                                 "-O2", "-ffp-contract=off", "-ffreestanding", "-fno-common", "-Wall")
+CROSS_TARGET_CFLAGS: tuple[str, ...] = ("-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard",
+                                        "-O2", "-ffp-contract=off")
+"""The PE's core and float ABI; no fused multiply-add, so the kernel's float32 equals the host's."""
+CROSS_CFLAGS: tuple[str, ...] = (*CROSS_TARGET_CFLAGS, "-ffreestanding", "-fno-common", "-Wall")
+CROSS_INCLUDES: tuple[str, ...] = ("-I../common",)
 CROSS_LDFLAGS: tuple[str, ...] = ("-nostdlib", "-nostartfiles", "-T", "link.ld")
+CROSS_SOURCES: tuple[str, ...] = ("kernel.c", "../common/chip_runtime.c")  # relative to the PE directory
+CROSS_LIBS: tuple[str, ...] = ("-lgcc",)
+PE_ELF = "pe.elf"
 INSTALL_HINT = ("install the Arm cross-compiler: apt-get update && apt-get install -y gcc-arm-none-eabi "
                 "libnewlib-arm-none-eabi (the host build, aedc.codegen.host.run_host, works without it)")
 
@@ -72,9 +79,8 @@ def elf_sections(path: Path) -> dict[str, int]:
 
 
 def _compile(pe_dir: Path, cc: str) -> Path:
-    elf = pe_dir / "pe.elf"
-    cmd = [cc, *CROSS_CFLAGS, "-I../common", *CROSS_LDFLAGS, "-o", "pe.elf", "kernel.c",
-           "../common/chip_runtime.c", "-lgcc"]
+    elf = pe_dir / PE_ELF
+    cmd = [cc, *CROSS_CFLAGS, *CROSS_INCLUDES, *CROSS_LDFLAGS, "-o", PE_ELF, *CROSS_SOURCES, *CROSS_LIBS]
     proc = subprocess.run(cmd, cwd=pe_dir, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise CodegenError(f"cross-compiling PE {pe_dir.name} failed:\n{proc.stderr[-4000:]}",

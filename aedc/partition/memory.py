@@ -64,8 +64,11 @@ MAX_ROW = 255  # entries per row (8-bit length field)
 MPT_ENTRY_BYTES = 12  # master population table entry: key, mask, address + length
 TARGET_BYTES = 4  # one destination QPE word of a slice's target list
 ROUTING_INFO_BYTES = 16  # key base, mask, count, payload type
-PACKET_QUEUE_BYTES = 256 * 8  # 256 queued packets of key + 32-bit payload
-FIXED_PE_BYTES = PACKET_QUEUE_BYTES + 64  # + counters and config of the runtime
+PACKET_QUEUE_LEN = 256  # packets the kernel's receive queue holds in one tick
+PACKET_BYTES = 8  # one queued packet: key + 32-bit payload
+PACKET_QUEUE_BYTES = PACKET_QUEUE_LEN * PACKET_BYTES
+COUNTER_WORDS = 16  # 32-bit counters and config of the runtime
+FIXED_PE_BYTES = PACKET_QUEUE_BYTES + 4 * COUNTER_WORDS
 # ITCM: measured with arm-none-eabi-gcc -O2 on generated PEs (cnn_sinabs): the runtime + kernel skeleton
 # is ~1.4 KB and every incoming key block (port: MPT entry + unrolled row loop) ~213 B, so a slice with
 # 54 ports measured 12.3 KB. The runtime term keeps a reserve for a full chip runtime (interrupts, DMA).
@@ -99,19 +102,28 @@ def activity(pop: Population, binary_rate: float = DEFAULT_ACTIVITY) -> float:
     return 1.0 if pop.event_rule == "graded" else binary_rate
 
 
+def int8_grid(weights: np.ndarray) -> tuple[np.ndarray, np.float32] | None:
+    """The int8 weight rule: ``(k, scale)`` with every weight exactly ``k·scale`` in float32, ``|k| ≤ 127``,
+    or None when the weights are not on such a grid.
+
+    The scale is the smallest power of two ≥ max|w| / 127: a power of two so that ``k·scale`` is exact
+    in float32 (what the int8 dense kernel computes), the smallest so that ``k`` fits int8. No or only
+    zero weights: scale 1. The memory model picks the weight type by it, codegen encodes blocks with it.
+    """
+    w = np.asarray(weights, np.float32)
+    scale = np.float32(np.abs(w).max() / 127) if w.size else np.float32(0)
+    s = np.float32(2.0 ** np.ceil(np.log2(float(scale)))) if scale > 0 else np.float32(1)
+    k = np.round(w / s)
+    if np.all(np.abs(k) <= 127) and np.array_equal((k * s).astype(np.float32), w):
+        return k, s
+    return None
+
+
 def weight_type_dense(weights: np.ndarray) -> WeightType:
     """Narrowest dense weight type that holds every (distinct, non-zero) weight exactly."""
     w = np.asarray(weights, np.float32)
-    if w.size == 0:
+    if w.size == 0 or (np.any(w) and int8_grid(w) is not None):
         return "int8"
-    scale = np.float32(np.abs(w).max() / 127)
-    if scale > 0:
-        # an int8 grid k·2^e (power-of-two scale, so k·scale is exact in float32)
-        e = np.ceil(np.log2(float(scale)))
-        s = np.float32(2.0 ** e)
-        k = np.round(w / s)
-        if np.all(np.abs(k) <= 127) and np.array_equal((k * s).astype(np.float32), w):
-            return "int8"
     if np.array_equal(w.astype(np.float16).astype(np.float32), w):
         return "fp16"
     return "f32"

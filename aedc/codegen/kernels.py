@@ -1,0 +1,156 @@
+"""Neuron kernels: the C update of one neuron, per neuron model, in one table (:data:`NEURON_KERNELS`).
+
+The emitter (:mod:`aedc.codegen.pe`) writes everything around the update: the synaptic input
+``acc[i]``, ``float x = acc[i] + S<k>_BIAS(i);``, one float32 state array ``s<k>_<var>[n]`` per
+variable of the model's ``STATE`` (zero-initialised, traced by the host runtime), the parameter
+macros, and after the update the event rule (binary, graded, sigma-delta), tracing, recording and
+sending — so a kernel only turns ``x`` into ``value``.
+
+Adding a neuron model (e.g. an adaptive-threshold LIF, ``alif``) is one entry here, a
+:class:`NeuronKernel` with:
+
+``params``
+    the parameter macros ``S<k>_<NAME>(i)`` the update reads, in the order they are emitted (``BIAS``
+    always follows). Each name is either a float32 constant that
+    :func:`aedc.ir.discretise.neuron_constants` computes on the host for the model (decays, gains —
+    the PE never calls ``expf``) or a parameter field of the model (``v_threshold``); a scalar when it
+    is uniform over the slice, else an image array.
+``update(k, sem)``
+    a :class:`NeuronUpdate`: C statements (one per line, without indentation) run for neuron ``i``
+    with ``x`` in scope, that read and write the state arrays and define ``float value`` (1.0f / 0.0f
+    for a spike, else the value to send); plus any per-neuron state beyond ``STATE`` (such as the
+    late-reset flag of ``reset_next_tick``). ``sem`` is the graph's :class:`aedc.ir.options.Semantics`,
+    whose reset, comparison and current order the update must follow exactly as
+    :mod:`aedc.reference` does — the host C is checked bit for bit against it.
+
+``update=None`` marks a source (``input``): the host streams its values, there is no synaptic input.
+tests/test_codegen_tables.py checks that every model of :data:`aedc.ir.neurons.NEURON_MODELS` has an
+entry and that every parameter name resolves. Outside codegen a new model also needs its constants
+in ``neuron_constants`` and its ITCM estimate in ``aedc.partition.memory.CODE_PER_MODEL``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aedc.ir.options import Semantics
+
+__all__ = ["KERNEL_MODELS", "NEURON_KERNELS", "NeuronKernel", "NeuronUpdate"]
+
+
+@dataclass(frozen=True)
+class NeuronUpdate:
+    """The C of one neuron's update: statements, and extra state arrays ``(ctype, name, comment)``."""
+
+    lines: tuple[str, ...]
+    state: tuple[tuple[str, str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class NeuronKernel:
+    """One neuron model's kernel (see the module docstring for what each field must provide)."""
+
+    params: tuple[str, ...]
+    update: Callable[[int, Semantics], NeuronUpdate] | None
+
+
+def _leaky(k: int, sem: Semantics, *, cuba: bool) -> list[str]:
+    """Membrane ``v`` of a leaky model; current-based models first update their synaptic current."""
+    P = f"S{k}_"
+    lines = ["float drive = x;"]
+    if cuba:
+        lines = [f"float i_old = s{k}_i_syn[i];",
+                 f"float i_new = {P}SYN_DECAY(i) * i_old + {P}SYN_GAIN(i) * x;",
+                 f"s{k}_i_syn[i] = i_new;",
+                 f"float drive = {'i_new' if sem.current_first else 'i_old'};"]
+    return [*lines, f"float v = ({P}DECAY(i) * s{k}_v[i] + {P}GAIN(i) * drive) + {P}LEAK(i);"]
+
+
+def _integrating(k: int) -> list[str]:
+    return [f"float v = s{k}_v[i] + S{k}_GAIN(i) * x;"]
+
+
+def _fire(k: int, sem: Semantics, membrane: list[str]) -> NeuronUpdate:
+    """Spike when ``v`` crosses ``V_THRESHOLD``, then reset (in this tick, or the next one's)."""
+    P = f"S{k}_"
+    cmp = ">" if sem.threshold_cmp == ">" else ">="
+
+    def reset(cond: str) -> str:
+        if sem.reset == "subtract":
+            return f"if ({cond}) v = v - {P}V_THRESHOLD(i);"
+        return f"if ({cond}) v = {P}V_RESET(i);"
+
+    lines = list(membrane)
+    state: tuple[tuple[str, str, str], ...] = ()
+    if sem.reset_next_tick:
+        state = (("uint8_t", f"s{k}_zprev", f"spiked last tick (reset applied one tick late), slice {k}"),)
+        lines.append(reset(f"s{k}_zprev[i]"))
+    lines.append(f"int z = v {cmp} {P}V_THRESHOLD(i);")
+    lines.append(f"s{k}_zprev[i] = (uint8_t)z;" if sem.reset_next_tick else reset("z"))
+    lines += [f"s{k}_v[i] = v;", "float value = z ? 1.0f : 0.0f;"]
+    return NeuronUpdate(tuple(lines), state)
+
+
+def _present(k: int, membrane: list[str]) -> NeuronUpdate:
+    """Keep ``v`` and send it."""
+    return NeuronUpdate((*membrane, f"s{k}_v[i] = v;", "float value = v;"))
+
+
+def _linear(k: int, sem: Semantics) -> NeuronUpdate:
+    return NeuronUpdate(("float value = x;",))
+
+
+def _relu(k: int, sem: Semantics) -> NeuronUpdate:
+    return NeuronUpdate(("float value = (x >= 0.0f || x != x) ? x : 0.0f; /* numpy maximum */",))
+
+
+def _lif(k: int, sem: Semantics) -> NeuronUpdate:
+    return _fire(k, sem, _leaky(k, sem, cuba=False))
+
+
+def _cuba_lif(k: int, sem: Semantics) -> NeuronUpdate:
+    return _fire(k, sem, _leaky(k, sem, cuba=True))
+
+
+def _if(k: int, sem: Semantics) -> NeuronUpdate:
+    return _fire(k, sem, _integrating(k))
+
+
+def _li(k: int, sem: Semantics) -> NeuronUpdate:
+    return _present(k, _leaky(k, sem, cuba=False))
+
+
+def _cuba_li(k: int, sem: Semantics) -> NeuronUpdate:
+    return _present(k, _leaky(k, sem, cuba=True))
+
+
+def _integrator(k: int, sem: Semantics) -> NeuronUpdate:
+    return _present(k, _integrating(k))
+
+
+def _threshold(k: int, sem: Semantics) -> NeuronUpdate:
+    cmp = ">" if sem.threshold_cmp == ">" else ">="
+    return NeuronUpdate((f"float value = (x {cmp} S{k}_THRESHOLD(i)) ? 1.0f : 0.0f;",))
+
+
+_LEAK = ("decay", "gain", "leak")
+_SYN = ("syn_decay", "syn_gain")
+_SPIKE = ("v_threshold", "v_reset")
+
+NEURON_KERNELS: dict[str, NeuronKernel] = {
+    "input": NeuronKernel((), None),
+    "linear": NeuronKernel((), _linear),
+    "relu": NeuronKernel((), _relu),
+    "lif": NeuronKernel((*_LEAK, *_SPIKE), _lif),
+    "cuba_lif": NeuronKernel((*_SYN, *_LEAK, *_SPIKE), _cuba_lif),
+    "if": NeuronKernel(("gain", *_SPIKE), _if),
+    "li": NeuronKernel(_LEAK, _li),
+    "cuba_li": NeuronKernel((*_SYN, *_LEAK), _cuba_li),
+    "integrator": NeuronKernel(("gain",), _integrator),
+    "threshold": NeuronKernel(("threshold",), _threshold),
+}
+"""Neuron model name → its kernel: the one place in codegen a neuron model is added."""
+
+KERNEL_MODELS: tuple[str, ...] = tuple(NEURON_KERNELS)
+"""Neuron models with a generated kernel (the keys of :data:`NEURON_KERNELS`)."""
