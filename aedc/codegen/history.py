@@ -16,7 +16,7 @@ from aedc.codegen.program import Program
 from aedc.ir.graph import Projection
 from aedc.routing.model import KeyBlock
 
-__all__ = ["History", "Port", "ReceiveSide", "receive_side"]
+__all__ = ["Histories", "History", "Port", "ReceiveSide", "receive_side"]
 
 
 @dataclass
@@ -111,25 +111,26 @@ class ReceiveSide:
 
 
 def receive_side(hists: Histories) -> ReceiveSide:
+    """Declarations, tick-start clearing, packet stores and MPT entries of every history of a PE."""
     arrays, clear, cases, mpt = [], [], [], []
     for h_i, h in enumerate(hists.items):
         label = hists.prog.slices[h.src].label
         store = "rxq_insert(key, payload); " if h.rxq else ""
         if h.depth > 1:
-            slot = h.depth - 1
+            mask = h.depth - 1
             if h.binary:
                 # spike counts, not a bitmap: in an asynchronous schedule a slow receiver's tick can
                 # take two source ticks' spikes of one neuron, and each must add its weight
                 text, size = c_state("uint8_t", f"h{h_i}_cnt", (h.depth, h.n),
                                      f"event history of {label}: spikes per neuron per tick slot")
-                store += f"h{h_i}_cnt[now & {slot}u][i]++; "
-                clear.append(f"    for (uint32_t j = 0; j < {h.n}u; j++) h{h_i}_cnt[t & {slot}u][j] = 0;")
+                store += f"h{h_i}_cnt[now & {mask}u][i]++; "
+                clear.append(f"    for (uint32_t j = 0; j < {h.n}u; j++) h{h_i}_cnt[t & {mask}u][j] = 0;")
             else:
                 text, size = c_state("float", f"h{h_i}_pay", (h.depth, h.n),
                                      f"event history of {label}: payload per tick slot (0 = none)")
-                store += f"h{h_i}_pay[now & {slot}u][i] = aedc_u2f(payload); "
-                clear.append(f"    for (uint32_t j = 0; j < {h.n}u; j++) h{h_i}_pay[t & {slot}u][j] = 0.0f;")
-            arrays.append((text + f"#define H{h_i}_MASK {slot}u /* {h.depth} slots */\n", size))
+                store += f"h{h_i}_pay[now & {mask}u][i] = aedc_u2f(payload); "
+                clear.append(f"    for (uint32_t j = 0; j < {h.n}u; j++) h{h_i}_pay[t & {mask}u][j] = 0.0f;")
+            arrays.append((text + f"#define H{h_i}_MASK {mask}u /* {h.depth} slots */\n", size))
         cases.append(f"        case {h_i}u: {store}break; /* {label} */")
         mpt.append(f"    {{0x{h.block.base:08x}u, 0x{h.block.mask:08x}u, {h_i}u}}, /* {label} */")
     return ReceiveSide(tuple(arrays), tuple(clear), tuple(cases), tuple(mpt))
