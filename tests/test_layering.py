@@ -48,3 +48,20 @@ def test_a_forbidden_import_is_refused(tmp_path: Path, module: str, line: str, c
     assert res.returncode != 0
     broken = [ln for ln in res.stdout.splitlines() if " BROKEN" in ln]
     assert any(contract in ln for ln in broken), res.stdout
+
+
+PACKAGES = ("ir", "frontend", "passes", "partition", "routing", "codegen", "timing", "emulator",
+            "reference", "train", "deploy", "datasets")
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_every_package_has_a_front_door(package: str) -> None:
+    """Each package names its public signature in ``__all__``, and every name there resolves."""
+    import importlib
+
+    mod = importlib.import_module(f"aedc.{package}")
+    names = getattr(mod, "__all__", None)
+    assert names, f"aedc.{package} has no __all__"
+    missing = [n for n in names if not hasattr(mod, n)]
+    assert not missing, f"aedc.{package}.__all__ names what it does not define: {missing}"
+    assert len(mod.__doc__ or "") > 80, f"aedc.{package} has no package docstring"
