@@ -10,10 +10,10 @@ from collections import deque
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aedc.machine import Chip, Machine
+from aedc.machine import Chip, LinkDirection, Machine
 from aedc.routing.keys import allocate_keys
 from aedc.routing.synthetic import layered_placement
-from aedc.routing.trees import bfs, build_routes, multicast_tree
+from aedc.routing.trees import bfs, build_routes, chip_graph, multicast_tree
 
 STEPS = {"E": (1, 0), "NE": (1, 1), "N": (0, 1), "W": (-1, 0), "SW": (-1, -1), "S": (0, -1)}
 
@@ -107,3 +107,57 @@ def test_balanced_trees_stay_shortest_and_lower_the_peak_link_load() -> None:
         for hop in src.hops:
             assert hop.chip_hops == machine.chip_hops(src.source.chip, hop.pe.chip)
     assert max(balanced.link_loads().values()) <= max(compact.link_loads().values())
+
+
+def oracle_tree(w: int, h: int, torus: bool, src: Chip, dests: tuple[Chip, ...],
+                loads: dict[tuple[Chip, str], float] | None = None, weight: float = 0.0
+                ) -> tuple[tuple[Chip, str], ...]:
+    """The documented rule by brute force: a step's candidates are every (chip, link) of the machine
+    that reaches the node from one hop nearer the source, in link order."""
+    dist = oracle_distances(w, h, torus, src)
+    chips = [(x, y) for y in range(h) for x in range(w)]
+    links = list(STEPS)
+    on_tree, edges = {src}, set()
+    for d in sorted(set(dests), key=lambda c: (-dist[c], chips.index(c))):
+        node = d
+        while node not in on_tree:
+            cands = [(p, ln) for ln in links for p in chips
+                     if follow(w, h, torus, p, ln) == node and dist[p] == dist[node] - 1]
+            pool = [c for c in cands if c[0] in on_tree] or cands
+            if loads is not None:
+                pool = sorted(pool, key=lambda c: loads.get(c, 0.0))
+            parent, link = pool[0]
+            edges.add((parent, link))
+            on_tree.add(node)
+            node = parent
+    if loads is not None:
+        for e in edges:
+            loads[e] = loads.get(e, 0.0) + weight
+    return tuple(sorted(edges, key=lambda e: (chips.index(e[0]), links.index(e[1]))))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 5), st.integers(1, 5), st.booleans(), st.booleans(), st.data())
+def test_tree_choices_match_the_brute_force_rule(w: int, h: int, torus: bool, balance: bool,
+                                                 data: st.DataObject) -> None:
+    machine = Machine.tiny(chips=(w, h), torus=torus)
+    chips = machine.chips
+    loads: dict[tuple[Chip, LinkDirection], float] | None = {} if balance else None
+    oracle_loads: dict[tuple[Chip, str], float] | None = {} if balance else None
+    for i in range(3):  # a few trees in a row, so the loads of the earlier ones steer the later ones
+        src = data.draw(st.sampled_from(chips))
+        dests = tuple(data.draw(st.sets(st.sampled_from(chips), min_size=1, max_size=len(chips))))
+        got = multicast_tree(machine, src, dests, loads, float(i + 1))
+        assert got == oracle_tree(w, h, torus, src, dests, oracle_loads, float(i + 1))
+    assert loads == oracle_loads
+
+
+def test_ties_go_to_the_first_link_in_link_order() -> None:
+    torus = Machine.tiny(chips=(4, 4), torus=True)
+    # (2, 1) is 2 hops away via (1, 1) (link E) or (1, 0) (link NE): E comes first
+    assert multicast_tree(torus, (0, 0), ((2, 1),)) == (((0, 0), "NE"), ((1, 1), "E"))
+    # on a 2-wide torus E and W both join (0, 0) to (1, 0): two links of the chip graph, E chosen
+    ring = Machine.tiny(chips=(2, 1), torus=True)
+    assert sorted(chip_graph(ring).get_edge_data((0, 0), (1, 0))) == ["E", "NE", "SW", "W"]
+    assert multicast_tree(ring, (0, 0), ((1, 0),)) == (((0, 0), "E"),)
+    assert bfs(ring, (0, 0)) == {(0, 0): 0, (1, 0): 1}

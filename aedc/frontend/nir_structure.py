@@ -9,12 +9,13 @@ Back-edges: NIR edges are instantaneous, so a cycle must be cut somewhere for a 
 A depth-first search from the ``Input`` nodes (sorted by name, successors sorted by name, then every
 unvisited node by name) over the zero-latency edges marks each edge that closes a cycle; the IR delivers
 its value one tick later. Edges into a ``Delay`` of at least one tick already carry latency and are not
-searched, so a loop through a Delay is never delayed twice.
+searched, so a loop through a Delay is never delayed twice. The search is networkx's
+(:func:`aedc.ir.topology.dfs_back_edges`), and so is the node order (its lexicographical topological
+sort); networkx is imported inside those functions, not with this module.
 """
 
 from __future__ import annotations
 
-import heapq
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from types import MappingProxyType
 
 from aedc.errors import NIRFormatError
 from aedc.frontend.nir_reader import RawGraph, RawNode, resolve_endpoint
+from aedc.ir.topology import dfs_back_edges
 
 Edge = tuple[str, str]
 
@@ -82,49 +84,25 @@ def flatten(graph: RawGraph) -> FlatGraph:
 
 def back_edges(nodes: Iterable[str], edges: Iterable[Edge],
                roots: Iterable[str]) -> dict[Edge, tuple[str, ...]]:
-    """Edges closing a cycle in a DFS from ``roots`` (then all nodes) by name → the cycle they close."""
-    names = sorted(set(nodes))
-    succ: dict[str, list[str]] = {n: [] for n in names}
-    for s, d in sorted(set(edges)):
-        succ[s].append(d)
-    colour = dict.fromkeys(names, 0)  # 0 new, 1 on the stack, 2 done
-    found: dict[Edge, tuple[str, ...]] = {}
-    for start in [*sorted(roots), *names]:
-        if colour[start]:
-            continue
-        colour[start] = 1
-        path, stack = [start], [iter(succ[start])]
-        while stack:
-            nxt = next(stack[-1], None)
-            if nxt is None:
-                colour[path.pop()] = 2
-                stack.pop()
-            elif colour[nxt] == 1:
-                found[(path[-1], nxt)] = (*path[path.index(nxt):], nxt)
-            elif colour[nxt] == 0:
-                colour[nxt] = 1
-                path.append(nxt)
-                stack.append(iter(succ[nxt]))
-    return found
+    """Edges closing a cycle in a DFS from ``roots`` (then all nodes) by name → the cycle they close.
+
+    Successors are searched by name; the dict lists the edges in the order the search meets them.
+    """
+    return dict(dfs_back_edges([*sorted(roots), *sorted(set(nodes))], sorted(set(edges))))
 
 
 def topo_order(nodes: Iterable[str], edges: Iterable[Edge]) -> tuple[str, ...]:
-    """Topological order of an acyclic edge set, ties broken by name (Kahn with a min-heap)."""
-    names = sorted(set(nodes))
-    indeg = dict.fromkeys(names, 0)
-    succ: dict[str, list[str]] = {n: [] for n in names}
-    for s, d in set(edges):
-        succ[s].append(d)
-        indeg[d] += 1
-    ready = [n for n in names if indeg[n] == 0]
-    heapq.heapify(ready)
-    order: list[str] = []
-    while ready:
-        n = heapq.heappop(ready)
-        order.append(n)
-        for m in succ[n]:
-            indeg[m] -= 1
-            if indeg[m] == 0:
-                heapq.heappush(ready, m)
-    assert len(order) == len(names), "topo_order needs an acyclic edge set"
-    return tuple(order)
+    """Topological order of an acyclic edge set, ties broken by name.
+
+    The lexicographically smallest order by name (``networkx.lexicographical_topological_sort``): at
+    each step the smallest name whose predecessors are all placed.
+    """
+    import networkx as nx
+
+    g = nx.DiGraph()
+    g.add_nodes_from(sorted(set(nodes)))
+    g.add_edges_from(set(edges))
+    try:
+        return tuple(nx.lexicographical_topological_sort(g))
+    except nx.NetworkXUnfeasible:
+        raise AssertionError("topo_order needs an acyclic edge set") from None

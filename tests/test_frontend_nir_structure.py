@@ -1,0 +1,72 @@
+"""NIR graph structure: back-edges of the by-name DFS and the by-name topological order, pinned on
+small graphs and checked against brute force (every permutation, a recursive DFS).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aedc.frontend.nir_structure import back_edges, topo_order
+
+Edge = tuple[str, str]
+NAMES = st.sampled_from(["in", "a", "b", "c", "s.x", "s.y"])
+
+
+def test_back_edges_search_from_the_inputs_first() -> None:
+    edges = [("a", "b"), ("b", "a"), ("in", "b")]
+    # by name alone the search starts at a, and b -> a closes the loop
+    assert back_edges(["a", "b", "in"], edges, ()) == {("b", "a"): ("a", "b", "a")}
+    # from the input it reaches b first, so a -> b closes it
+    assert back_edges(["a", "b", "in"], edges, ["in"]) == {("a", "b"): ("b", "a", "b")}
+
+
+def test_back_edges_follow_successors_by_name() -> None:
+    # from a: b before c (by name, not edge order); both close a loop back to a
+    edges = [("a", "c"), ("c", "a"), ("a", "b"), ("b", "a")]
+    assert list(back_edges("abc", edges, ()).items()) == [(("b", "a"), ("a", "b", "a")),
+                                                          (("c", "a"), ("a", "c", "a"))]
+
+
+def test_topo_order_is_the_smallest_by_name() -> None:
+    # insertion order c, b, a; a waits for c: smallest ready name first gives b, c, a
+    assert topo_order(["c", "b", "a"], [("c", "a")]) == ("b", "c", "a")
+
+
+def oracle_back_edges(nodes: list[str], edges: list[Edge], roots: list[str]) -> dict[Edge, tuple[str, ...]]:
+    succ = {n: sorted({d for s, d in edges if s == n}) for n in nodes}
+    done: set[str] = set()
+    path: list[str] = []
+    found: dict[Edge, tuple[str, ...]] = {}
+
+    def visit(n: str) -> None:
+        path.append(n)
+        for m in succ[n]:
+            if m in path:
+                found[(n, m)] = (*path[path.index(m):], m)
+            elif m not in done:
+                visit(m)
+        path.pop()
+        done.add(n)
+
+    for n in [*sorted(roots), *sorted(nodes)]:
+        if n not in done:
+            visit(n)
+    return found
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(NAMES, min_size=1, max_size=6, unique=True), st.data())
+def test_back_edges_and_order_match_brute_force(nodes: list[str], data: st.DataObject) -> None:
+    pick = st.sampled_from(nodes)
+    edges = data.draw(st.lists(st.tuples(pick, pick), max_size=10))
+    roots = data.draw(st.lists(pick, max_size=2, unique=True))
+    back = back_edges(nodes, edges, roots)
+    assert list(back.items()) == list(oracle_back_edges(nodes, edges, roots).items())
+    forward = [e for e in edges if e not in back]
+    valid = [p for p in itertools.permutations(sorted(nodes))
+             if all(p.index(s) < p.index(d) for s, d in forward)]
+    assert valid, "cutting the back-edges leaves a DAG"
+    assert topo_order(nodes, forward) == min(valid)
