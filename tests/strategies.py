@@ -300,6 +300,7 @@ def _params(rng: Rng, model: str, shape: tuple[int, ...], dt: float) -> dict[str
         "v_reset": lambda: u(-0.5, 0.0, zero_p=0.5),
         "w_in": lambda: u(0.5, 2.0),
         "bias": lambda: u(-0.25, 0.5, zero_p=0.5),
+        "beta": lambda: u(0.0, 1.5, zero_p=0.25),
     }
     out = {}
     for p in NEURON_MODELS[model].PARAMS:

@@ -9,17 +9,21 @@ deep in a pass; the lookups themselves refuse a missing model with an error nami
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import get_args
 
 import numpy as np
 import pytest
 
 from aedc import Network
+from aedc.codegen import kernels as codegen_kernels
+from aedc.codegen.synapses import SYNAPSE_ENCODERS
 from aedc.emulator import Emulator
 from aedc.emulator import neurons as emulator_neurons
 from aedc.errors import EmulatorError, SimulationError, VerifyError
 from aedc.ir import Graph, discretise
 from aedc.ir.neurons import NEURON_MODELS
 from aedc.partition import memory
+from aedc.partition.model import SynapseFormatName
 from aedc.reference import neurons as reference_neurons
 from aedc.reference import simulate
 
@@ -28,6 +32,7 @@ TABLES: dict[str, Mapping[str, object]] = {
     "aedc.reference.neurons.NEURON_UPDATES": reference_neurons.NEURON_UPDATES,
     "aedc.emulator.neurons.NEURON_UPDATES": emulator_neurons.NEURON_UPDATES,
     "aedc.partition.memory.CODE_PER_MODEL": memory.CODE_PER_MODEL,
+    "aedc.codegen.kernels.NEURON_KERNELS": codegen_kernels.NEURON_KERNELS,
 }
 NOT_MODELS = {"aedc.partition.memory.CODE_PER_MODEL": {"synapse"}}  # keys that name other kernels
 MODELS = sorted(NEURON_MODELS)
@@ -45,10 +50,11 @@ def test_every_model_has_an_entry(model: str, table_name: str) -> None:
     check_entry(table_name, TABLES[table_name], model)
 
 
-@pytest.mark.parametrize("model", MODELS)
-def test_every_model_has_a_codegen_kernel(model: str) -> None:
-    kernels = pytest.importorskip("aedc.codegen.kernels")
-    check_entry("aedc.codegen.kernels.NEURON_KERNELS", kernels.NEURON_KERNELS, model)
+@pytest.mark.parametrize("fmt", get_args(SynapseFormatName))
+def test_every_synapse_format_has_memory_terms_and_an_encoder(fmt: str) -> None:
+    """Synapse formats are the other axis: the memory model and codegen each keep one table."""
+    assert fmt in memory.SYNAPSE_TERMS, f"synapse format '{fmt}' has no entry in memory.SYNAPSE_TERMS"
+    assert any(f == fmt for f, _ in SYNAPSE_ENCODERS), f"synapse format '{fmt}' has no codegen encoder"
 
 
 @pytest.mark.parametrize("table_name", sorted(TABLES))
@@ -108,6 +114,6 @@ def test_emulator_refuses_a_model_without_an_update(monkeypatch: pytest.MonkeyPa
 
 def test_memory_model_refuses_a_model_without_code_bytes() -> None:
     assert memory.code_bytes(["lif"], []) == memory.CODE_RUNTIME + memory.CODE_PER_MODEL["lif"]
-    with pytest.raises(NotImplementedError, match=r"\['alif'\] have no entry in "
+    with pytest.raises(NotImplementedError, match=r"\['hodgkin_huxley'\] have no entry in "
                                                   r"aedc\.partition\.memory\.CODE_PER_MODEL"):
-        memory.code_bytes(["lif", "alif"], [])
+        memory.code_bytes(["lif", "hodgkin_huxley"], [])

@@ -71,14 +71,17 @@ def _integrating(k: int) -> list[str]:
     return [f"float v = s{k}_v[i] + S{k}_GAIN(i) * x;"]
 
 
-def _fire(k: int, sem: Semantics, membrane: list[str]) -> NeuronUpdate:
-    """Spike when ``v`` crosses ``V_THRESHOLD``, then reset (in this tick, or the next one's)."""
+def _fire(k: int, sem: Semantics, membrane: list[str], theta: str | None = None,
+          after: tuple[str, ...] = ()) -> NeuronUpdate:
+    """Spike when ``v`` crosses the threshold (``V_THRESHOLD``, or the C expression ``theta``), then
+    reset by it (in this tick, or the next one's); ``after`` runs once ``z`` is known."""
     P = f"S{k}_"
     cmp = ">" if sem.threshold_cmp == ">" else ">="
+    th = theta or f"{P}V_THRESHOLD(i)"
 
     def reset(cond: str) -> str:
         if sem.reset == "subtract":
-            return f"if ({cond}) v = v - {P}V_THRESHOLD(i);"
+            return f"if ({cond}) v = v - {th};"
         return f"if ({cond}) v = {P}V_RESET(i);"
 
     lines = list(membrane)
@@ -86,9 +89,9 @@ def _fire(k: int, sem: Semantics, membrane: list[str]) -> NeuronUpdate:
     if sem.reset_next_tick:
         state = (("uint8_t", f"s{k}_zprev", f"spiked last tick (reset applied one tick late), slice {k}"),)
         lines.append(reset(f"s{k}_zprev[i]"))
-    lines.append(f"int z = v {cmp} {P}V_THRESHOLD(i);")
+    lines.append(f"int z = v {cmp} {th};")
     lines.append(f"s{k}_zprev[i] = (uint8_t)z;" if sem.reset_next_tick else reset("z"))
-    lines += [f"s{k}_v[i] = v;", "float value = z ? 1.0f : 0.0f;"]
+    lines += [f"s{k}_v[i] = v;", *after, "float value = z ? 1.0f : 0.0f;"]
     return NeuronUpdate(tuple(lines), state)
 
 
@@ -107,6 +110,15 @@ def _relu(k: int, sem: Semantics) -> NeuronUpdate:
 
 def _lif(k: int, sem: Semantics) -> NeuronUpdate:
     return _fire(k, sem, _leaky(k, sem, cuba=False))
+
+
+def _alif(k: int, sem: Semantics) -> NeuronUpdate:
+    """LIF with the threshold ``V_THRESHOLD + BETA·a`` (``a`` of the previous tick), then
+    ``a = ADAPT_DECAY·a + z``."""
+    P = f"S{k}_"
+    membrane = [*_leaky(k, sem, cuba=False), f"float a = s{k}_a[i];",
+                f"float theta = {P}V_THRESHOLD(i) + {P}BETA(i) * a;"]
+    return _fire(k, sem, membrane, "theta", (f"s{k}_a[i] = {P}ADAPT_DECAY(i) * a + (z ? 1.0f : 0.0f);",))
 
 
 def _cuba_lif(k: int, sem: Semantics) -> NeuronUpdate:
@@ -143,6 +155,7 @@ NEURON_KERNELS: dict[str, NeuronKernel] = {
     "linear": NeuronKernel((), _linear),
     "relu": NeuronKernel((), _relu),
     "lif": NeuronKernel((*_LEAK, *_SPIKE), _lif),
+    "alif": NeuronKernel((*_LEAK, *_SPIKE, "beta", "adapt_decay"), _alif),
     "cuba_lif": NeuronKernel((*_SYN, *_LEAK, *_SPIKE), _cuba_lif),
     "if": NeuronKernel(("gain", *_SPIKE), _if),
     "li": NeuronKernel(_LEAK, _li),

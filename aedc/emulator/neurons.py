@@ -61,22 +61,33 @@ def _integrate(t: NeuronTick, x: Array) -> Array:
     return v
 
 
-def _reset(t: NeuronTick, v: Array, z: Array) -> Array:
+def _reset(t: NeuronTick, v: Array, z: Array, theta: Array) -> Array:
     if t.sem.reset == "subtract":
-        return jnp.where(z, v - t.c["v_threshold"], v)
+        return jnp.where(z, v - theta, v)
     return jnp.where(z, t.c["v_reset"], v)
 
 
-def _spike_reset(t: NeuronTick, v: Array) -> Array:
+def _fire(t: NeuronTick, v: Array, theta: Array) -> Array:
     sem = t.sem
     if sem.reset_next_tick:
-        v = _reset(t, v, t.st["z"])
-    zf = heaviside(v, t.c["v_threshold"], sem.threshold_cmp == ">=")
+        v = _reset(t, v, t.st["z"], theta)
+    zf = heaviside(v, theta, sem.threshold_cmp == ">=")
     z = zf > 0.5
     if not sem.reset_next_tick:
-        v = _reset(t, v, z)
+        v = _reset(t, v, z, theta)
     t.st["z"] = z
     t.st["v"] = v
+    return zf
+
+
+def _spike_reset(t: NeuronTick, v: Array) -> Array:
+    return _fire(t, v, t.c["v_threshold"])
+
+
+def _adaptive_spike_reset(t: NeuronTick, v: Array) -> Array:
+    a = t.st["a"]
+    zf = _fire(t, v, t.c["v_threshold"] + fmul(t.c["beta"], a, t.fence))
+    t.st["a"] = fmul(t.c["adapt_decay"], a, t.fence) + zf
     return zf
 
 
@@ -97,6 +108,9 @@ INTEGRATE = Stage(_integrate)
 """``v' = v + gain·x``."""
 SPIKE_RESET = Stage(_spike_reset, ("v_threshold", "v_reset"))
 """Spike when ``v`` crosses ``v_threshold`` (surrogate gradient), reset now or next tick; → 0/1."""
+ADAPTIVE_SPIKE_RESET = Stage(_adaptive_spike_reset, ("v_threshold", "v_reset", "beta"))
+"""Spike when ``v`` crosses ``v_threshold + beta·a`` (surrogate gradient), reset by that threshold,
+then ``a' = adapt_decay·a + z``; → 0/1."""
 HEAVISIDE = Stage(_heaviside, ("threshold",))
 """Stateless ``x > threshold`` (or ``>=``) as 0/1 (no surrogate)."""
 RELU = Stage(_relu)
@@ -108,6 +122,7 @@ NEURON_UPDATES: dict[str, tuple[Stage, ...]] = {
     "relu": (RELU,),
     "threshold": (HEAVISIDE,),
     "lif": (LEAKY_MEMBRANE, SPIKE_RESET),
+    "alif": (LEAKY_MEMBRANE, ADAPTIVE_SPIKE_RESET),
     "li": (LEAKY_MEMBRANE,),
     "cuba_lif": (SYNAPTIC_CURRENT, LEAKY_MEMBRANE, SPIKE_RESET),
     "cuba_li": (SYNAPTIC_CURRENT, LEAKY_MEMBRANE),

@@ -13,6 +13,8 @@ Update forms (all float32, evaluated left to right, no fused multiply-add):
   Euler ``syn_decay = 1 - dt/τ_syn``, ``syn_gain = w_in·dt/τ_syn``; exact ``syn_decay = e^(-dt/τ_syn)``,
   ``syn_gain = w_in·(1 - syn_decay)``.
 * integrators (IF, I): ``v' = v + gain·x`` with ``gain = r·dt`` (Euler is exact here).
+* threshold adaptation (ALIF): ``a' = adapt_decay·a + z`` with Euler ``adapt_decay = 1 - dt/τ_adapt``,
+  exact ``adapt_decay = e^(-dt/τ_adapt)``.
 
 Which constants a model has is :data:`NEURON_CONSTANTS`, one entry per model name.
 """
@@ -70,6 +72,13 @@ def integrator() -> ConstantTerm:
     return term
 
 
+def adaptation(tau: str) -> ConstantTerm:
+    """``adapt_decay`` of a threshold adaptation variable with time constant parameter ``tau``."""
+    def term(neuron: NeuronModel, dt: float, exact: bool) -> dict[str, np.ndarray]:
+        return {"adapt_decay": _leaky(_f64(neuron, tau), dt, exact)[0]}
+    return term
+
+
 NEURON_CONSTANTS: dict[str, tuple[ConstantTerm, ...]] = {
     "input": (),
     "linear": (),
@@ -77,6 +86,7 @@ NEURON_CONSTANTS: dict[str, tuple[ConstantTerm, ...]] = {
     "threshold": (),
     "lif": (leaky_membrane("tau"),),
     "li": (leaky_membrane("tau"),),
+    "alif": (leaky_membrane("tau"), adaptation("tau_adapt")),
     "cuba_lif": (synaptic_current("tau_syn"), leaky_membrane("tau_mem")),
     "cuba_li": (synaptic_current("tau_syn"), leaky_membrane("tau_mem")),
     "if": (integrator(),),
@@ -84,8 +94,9 @@ NEURON_CONSTANTS: dict[str, tuple[ConstantTerm, ...]] = {
 }
 """Model name → the groups of constants its update uses, in the order they are stored (codegen emits
 them in this order). An entry is a tuple of :data:`ConstantTerm` built by :func:`leaky_membrane`,
-:func:`synaptic_current` or :func:`integrator` (or a new helper for a new kind of state); ``()`` for a
-stateless model. Every model of :data:`aedc.ir.neurons.NEURON_MODELS` has an entry (a test checks)."""
+:func:`synaptic_current`, :func:`integrator` or :func:`adaptation` (or a new helper for a new kind of
+state); ``()`` for a stateless model. Every model of :data:`aedc.ir.neurons.NEURON_MODELS` has an entry
+(a test checks)."""
 
 
 def neuron_constants(neuron: Neuron, sem: Semantics) -> dict[str, np.ndarray]:

@@ -7,7 +7,9 @@ order so that codegen, emulator and reference treat them alike; ``STATE`` the st
 ``SPIKING`` whether the model emits binary spikes (otherwise it emits a value every tick: graded or
 sigma-delta events).
 
-Continuous-time definitions (NIR 1.0): LIF ``τ dv/dt = (v_leak - v) + R·I``; CubaLIF adds
+Continuous-time definitions (NIR 1.0): LIF ``τ dv/dt = (v_leak - v) + R·I``; ALIF (no NIR node) is an
+LIF whose threshold ``v_threshold + β·a`` rises by ``β`` with every spike and relaxes with
+``τ_adapt da/dt = -a``; CubaLIF adds
 ``τ_syn dI/dt = -I + w_in·x``; IF ``dv/dt = R·I``; LI/CubaLI are LIF/CubaLIF without spikes; I is IF
 without spikes; Threshold ``z = H(x - θ)``. Linear is an instantaneous pass-through ``y = x``; ReLU
 ``y = max(x, 0)`` (the graded/sigma-delta unit of AED networks).
@@ -73,6 +75,32 @@ class LIFModel(NeuronModel):
     v_leak: NDArray
     v_threshold: NDArray
     v_reset: NDArray
+
+
+class ALIFModel(NeuronModel):
+    """Adaptive-threshold LIF (the LSNN neuron of Bellec et al., NeurIPS 2018): an LIF membrane whose
+    effective threshold ``v_threshold + beta·a`` grows by ``beta`` per spike and decays with
+    ``tau_adapt`` — spike-frequency adaptation, the memory that temporal tasks use.
+
+    One tick (float32, left to right): ``v ← (decay·v + gain·x) + leak``; ``θ = v_threshold + beta·a``
+    (``a`` of the previous tick); spike on ``v > θ`` (``>=`` by the semantics), reset ``v ← v − θ``
+    (subtract) or ``v_reset``; then ``a ← adapt_decay·a + z``. ``adapt_decay`` is ``e^(-dt/τ_adapt)``
+    (exact) or ``1 − dt/τ_adapt`` (Euler); a spike adds 1 to ``a`` undecayed (not ``1 − ρ`` as in
+    Bellec's form: that is ``beta`` scaled by ``1 − ρ``). NIR 1.0 has no such node: native graphs only.
+    """
+
+    model: Literal["alif"] = "alif"
+    PARAMS: ClassVar[tuple[str, ...]] = ("tau", "r", "v_leak", "v_threshold", "v_reset", "tau_adapt",
+                                         "beta", "bias")
+    STATE: ClassVar[tuple[str, ...]] = ("v", "a")
+    SPIKING: ClassVar[bool] = True
+    tau: NDArray
+    r: NDArray
+    v_leak: NDArray
+    v_threshold: NDArray
+    v_reset: NDArray
+    tau_adapt: NDArray
+    beta: NDArray
 
 
 class CubaLIFModel(NeuronModel):
@@ -153,17 +181,17 @@ class ThresholdModel(NeuronModel):
 
 
 Neuron = Annotated[
-    InputModel | LinearModel | ReLUModel | LIFModel | CubaLIFModel | IFModel | LIModel
+    InputModel | LinearModel | ReLUModel | LIFModel | ALIFModel | CubaLIFModel | IFModel | LIModel
     | CubaLIModel | IntegratorModel | ThresholdModel,
     Field(discriminator="model"),
 ]
 
 NEURON_MODELS: dict[str, type[NeuronModel]] = {
     cls.model_fields["model"].default: cls
-    for cls in (InputModel, LinearModel, ReLUModel, LIFModel, CubaLIFModel, IFModel, LIModel,
+    for cls in (InputModel, LinearModel, ReLUModel, LIFModel, ALIFModel, CubaLIFModel, IFModel, LIModel,
                 CubaLIModel, IntegratorModel, ThresholdModel)
 }
 """Model name → class, for builders and error messages."""
 
 # Time constants must be > 0; these are checked by the verifier.
-TIME_CONSTANTS = ("tau", "tau_syn", "tau_mem")
+TIME_CONSTANTS = ("tau", "tau_syn", "tau_mem", "tau_adapt")

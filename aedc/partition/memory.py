@@ -44,7 +44,7 @@ Terms (each documented where it is computed, in :func:`slice_memory`):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,7 +52,7 @@ import numpy as np
 from aedc.ir.graph import Graph, Population, Projection
 from aedc.ir.neurons import InputModel
 from aedc.machine import Machine
-from aedc.partition.model import MemoryBreakdown, ProjectionFormat, Slice, WeightType
+from aedc.partition.model import MemoryBreakdown, ProjectionFormat, Slice, SynapseFormatName, WeightType
 from aedc.partition.synstats import ProjectionStats, RangeStats
 
 ROW_HEADER_BYTES = 12  # per synaptic row (DESIGN.md; py-spinnaker2 row layout)
@@ -75,7 +75,7 @@ FIXED_PE_BYTES = PACKET_QUEUE_BYTES + 4 * COUNTER_WORDS
 CODE_RUNTIME = 8 * 1024
 CODE_PER_PORT = 256
 CODE_PER_MODEL: dict[str, int] = {
-    "input": 1024, "linear": 1536, "relu": 1536, "threshold": 1536, "lif": 2560, "li": 2560,
+    "input": 1024, "linear": 1536, "relu": 1536, "threshold": 1536, "lif": 2560, "alif": 3072, "li": 2560,
     "cuba_lif": 3072, "cuba_li": 3072, "if": 2048, "integrator": 2048,
     "synapse": 1024,  # not a neuron model: the kernel of a synapse PE (fan-in splitting)
 }
@@ -234,28 +234,38 @@ def target_bytes(destinations: int) -> int:
     return align(TARGET_BYTES * max(int(destinations), 1))
 
 
+def _rows_terms(inc: Incoming, st: RangeStats, n: int, blocks: int) -> dict[str, int]:
+    """Sparse rows: 12 B header per presynaptic neuron with a row + one word per synapse; per key block
+    a header array and a word array, each 16-byte aligned (padding ≤ 12 and ≤ 16 − word); the weight
+    table (16 entries for lut4 words, else the distinct weights the slice uses)."""
+    word = WORD_BYTES_NARROW if inc.fmt.weight_type == "lut4" else WORD_BYTES_WIDE
+    pad = blocks * (ROW_HEADER_BYTES + 16 - word)
+    table = LUT_ENTRIES if inc.fmt.weight_type == "lut4" else st.distinct
+    return {"synapse_rows": align(ROW_HEADER_BYTES * st.rows + word * st.synapses + pad),
+            "weight_tables": align(4 * table)}
+
+
+def _dense_terms(inc: Incoming, st: RangeStats, n: int, blocks: int) -> dict[str, int]:
+    """Dense blocks: rows-with-synapses × post neurons, no index; int8 carries a 4 B float32 scale;
+    one 16-byte aligned block per key block (padding ≤ 15)."""
+    extra = 4 if inc.fmt.weight_type == "int8" else 0
+    return {"dense_blocks": align(st.rows * n * DENSE_BYTES[inc.fmt.weight_type] + blocks * (extra + 15))}
+
+
+SynapseTerms = Callable[[Incoming, RangeStats, int, int], dict[str, int]]
+
+SYNAPSE_TERMS: Mapping[SynapseFormatName, SynapseTerms] = {"rows": _rows_terms, "dense": _dense_terms}
+"""Synapse format → its byte terms ``(incoming, stats of the slice's synapses, post neurons, key
+blocks) → {term: bytes}``: the one place the memory model learns a format (codegen's twin is
+:data:`aedc.codegen.synapses.SYNAPSE_ENCODERS`; a test checks both cover every format)."""
+
+
 def synapse_terms(inc: Incoming, st: RangeStats, n: int) -> dict[str, int]:
     """Rows / dense / table / MPT bytes of one projection's synapses onto ``n`` post neurons."""
     if st.synapses == 0:
         return {}
-    out: dict[str, int] = {}
     blocks = _blocks_overlapping(inc.pre_bounds, st.pre_min, st.pre_max)
-    if inc.fmt.format == "rows":
-        word = WORD_BYTES_NARROW if inc.fmt.weight_type == "lut4" else WORD_BYTES_WIDE
-        # 12 B header per presynaptic neuron with a row + one word per synapse; per key block a header
-        # array and a word array, each 16-byte aligned (padding ≤ 12 and ≤ 16 − word)
-        pad = blocks * (ROW_HEADER_BYTES + 16 - word)
-        out["synapse_rows"] = align(ROW_HEADER_BYTES * st.rows + word * st.synapses + pad)
-        if inc.fmt.weight_type == "lut4":
-            out["weight_tables"] = align(4 * LUT_ENTRIES)  # the projection's 16-entry weight table
-        else:  # wide words index a float32 table of the distinct weights the slice uses
-            out["weight_tables"] = align(4 * st.distinct)
-    else:
-        wbytes = DENSE_BYTES[inc.fmt.weight_type]
-        # rows-with-synapses × post neurons, no index; int8 carries a 4 B float32 scale; one 16-byte
-        # aligned block per key block (padding ≤ 15)
-        extra = 4 if inc.fmt.weight_type == "int8" else 0
-        out["dense_blocks"] = align(st.rows * n * wbytes + blocks * (extra + 15))
+    out = dict(SYNAPSE_TERMS[inc.fmt.format](inc, st, n, blocks))
     # one MPT entry per presynaptic key block (slice) that has a row into this slice
     out["master_pop_table"] = MPT_ENTRY_BYTES * blocks
     return out

@@ -4,9 +4,9 @@ An entry is the tuple of *stages* one tick runs, in order. A stage maps the valu
 one — the first gets ``x`` (the population's total input, bias included), the last one's result is the
 value the population presents (a 0/1 spike, or a graded value) — and reads/updates the population's
 :class:`Cell` in place. The stages are the shared pieces of the models (:mod:`aedc.ir.discretise` gives
-their constants): a synaptic current, a leaky membrane, an integrator, a spike with reset, a stateless
-threshold, a rectifier. Every product and sum is float32 in the order written (the emulator and the
-generated C reproduce it bit for bit).
+their constants): a synaptic current, a leaky membrane, an integrator, a spike with reset (fixed or
+adaptive threshold), a stateless threshold, a rectifier. Every product and sum is float32 in the order
+written (the emulator and the generated C reproduce it bit for bit).
 """
 
 from __future__ import annotations
@@ -59,25 +59,39 @@ def integrate(cell: Cell, x: np.ndarray) -> np.ndarray:
     return v
 
 
-def _reset(cell: Cell, v: np.ndarray, z: np.ndarray) -> np.ndarray:
+def _reset(cell: Cell, v: np.ndarray, z: np.ndarray, theta: np.ndarray) -> np.ndarray:
     if cell.sem.reset == "subtract":
-        return np.where(z, v - cell.p["v_threshold"], v).astype(F32)
+        return np.where(z, v - theta, v).astype(F32)
     return np.where(z, cell.p["v_reset"], v).astype(F32)
 
 
-def spike_reset(cell: Cell, v: np.ndarray) -> np.ndarray:
-    """Spike when ``v`` crosses ``v_threshold`` and reset (this tick, or the next one by
-    ``Semantics.reset_next_tick``); stores the reset ``v``, returns the 0/1 spikes."""
+def _fire(cell: Cell, v: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """Spike when ``v`` crosses ``theta`` and reset (this tick, or the next one by
+    ``Semantics.reset_next_tick``); stores the reset ``v``, returns the spikes (bool)."""
     sem = cell.sem
     if sem.reset_next_tick:
-        v = _reset(cell, v, cell.z_prev)
-    theta = cell.p["v_threshold"]
+        v = _reset(cell, v, cell.z_prev, theta)
     z = (v > theta) if sem.threshold_cmp == ">" else (v >= theta)
     if not sem.reset_next_tick:
-        v = _reset(cell, v, z)
+        v = _reset(cell, v, z, theta)
     cell.z_prev = z
     cell.state["v"] = v
-    return z.astype(F32)
+    return z
+
+
+def spike_reset(cell: Cell, v: np.ndarray) -> np.ndarray:
+    """Spike when ``v`` crosses ``v_threshold`` and reset; returns the 0/1 spikes."""
+    return _fire(cell, v, cell.p["v_threshold"]).astype(F32)
+
+
+def adaptive_spike_reset(cell: Cell, v: np.ndarray) -> np.ndarray:
+    """Spike when ``v`` crosses ``θ = v_threshold + beta·a`` and reset by ``θ``; then
+    ``a' = adapt_decay·a + z``. Returns the 0/1 spikes."""
+    a = cell.state["a"]
+    theta = (cell.p["v_threshold"] + cell.p["beta"] * a).astype(F32)
+    z = _fire(cell, v, theta).astype(F32)
+    cell.state["a"] = (cell.c["adapt_decay"] * a + z).astype(F32)
+    return z
 
 
 def heaviside(cell: Cell, x: np.ndarray) -> np.ndarray:
@@ -99,6 +113,7 @@ NEURON_UPDATES: dict[str, tuple[Stage, ...]] = {
     "relu": (relu,),
     "threshold": (heaviside,),
     "lif": (leaky_membrane, spike_reset),
+    "alif": (leaky_membrane, adaptive_spike_reset),
     "li": (leaky_membrane,),
     "cuba_lif": (synaptic_current, leaky_membrane, spike_reset),
     "cuba_li": (synaptic_current, leaky_membrane),
