@@ -65,3 +65,22 @@ def test_every_package_has_a_front_door(package: str) -> None:
     missing = [n for n in names if not hasattr(mod, n)]
     assert not missing, f"aedc.{package}.__all__ names what it does not define: {missing}"
     assert len(mod.__doc__ or "") > 80, f"aedc.{package} has no package docstring"
+
+
+@pytest.mark.parametrize(("old", "new", "name"), [
+    ("aedc.emulator.program", "aedc.timing", "PlacedProgram"),
+    ("aedc.emulator.schedule", "aedc.timing", "Schedule"),
+    ("aedc.reference.constants", "aedc.ir.discretise", "neuron_constants"),
+    ("aedc.train.deploy", "aedc.deploy", "deploy_check"),
+    ("aedc.emulator.report", "aedc.run_report", "run_to_dir"),
+])
+def test_moved_modules_keep_a_deprecation_alias(old: str, new: str, name: str) -> None:
+    """Code written against the old layout still runs, warned, with the very same objects."""
+    code = (f"import warnings; warnings.simplefilter('error', DeprecationWarning)\n"
+            f"import {new}\n"
+            f"try:\n    import {old}\nexcept DeprecationWarning as w:\n    print('warned', w)\n"
+            f"warnings.simplefilter('ignore')\nimport {old} as o\n"
+            f"assert o.{name} is {new}.{name}\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stderr
+    assert f"warned {old} moved" in res.stdout
