@@ -9,9 +9,14 @@ two independent witnesses of one documented model, not one reading the other's c
 * :class:`Schedule` and :func:`make_plan` (:mod:`aedc.timing.schedule`): the sync / async schedules,
   per-PE tick times (period, offset, jitter), arrival times over the NoC and the source-tick ranges
   each receiver tick uses.
+* :mod:`aedc.timing.event`: the contract of the event-driven schedule (``Schedule.event_driven``):
+  integrate on arrival, fire at once, micro-steps within each time step, and the counter-based
+  priority of its ``random`` policy.
 """
 
+from aedc.timing.event import EventPolicy, event_priority
 from aedc.timing.program import PlacedProgram
 from aedc.timing.schedule import Plan, Schedule, ScheduleMode, make_plan
 
-__all__ = ["PlacedProgram", "Plan", "Schedule", "ScheduleMode", "make_plan"]
+__all__ = ["EventPolicy", "PlacedProgram", "Plan", "Schedule", "ScheduleMode", "event_priority",
+           "make_plan"]

@@ -17,6 +17,9 @@ shape and handed to the JAX executor as index tables):
   adds nothing in async mode (every projection already crosses a tick boundary). Events that would be
   used after ``d``'s last tick are lost. One receiver tick may use several source ticks (a slow
   receiver) or none (a fast one).
+* **Event mode** (``Schedule.event_driven``) is the asynchronous event-driven model: events are
+  integrated on arrival and spikes sent at once, in micro-steps within each time step; its contract is
+  :mod:`aedc.timing.event`.
 * **Sync mode** ignores all of this: every PE ticks together and a projection's events of tick ``t`` are
   used at tick ``t + latency`` (``latency = delay + back_edge``), zero-latency projections inside the
   same tick in topological order: the reference simulator's layer-by-layer contract.
@@ -35,8 +38,9 @@ import numpy as np
 
 from aedc.errors import TimingError
 from aedc.ir.graph import Graph
+from aedc.timing.event import EventPolicy
 
-ScheduleMode = Literal["sync", "async"]
+ScheduleMode = Literal["sync", "async", "event"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,20 @@ class Schedule:
     pe_periods_us: tuple[tuple[int, int], ...] = field(default=())
     pe_offsets_us: tuple[tuple[int, int], ...] = field(default=())
     seed: int = 0
+    events_per_step: int = 0  # event mode: spikes a PE fires per micro-step (0 = all candidates)
+    policy: EventPolicy = "arrival"  # event mode: which candidates fire first
+    max_microsteps: int = 64  # event mode: micro-steps per time step at most
+    layered: bool = False  # event mode: a population waits for its latency-0 inputs (= layer-sync)
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("sync", "async", "event"):
+            raise TimingError(f"unknown schedule mode {self.mode!r}; modes are sync, async, event")
+        if self.events_per_step < 0 or self.max_microsteps < 1:
+            raise TimingError(f"event schedule needs events_per_step >= 0 (0 = unbounded) and "
+                              f"max_microsteps >= 1 (got {self.events_per_step}, {self.max_microsteps})")
+        if self.policy not in ("arrival", "momentum", "random"):
+            raise TimingError(f"unknown event policy {self.policy!r}; policies are arrival, momentum, "
+                              f"random")
 
     @classmethod
     def sync(cls) -> Schedule:
@@ -62,6 +80,14 @@ class Schedule:
     def asynchronous(cls, **kw: object) -> Schedule:
         """``Schedule(mode="async", **kw)``."""
         return cls("async", **kw)  # type: ignore[arg-type]
+
+    @classmethod
+    def event_driven(cls, events_per_step: int = 0, policy: EventPolicy = "arrival", seed: int = 0,
+                     *, max_microsteps: int = 64, layered: bool = False) -> Schedule:
+        """The event-driven (AED) schedule of :mod:`aedc.timing.event`: ``events_per_step`` spikes per
+        PE per micro-step (0 = all), fired in ``policy`` order."""
+        return cls("event", seed=seed, events_per_step=events_per_step, policy=policy,
+                   max_microsteps=max_microsteps, layered=layered)
 
     def tick_times(self, n_pes: int, T: int) -> np.ndarray:
         """``τ[p, k]``: start of PE ``p``'s local tick ``k`` in µs, int64 ``(n_pes, T)``."""
@@ -101,6 +127,9 @@ class Plan:
 def make_plan(graph: Graph, pe_of: dict[str, np.ndarray], n_pes: int, chip_hops: np.ndarray,
               qpe_hops: np.ndarray, schedule: Schedule, T: int) -> Plan:
     """Build the :class:`Plan` of ``graph`` placed by ``pe_of`` under ``schedule`` for ``T`` ticks."""
+    if schedule.mode == "event":
+        raise TimingError("the event-driven schedule has no tick plan: it is executed micro-step by "
+                          "micro-step (aedc.timing.event); this executor runs sync and async schedules")
     karange = np.arange(T, dtype=np.int64)
     pairs: dict[str, set[tuple[int, int]]] = {}
     for pr in graph.projections:

@@ -1,0 +1,94 @@
+"""The event-driven schedule (``Schedule.event_driven``): a PE integrates events as they arrive and
+fires at once — the asynchronous event-driven (AED) model itself, beside ``sync`` and tick-``async``.
+
+This docstring is the contract. The JAX emulator, the plain-Python oracle of the tests and (later) the
+generated C implement it independently; none reads another's code.
+
+**Time steps and micro-steps.** Time is divided into steps of ``dt`` (the timer period, 1 ms by
+default); step ``t`` runs in *micro-steps* ``m = 0, 1, …, M − 1`` (``M = Schedule.max_microsteps``). A
+micro-step is one round of event delivery: an event fired in micro-step ``m`` is integrated by its
+receivers in micro-step ``m + 1`` of the same step, wherever they are placed. There is no barrier between
+layers: a spike crosses as many layers within one step as there are micro-steps.
+
+**What a neuron holds within a step.** At the step's start every neuron has its state ``s`` (the
+model's ``STATE``: ``v``, ``i_syn``, ``a``, …) and an input accumulator ``acc = 0``. Integrating an event
+of weight ``w`` (binary spike) or ``w·payload`` (graded/sigma-delta input) adds it to ``acc`` in float32.
+At any moment the neuron's *candidate state* is the model's tick (:mod:`aedc.reference.neurons`, the
+same float32 expression) applied to ``s`` with total input ``acc + bias`` — so the leak (and every decay)
+is applied exactly once per step, and the membrane after all of a step's input is bit for bit what the
+layer-synchronous reference computes from the same input.
+
+**Firing.** A spiking neuron (LIF, ALIF, IF, Threshold) is a *candidate* when its candidate membrane
+crosses its threshold (``>`` or ``>=`` by ``Semantics.threshold_cmp``; ALIF's threshold from ``a`` of the
+step's start) and it has not fired in this step. In micro-step ``m`` each PE fires at most ``k =
+Schedule.events_per_step`` of its candidates (``0``: all), chosen by ``Schedule.policy``:
+
+* ``arrival`` — in the order they became candidates (earlier micro-step first), ties by the PE's neuron
+  order (populations in graph order, then flat index): what a PE that processes packets in arrival
+  order and tests touched neurons at once does;
+* ``momentum`` — highest candidate membrane minus threshold first, ties as in ``arrival``;
+* ``random`` — lowest :func:`event_priority` first (a counter-based hash of seed, step, micro-step and
+  the neuron's global id, so every executor draws the same order without sharing a generator).
+
+A neuron fires at most once per step (refractory for the rest of it). Its spike is sent at once and
+integrated by its receivers in micro-step ``m + 1``. At the step's end the new state is the model's tick
+on ``s`` with the step's whole ``acc`` and with the spike flag ``z`` = *fired in this step* (the reset —
+to ``v_reset`` or ``v − θ`` — and ALIF's ``a ← adapt_decay·a + z`` follow ``z``); the reset one step
+late of ``Semantics.reset_next_tick`` applies at the next step as in the reference.
+
+**Order of a micro-step** (every PE at once): (1) integrate the events that arrive in this micro-step;
+(2) compute the candidate state of the touched neurons (in micro-step 0: of every neuron, since the
+bias alone may cross) and mark new candidates; (3) fire up to ``k``
+candidates per PE. Within (1) events are added to ``acc`` by projection (graph order), then presynaptic
+neuron (flat index), the reference's order for one projection.
+
+**What arrives when.** Micro-step 0 of step ``t`` integrates the input frame ``t`` (every non-zero input
+value is an event, sent at the step's start) and every event of a projection with latency ``L = delay +
+back_edge ≥ 1`` that was fired in step ``t − L`` (any micro-step). A projection of latency 0 delivers in
+the next micro-step of the same step. Because a neuron fires at most once per step, a step always ends:
+it ends when no PE has a pending event or candidate, or after ``M`` micro-steps — candidates left then
+are counted as *overflow* (a metric) and do not fire in this step.
+
+**Layer-synchronous execution is the special case** ``events_per_step = 0`` with ``layered = True``: a
+population integrates and fires only in the micro-step after every population it receives latency-0
+projections from has finished the step (its topological depth), so it sees its whole input at once —
+equal to the reference simulator bit for bit. Without ``layered`` and with ``k = 0`` a feed-forward chain
+is still equal to the reference (each layer's whole input arrives in one micro-step); with skip
+connections, limited ``k`` or inhibitory input arriving after a crossing, event-driven spikes differ
+from the reference — that is the point of the model.
+
+**Scope of this version.** Binary events between populations; graded or sigma-delta *inputs*; graded
+populations (LI, CubaLI, integrator, linear, ReLU) may be read as outputs but not send events under this
+schedule. NoC latency and per-event processing cost are not yet part of the order (every event takes one
+micro-step); their µs accounting is the next step of this model.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+EventPolicy = Literal["arrival", "momentum", "random"]
+"""How a PE picks which of its candidates fire first when more than ``k`` are waiting."""
+
+_MASK32 = 0xFFFFFFFF
+
+
+def event_priority(seed: int, step: int, microstep: int, neuron: np.ndarray) -> np.ndarray:
+    """The ``random`` policy's priority of global neuron ids ``neuron`` (uint32; lower fires first).
+
+    ``h = seed·0x9E3779B1 + step·0x85EBCA77 + microstep·0xC2B2AE3D + neuron·0x27D4EB2F (mod 2^32)``,
+    then ``h ^= h >> 15; h *= 0x2C1B3C6D; h ^= h >> 12; h *= 0x297A2D39; h ^= h >> 15`` (mod 2^32): a
+    counter-based hash, the same in NumPy, JAX and C. The global id of a neuron is its population's
+    offset (populations in graph order, inputs included) plus its flat index.
+    """
+    n = np.asarray(neuron, np.uint64)
+    h = (np.uint64(seed & _MASK32) * np.uint64(0x9E3779B1) + np.uint64(step & _MASK32) * np.uint64(0x85EBCA77)
+         + np.uint64(microstep & _MASK32) * np.uint64(0xC2B2AE3D) + n * np.uint64(0x27D4EB2F)) & _MASK32
+    h ^= h >> np.uint64(15)
+    h = (h * np.uint64(0x2C1B3C6D)) & _MASK32
+    h ^= h >> np.uint64(12)
+    h = (h * np.uint64(0x297A2D39)) & _MASK32
+    h ^= h >> np.uint64(15)
+    return h.astype(np.uint32)
