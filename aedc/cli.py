@@ -121,10 +121,15 @@ def _machine(chips: str) -> Machine:
     from aedc.errors import AedcError
     from aedc.machine import Machine
 
+    from aedc.machine import MAX_CHIPS
+
     try:
         w, h = (int(v) for v in chips.lower().replace("×", "x").split("x"))
     except ValueError:
         raise AedcError(f"--chips expects W×H such as 8x6, got {chips!r}", where="--chips") from None
+    if w < 1 or h < 1 or w * h > MAX_CHIPS:
+        raise AedcError(f"--chips {chips}: each side must be ≥ 1 and the grid at most {MAX_CHIPS:,} chips "
+                        f"(got {w}×{h} = {w * h:,}); a 48-chip board is 8x6", where="--chips")
     return Machine.spinnaker2((w, h))
 
 

@@ -26,8 +26,9 @@ about 12 M synaptic events/s per PE.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Sequence
 from functools import cached_property
-from typing import Final, Literal, Self
+from typing import Final, Literal, Self, overload
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -51,6 +52,12 @@ DEFAULT_RESERVED: Final[tuple[tuple[int, int, int], ...]] = ((1, 1, 0), (1, 1, 1
 ASSUMPTION: the documentation says 148 of 152 PEs are usable by applications but not which 4 are
 withheld; we reserve the whole QPE (1, 1) (host/IO services). Override ``reserved_pes`` if that is wrong.
 """
+
+
+MAX_CHIPS: Final[int] = 65_536
+"""Most chips a machine model may have (``chips_x · chips_y``). The largest SpiNNaker2 system planned,
+SpiNNcloud's 5 M-core machine, has ~34,600 chips (5·10^6 / 148 usable PEs; spinncloud.com); a grid
+beyond this is a typo, refused up front instead of exhausting memory."""
 
 
 class PEAddress(BaseModel):
@@ -78,6 +85,46 @@ class PEAddress(BaseModel):
         return cls(chip=(cx, cy), qpe=(qx, qy), pe=int(pe))
 
 
+class PESequence(Sequence[PEAddress]):
+    """The usable PEs of a machine in canonical order, made on demand (index, slice, iterate).
+
+    Placement asks for the first few PEs of a machine that may have millions; materialising them all
+    (a pydantic object each) is what made a 1-neuron compile on a 100 × 100 chip grid take 24 s and 1 GB.
+    """
+
+    __slots__ = ("_chips", "_per_chip")
+
+    def __init__(self, chips: tuple[Chip, ...], per_chip: tuple[tuple[QPE, int], ...]) -> None:
+        self._chips, self._per_chip = chips, per_chip
+
+    def __len__(self) -> int:
+        return len(self._chips) * len(self._per_chip)
+
+    def _at(self, i: int) -> PEAddress:
+        chip, j = divmod(i, len(self._per_chip))
+        q, pe = self._per_chip[j]
+        return PEAddress(chip=self._chips[chip], qpe=q, pe=pe)
+
+    @overload
+    def __getitem__(self, i: int) -> PEAddress: ...
+    @overload
+    def __getitem__(self, i: slice) -> tuple[PEAddress, ...]: ...
+
+    def __getitem__(self, i: int | slice) -> PEAddress | tuple[PEAddress, ...]:
+        n = len(self)
+        if isinstance(i, slice):
+            return tuple(self._at(k) for k in range(*i.indices(n)))
+        k = i + n if i < 0 else i
+        if not 0 <= k < n:
+            raise IndexError(f"PE index {i} out of range for {n:,} PEs")
+        return self._at(k)
+
+    def __iter__(self) -> Iterator[PEAddress]:
+        for chip in self._chips:
+            for q, pe in self._per_chip:
+                yield PEAddress(chip=chip, qpe=q, pe=pe)
+
+
 class Machine(BaseModel):
     """A SpiNNaker2 machine: a grid of identical chips (each field is one documented constant)."""
 
@@ -92,8 +139,8 @@ class Machine(BaseModel):
     reserved_pes: tuple[tuple[int, int, int], ...] = Field(
         DEFAULT_RESERVED, description="(qx, qy, pe) withheld from applications on every chip (assumed)")
     # ---- multi-chip ---------------------------------------------------------------------------------
-    chips_x: int = Field(1, ge=1, description="chip grid width")
-    chips_y: int = Field(1, ge=1, description="chip grid height")
+    chips_x: int = Field(1, ge=1, le=MAX_CHIPS, description="chip grid width")
+    chips_y: int = Field(1, ge=1, le=MAX_CHIPS, description="chip grid height")
     torus: bool = Field(True, description="chip links wrap around (hexagonal torus)")
     links_per_chip: int = Field(6, description="chip-to-chip links (hexagonal)")
     chips_per_board: int = Field(48, description="chips on one board")
@@ -121,6 +168,9 @@ class Machine(BaseModel):
                 raise ValueError(f"QPE hole ({qx},{qy}) is outside the {self.qpe_cols}×{self.qpe_rows} grid")
         if self.itcm_bytes + self.dtcm_bytes != self.sram_bytes:
             raise ValueError("itcm_bytes + dtcm_bytes must equal sram_bytes")
+        if self.chips_x * self.chips_y > MAX_CHIPS:
+            raise ValueError(f"a {self.chips_x}×{self.chips_y} chip grid has {self.chips_x * self.chips_y:,} "
+                             f"chips; at most {MAX_CHIPS:,} are modelled")
         return self
 
     # ---- constructors -------------------------------------------------------------------------------
@@ -175,13 +225,15 @@ class Machine(BaseModel):
         return tuple((q, pe) for q in self.qpes for pe in range(self.pes_per_qpe)
                      if (q[0], q[1], pe) not in reserved)
 
-    def pes(self) -> tuple[PEAddress, ...]:
-        """Every PE applications may use, in canonical order (chip y, chip x, qpe y, qpe x, pe)."""
-        return self._pes
+    def pes(self) -> PESequence:
+        """Every PE applications may use, in canonical order (chip y, chip x, qpe y, qpe x, pe) — a lazy
+        sequence: an address is made when it is asked for, so a large machine costs only the PEs a
+        network uses."""
+        return PESequence(self.chips, self.chip_pes)
 
-    @cached_property
-    def _pes(self) -> tuple[PEAddress, ...]:
-        return tuple(PEAddress(chip=c, qpe=q, pe=pe) for c in self.chips for q, pe in self.chip_pes)
+    def chip_pe_addresses(self, chip: Chip) -> tuple[PEAddress, ...]:
+        """The usable PEs of one chip, in canonical order."""
+        return tuple(PEAddress(chip=chip, qpe=q, pe=pe) for q, pe in self.chip_pes)
 
     @property
     def pes_per_chip(self) -> int:

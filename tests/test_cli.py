@@ -142,3 +142,39 @@ def test_help_does_not_import_jax_or_ortools() -> None:
             "print(sorted(m for m in ('jax', 'ortools') if m in sys.modules))")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert res.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("chips", ["0x0", "-1x2", "3x0", "1000x1000", "100000x100000", "8"])
+def test_absurd_chip_grids_are_refused_up_front(tmp_path: Path, chips: str) -> None:
+    out = tmp_path / "b"
+    res = runner.invoke(app, ["compile", str(_mlp_json(tmp_path)), "-o", str(out), f"--chips={chips}"])
+    assert res.exit_code == 2, res.output
+    assert "--chips" in res.output
+    assert "internal error" not in res.output
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".b.tmp")]
+
+
+def test_a_large_machine_costs_what_the_network_uses() -> None:
+    """A 1-neuron network on a 100 × 100 chip grid (1.48 M PEs) compiles without materialising the
+    machine's PEs (it took 24 s and 1 GB when every PE address was built up front)."""
+    import tracemalloc
+
+    from aedc.machine import Machine
+    from aedc.passes import DEFAULT_PIPELINE, CompileState, PassContext, PassManager
+
+    net = Network("one", dt=1e-3)
+    net.input("x", 1)
+    net.population("h", 1, "lif", tau=0.02)
+    net.dense("x", "h", np.ones((1, 1), np.float32))
+    net.output("y", "h")
+    machine = Machine.spinnaker2((100, 100))
+    assert len(machine.pes()) == 1_480_000
+    assert machine.pes()[-1].chip == (99, 99)
+    tracemalloc.start()
+    state = PassManager(DEFAULT_PIPELINE).run(CompileState(graph=net.build()), PassContext(target=machine))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert state.placement is not None
+    assert len(state.placement.pes) == 1
+    assert peak < 150 * 2**20, f"peak {peak / 2**20:.0f} MiB"

@@ -27,6 +27,7 @@ wall-clock guard (30 × the flat limit + 30 s, 100 × a window's + 10 s) only st
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from aedc.errors import PlacementError
@@ -49,7 +50,7 @@ def _pair_weights(problem: PlacementProblem, ids: set[int] | None) -> dict[tuple
     return pairs
 
 
-def _solve(problem: PlacementProblem, machine: Machine, ids: list[int], pes: tuple[PEAddress, ...],
+def _solve(problem: PlacementProblem, machine: Machine, ids: list[int], pes: Sequence[PEAddress],
            hint: dict[int, PEAddress], *, time_limit_s: float, workers: int, seed: int,
            window: int | None, log: bool = False) -> tuple[dict[int, PEAddress], str, int]:
     """Place slices ``ids`` on ``pes``; returns (assignment, status name, bound)."""
@@ -176,6 +177,7 @@ def _improve_windows(problem: PlacementProblem, machine: Machine, assignment: li
         nbrs.setdefault(j, []).append((i, w))
     assignment = list(assignment)
     chips = sorted({p.chip for p in assignment}, key=lambda ch: (ch[1], ch[0]))
+    chip_pes = {chip: machine.chip_pe_addresses(chip) for chip in chips}
     sx, sy = min(size, machine.qpe_cols), min(size, machine.qpe_rows)
     windows = [(x0, y0) for y0 in range(1, machine.qpe_rows - sy + 2)
                for x0 in range(1, machine.qpe_cols - sx + 2)]
@@ -190,8 +192,8 @@ def _improve_windows(problem: PlacementProblem, machine: Machine, assignment: li
             for x0, y0 in windows:
                 if spent >= budget_s:
                     return assignment
-                pes = tuple(p for p in machine.pes() if p.chip == chip
-                            and x0 <= p.qpe[0] < x0 + sx and y0 <= p.qpe[1] < y0 + sy)
+                pes = tuple(p for p in chip_pes[chip]
+                            if x0 <= p.qpe[0] < x0 + sx and y0 <= p.qpe[1] < y0 + sy)
                 free = [i for p in pes for i in on.get(p, ())]
                 if not free:
                     continue

@@ -9,6 +9,7 @@ baseline every other placer is compared with (``Placement.baseline_objective``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from aedc.machine import Machine, PEAddress
@@ -18,11 +19,11 @@ from aedc.partition.place import Capacity, PlacementProblem, build_placement, ch
 
 
 def greedy_assignment(problem: PlacementProblem, machine: Machine,
-                      pes: tuple[PEAddress, ...] | None = None,
+                      pes: Sequence[PEAddress] | None = None,
                       order: list[int] | None = None) -> list[PEAddress]:
     """Next-fit assignment of the slices (in ``order``, default graph order) onto ``pes``."""
     check_slices_fit(problem, machine)
-    pes = machine.pes() if pes is None else pes
+    targets = machine.pes() if pes is None else pes
     cap = Capacity.of(machine, problem)
     b, c, e = problem.bytes_().tolist(), problem.code().tolist(), problem.events().tolist()
     out: list[PEAddress | None] = [None] * problem.n
@@ -30,9 +31,9 @@ def greedy_assignment(problem: PlacementProblem, machine: Machine,
     for i in (range(problem.n) if order is None else order):
         if on_pe and (used_b + b[i] > cap.bytes_ or used_c + c[i] > cap.code or used_e + e[i] > cap.events):
             k, used_b, used_c, used_e, on_pe = k + 1, 0, 0, 0, 0
-        if k >= len(pes):
-            raise too_big(problem, machine, i, len(pes))
-        out[i] = pes[k]
+        if k >= len(targets):
+            raise too_big(problem, machine, i, len(targets))
+        out[i] = targets[k]
         used_b, used_c, used_e, on_pe = used_b + b[i], used_c + c[i], used_e + e[i], on_pe + 1
     return [pe for pe in out if pe is not None]
 
