@@ -1,7 +1,8 @@
 """The `aedc` command line: compile, inspect, passes.
 
 Exit codes: 0 ok; 2 bad input (any :class:`~aedc.errors.AedcError`); 3 the network does not fit the
-machine; 1 an internal bug (the traceback is saved to a file and its path printed — please report it).
+machine; 4 the operating system refused a read or write (permissions, read-only or full disk); 1 an
+internal bug (the traceback is saved to a file and its path printed — please report it).
 Heavy stages (JAX, OR-Tools) are imported only by the commands that run them, so ``aedc --help`` is fast.
 """
 
@@ -69,6 +70,11 @@ def _errors_to_exit_codes(fn: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(exc.exit_code) from None
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
+        except OSError as exc:  # the operating system refused a read or write: not an aedc bug
+            where = f": {exc.filename}" if exc.filename else ""
+            err.print(f"[bold red]error:[/bold red] {exc.strerror or exc}{where}", highlight=False,
+                      soft_wrap=True)
+            raise typer.Exit(4) from None
         except Exception as exc:
             report = _crash_report(exc)
             err.print(f"[bold red]internal error:[/bold red] {type(exc).__name__}: {exc}\n"
@@ -119,9 +125,7 @@ def _projection_table(graph: Graph) -> Table:
 
 def _machine(chips: str) -> Machine:
     from aedc.errors import AedcError
-    from aedc.machine import Machine
-
-    from aedc.machine import MAX_CHIPS
+    from aedc.machine import MAX_CHIPS, Machine
 
     try:
         w, h = (int(v) for v in chips.lower().replace("×", "x").split("x"))
@@ -287,7 +291,15 @@ def report_cmd(
     if not (build / "placement.json").is_file():
         raise AedcError(f"{build} has no placement.json (compile with a pipeline that ends in 'place')",
                         where=str(build))
-    png = draw_placement(Placement.load(build / "placement.json"), output or build / "placement.png")
+    target = output or build / "placement.png"
+    if target.suffix.lower() != ".png":
+        raise AedcError(f"-o {target}: the report is a PNG image; give a name ending in .png",
+                        where=str(target))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AedcError(f"cannot create {target.parent}: {exc.strerror or exc}", where=str(target)) from None
+    png = draw_placement(Placement.load(build / "placement.json"), target)
     out.print(f"[green]wrote[/green] {png}")
     if (build / "routing.json").is_file():
         from aedc.routing.model import RoutingTables

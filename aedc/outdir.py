@@ -66,9 +66,16 @@ def atomic_output_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
         raise OutputDirError(f"output directory {out} is not empty and is not an aedc build; "
                              f"choose another -o or remove it", where=str(out))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale(out)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-{os.getpid()}-"))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        clean_stale(out)
+        tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-{os.getpid()}-"))
+    except OSError as exc:  # read-only, /proc, /sys, a file where a directory should be, no space
+        blocker = next((p for p in out.parents if p.exists()), None)
+        why = (f"{blocker} is a file, not a directory" if blocker is not None and not blocker.is_dir()
+               else exc.strerror or str(exc))
+        raise OutputDirError(f"cannot create output directory {out}: {why} (choose a writable -o)",
+                             where=str(out)) from None
     try:
         yield tmp
     except BaseException:

@@ -42,8 +42,17 @@ def load_inputs(graph: Graph, path: Path) -> dict[str, np.ndarray]:
             raise EmulatorError(f"{path}: a .npy file feeds one input population, the graph has "
                                 f"{list(graph.inputs)}; pass an .npz keyed by input name",
                                 where=str(path))
-        return {graph.inputs[0]: data}
-    return {k: data[k] for k in data.files}
+        arrays = {graph.inputs[0]: data}
+    else:
+        arrays = {k: data[k] for k in data.files}
+    for name, a in arrays.items():
+        if a.dtype.kind not in "biuf":
+            raise EmulatorError(f"{path}: input '{name}' has dtype {a.dtype}; inputs are numbers "
+                                f"(float32 events or values, shape (T, *shape))", where=str(path))
+        if a.ndim < 1 or a.shape[0] < 1:
+            raise EmulatorError(f"{path}: input '{name}' has shape {a.shape}: no ticks to run "
+                                f"(expected (T, *shape) with T ≥ 1)", where=str(path))
+    return arrays
 
 
 def to_json_metrics(metrics: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,91 @@
+"""Mistakes of the user or refusals of the operating system are not aedc bugs: one ``error:`` line
+naming the path or value, exit 2 (bad input / output location) or 4 (I/O refused), no crash file, nothing
+left behind. Output locations under /proc and /sys fail even for root, so the tests use them."""
+
+from __future__ import annotations
+
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from aedc.cli import app
+from aedc.frontend.nir_import import from_nir
+from aedc.ir import save
+
+DATA = Path(__file__).parent / "data" / "nir_paper" / "01_lif"
+runner = CliRunner()
+
+
+def _crash_files() -> set[Path]:
+    return set(Path(tempfile.gettempdir()).glob("aedc-crash-*.txt"))
+
+
+def _check(args: list[str], code: int, *needles: str) -> None:
+    before = _crash_files()
+    res = runner.invoke(app, args)
+    assert res.exit_code == code, res.output
+    assert "internal error" not in res.output
+    assert "error:" in res.output
+    for n in needles:
+        assert n in res.output.replace("\n", ""), res.output
+    assert _crash_files() == before
+
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("b")
+    res = runner.invoke(app, ["compile", str(DATA / "lif_norse.nir"), "-o", str(tmp / "b")])
+    assert res.exit_code == 0, res.output
+    return tmp / "b"
+
+
+@pytest.mark.parametrize("out", ["/proc/aedc-test-out", "/sys/aedc-test-out", "/proc/self/aedc"])
+def test_compile_into_an_unwritable_place(out: str) -> None:
+    _check(["compile", str(DATA / "lif_norse.nir"), "-o", out], 2, "cannot create output directory", out)
+
+
+def test_compile_under_a_file(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("x")
+    _check(["compile", str(DATA / "lif_norse.nir"), "-o", str(tmp_path / "f" / "sub")], 2,
+           "is a file, not a directory")
+
+
+def test_report_names(build: Path, tmp_path: Path) -> None:
+    _check(["report", str(build), "-o", str(tmp_path / "map.txt")], 2, "ending in .png")
+    _check(["report", str(build), "-o", "/proc/aedc-map.png"], 4, "/proc/aedc-map.png")
+    res = runner.invoke(app, ["report", str(build), "-o", str(tmp_path / "new" / "dir" / "map.png")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "new" / "dir" / "map.png").is_file()
+
+
+def _ir_build(tmp_path: Path) -> Path:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        graph = from_nir(DATA / "lif_norse.nir", profile="nir-euler", dt=1e-4)
+    b = tmp_path / "irbuild"
+    b.mkdir()
+    save(graph, b / "ir.json")
+    (b / "build.json").write_text("{}\n")
+    return b
+
+
+@pytest.mark.parametrize(("data", "needle"), [
+    (np.array([["a"]] * 5), "dtype"),
+    (np.zeros((0, 1), np.float32), "no ticks"),
+])
+def test_run_on_unusable_input(tmp_path: Path, data: np.ndarray, needle: str) -> None:
+    b = _ir_build(tmp_path)
+    np.save(tmp_path / "x.npy", data)
+    _check(["run", str(b), "--input", str(tmp_path / "x.npy"), "-o", str(tmp_path / "r")], 2, needle)
+    assert not (tmp_path / "r").exists()
+
+
+def test_run_into_an_unwritable_place(tmp_path: Path) -> None:
+    b = _ir_build(tmp_path)
+    np.save(tmp_path / "x.npy", np.zeros((5, 1), np.float32))
+    _check(["run", str(b), "--input", str(tmp_path / "x.npy"), "-o", "/proc/aedc-run"], 2,
+           "cannot create output directory")
