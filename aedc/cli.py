@@ -68,7 +68,10 @@ def _errors_to_exit_codes(fn: Callable[P, R]) -> Callable[P, R]:
             for note in getattr(exc, "__notes__", ()):
                 err.print(f"  [dim]{note}[/dim]", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
-        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        except KeyboardInterrupt:  # Ctrl-C: the output context has removed its temp dir by now
+            err.print("[bold red]interrupted[/bold red]: nothing was written", highlight=False)
+            raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort):
             raise
         except OSError as exc:  # the operating system refused a read or write: not an aedc bug
             where = f": {exc.filename}" if exc.filename else ""
@@ -364,10 +367,13 @@ def _terminate(signum: int, frame: object) -> None:
 
 
 def main() -> None:
-    """Console entry point. SIGTERM (a job scheduler, ``timeout``) exits with 143 after cleaning up."""
+    """Console entry point. SIGTERM (a job scheduler, ``timeout``) exits with 143 and Ctrl-C (SIGINT)
+    with 130, both after cleaning up. SIGINT is set to Python's handler explicitly: a shell's background
+    job inherits it ignored, and a library may have replaced it."""
     import signal
 
     signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     app()
 
 

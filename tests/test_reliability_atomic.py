@@ -131,3 +131,30 @@ def test_failed_block_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="boom"):
         write_then_fail()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_sigint_inside_the_cpsat_solve_exits_130_at_once(tmp_path: Path) -> None:
+    """Ctrl-C while CP-SAT searches (OR-Tools used to catch SIGINT: the compile sat in the solver, or
+    died without cleanup, or went on and wrote its output): exit 130 promptly, nothing left."""
+    from reliability_plugin import CNN
+
+    out = tmp_path / "build"
+    mark = tmp_path / "mark"
+    env = plugin_env(tmp_path / "plugin", AEDC_TEST_MARK=str(mark), AEDC_TEST_STALL_S="0")
+    pipeline = "verify,fold-scale,fuse-affine,dce,slice,test-stall,place{mode=flat,time-limit-s=600}"
+    proc = subprocess.Popen(aedc_cmd("compile", CNN, "--profile", "sinabs", "-o", out, "--pipeline", pipeline),
+                            env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not mark.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "slicing never finished"
+        time.sleep(0.05)
+    time.sleep(4.0)  # OR-Tools imported, the flat model built: the solver is searching (600 s budget)
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)  # a hang would be the bug; the solve's budget is 600 s
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    assert "internal error" not in err
+    assert not out.exists()
+    assert _siblings(out) == []

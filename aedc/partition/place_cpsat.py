@@ -26,6 +26,8 @@ wall-clock guard (30 × the flat limit + 30 s, 100 × a window's + 10 s) only st
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -48,6 +50,49 @@ def _pair_weights(problem: PlacementProblem, ids: set[int] | None) -> dict[tuple
         if w:
             pairs[key] = pairs.get(key, 0) + w
     return pairs
+
+
+def solve_interruptible(solver: Any, model: Any) -> Any:
+    """``solver.solve(model)`` that a Ctrl-C stops at once.
+
+    OR-Tools catches SIGINT during a solve by default (``catch_sigint_signal``) and leaves the default
+    handler behind, so a Ctrl-C either sat in the solver or killed the process without cleanup (a
+    hidden temp build left). Here the solver does not touch SIGINT; it runs in a worker thread (the
+    solve releases the GIL, and the worker blocks the signal) while the main thread waits on an event,
+    where Python delivers the KeyboardInterrupt; then the search is stopped, the worker awaited, and
+    the interrupt re-raised. (Not ``Thread.join``: interrupted, it can report a running thread as
+    finished, and the process then exits under the solver's threads — std::terminate.)
+    """
+    solver.parameters.catch_sigint_signal = False
+    result: list[Any] = []
+    failure: list[BaseException] = []
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+            result.append(solver.solve(model))
+        except BaseException as exc:  # re-raised in the caller's thread
+            failure.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name="aedc-cpsat", daemon=True).start()
+    try:
+        while not done.wait(0.05):
+            pass
+    except BaseException:
+        while True:
+            solver.stop_search()
+            try:
+                done.wait()
+                break
+            except BaseException:  # a second Ctrl-C while the search winds down: keep waiting
+                continue
+        raise
+    if failure:
+        raise failure[0]
+    return result[0]
 
 
 def _solve(problem: PlacementProblem, machine: Machine, ids: list[int], pes: Sequence[PEAddress],
@@ -146,7 +191,7 @@ def _solve(problem: PlacementProblem, machine: Machine, ids: list[int], pes: Seq
     prm.interleave_search = workers > 1
     prm.max_deterministic_time = float(time_limit_s)
     prm.max_time_in_seconds = 30.0 * float(time_limit_s) + 30.0
-    status = solver.solve(m)
+    status = solve_interruptible(solver, m)
     name = solver.status_name(status)
     if log:
         print(f"cpsat: {len(ids)} slices, {len(x)} x-vars, {len(pairs)} pairs; model {t_model:.2f}s, "
@@ -247,7 +292,7 @@ def _improve_windows(problem: PlacementProblem, machine: Machine, assignment: li
                 prm.num_workers = 1
                 prm.max_deterministic_time = solve_limit_s
                 prm.max_time_in_seconds = 100 * solve_limit_s + 10
-                st = solver.solve(m)
+                st = solve_interruptible(solver, m)
                 spent += solver.deterministic_time
                 if st not in (cp_model.OPTIMAL, cp_model.FEASIBLE) or solver.objective_value >= current:
                     continue
