@@ -28,6 +28,7 @@ from aedc.errors import AedcError
 from aedc.passes.pipelines import DEFAULT_PIPELINE
 
 if TYPE_CHECKING:  # annotations only: the commands import their stages when they run
+    from aedc.codegen.build import PESize
     from aedc.ir.graph import Graph
     from aedc.machine import Machine
     from aedc.partition.model import Placement
@@ -156,6 +157,20 @@ def _fullest_pe_table(placement: Placement) -> Table:
     return table
 
 
+def _sizes_table(sizes: list[PESize], machine: Machine | None) -> Table:
+    from aedc.codegen.build import size_summary
+
+    n = len(sizes)
+    table = Table(title=f"cross-compiled {n} PE program{'s' if n != 1 else ''} (c/sizes.json): the "
+                        f"fullest PE per budget", title_justify="left")
+    for col, just in (("budget", "left"), ("PE", "left"), ("bytes", "right"), ("limit", "right"),
+                      ("fill", "right")):
+        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    for what, pe, used, limit in size_summary(sizes, machine):
+        table.add_row(what, pe, f"{used:,}", f"{limit:,}", f"{100 * used / limit:.0f}%")
+    return table
+
+
 def _placement_table(placement: Placement) -> Table:
     m = placement.machine
     table = Table(title=f"placement ({placement.solver}, {placement.status}): objective "
@@ -203,6 +218,7 @@ def compile_cmd(
 
     graph = load_model(model, profile=profile, dt=dt)
     manager = PassManager(pipeline)
+    sizes: list[PESize] = []
     with atomic_output_dir(output) as tmp, err.status("compiling") as status:
         def progress(event: str, index: int, pass_: object) -> None:
             if event == "start":
@@ -221,7 +237,10 @@ def compile_cmd(
             if build_c:
                 from aedc.codegen.build import cross_build
 
-                cross_build(tmp / "c", ctx.target)
+                def built(done: int, total: int, pe: str) -> None:
+                    status.update(f"cross-compiling: {done}/{total} PEs built (last {pe})")
+
+                sizes = cross_build(tmp / "c", ctx.target, progress=built)
         elif build_c:
             raise AedcError("--build needs a pipeline that ends in 'emit-c'")
         (tmp / "ir.json").write_text(to_json(state.graph))
@@ -245,6 +264,8 @@ def compile_cmd(
         out.print(f"[dim]{d}[/dim]")
     if state.placement is not None:
         out.print(_fullest_pe_table(state.placement))
+    if sizes:
+        out.print(_sizes_table(sizes, ctx.target))
     s = state.graph.summary()
     out.print(f"[green]wrote[/green] {output}/ (ir.json, summary.txt, build.json"
               f"{', placement.json' if state.placement is not None else ''}"

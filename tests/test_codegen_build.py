@@ -220,3 +220,29 @@ def test_delayed_projection_histories_are_in_the_memory_model(tmp_path: Path) ->
     assert sum(p["event_history"] for p in pes.values()) >= 4096 * 4  # 4 slots × 1 B per source neuron
     for s in sizes:
         assert s.dynamic <= pes[s.pe]["total"] <= Machine.spinnaker2().dynamic_region_bytes, s
+
+
+def test_size_summary_names_the_fullest_pe_per_budget() -> None:
+    from aedc.codegen.build import PESize, size_summary
+    from aedc.machine import Machine
+
+    sizes = [PESize(pe="a", code=900, static=10, image=100, state=50),
+             PESize(pe="b", code=800, static=30, image=400, state=10)]
+    rows = size_summary(sizes, Machine.spinnaker2())
+    assert rows == [("code (ITCM)", "a", 900, 32 * 1024), ("static .data/.bss", "b", 30, 26 * 1024),
+                    ("data regions (DTCM)", "b", 410, 67_328)]
+    assert size_summary([]) == []
+
+
+@needs_cross
+def test_compile_build_prints_the_size_summary(tmp_path: Path) -> None:
+    lif = Path(__file__).parent / "data" / "nir_paper" / "01_lif" / "lif_norse.nir"
+    res = CliRunner().invoke(app, ["compile", str(lif), "-o", str(tmp_path / "b"), "--build"],
+                             terminal_width=200)
+    assert res.exit_code == 0, res.output
+    sizes = json.loads((tmp_path / "b" / "c" / "sizes.json").read_text())
+    assert "cross-compiled 1 PE program (c/sizes.json)" in res.output
+    summary = res.output.split("cross-compiled 1 PE program")[1]
+    row = next(ln for ln in summary.splitlines() if "code (ITCM)" in ln)
+    assert f" {sizes[0]['code']:,} " in row
+    assert "32,768" in row

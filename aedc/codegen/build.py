@@ -13,8 +13,8 @@ import json
 import shutil
 import struct
 import subprocess
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -89,9 +89,11 @@ def _compile(pe_dir: Path, cc: str) -> Path:
 
 
 def cross_build(c_dir: str | Path, machine: Machine | None = None, *, jobs: int = 2,
-                pes: Iterable[str] | None = None) -> list[PESize]:
+                pes: Iterable[str] | None = None,
+                progress: Callable[[int, int, str], None] | None = None) -> list[PESize]:
     """Build every PE of the generated tree ``c_dir`` (or only those named in ``pes``, as
-    ``str(PEAddress)``); check and return the measured sizes.
+    ``str(PEAddress)``); check and return the measured sizes. ``progress(done, total, pe)`` is called
+    as each PE finishes (a cross-build of a large network takes a minute).
 
     Writes ``sizes.json`` next to ``manifest.json``. Raises :class:`CodegenError` when the
     cross-compiler is missing (with how to install it) or when any PE does not fit.
@@ -105,7 +107,12 @@ def cross_build(c_dir: str | Path, machine: Machine | None = None, *, jobs: int 
     wanted = set(pes) if pes is not None else None
     todo: list[dict[str, Any]] = [pe for pe in manifest["pes"] if wanted is None or pe["pe"] in wanted]
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        elfs = list(pool.map(lambda pe: _compile(root / pe["dir"], cc), todo))
+        futures = {pool.submit(_compile, root / pe["dir"], cc): i for i, pe in enumerate(todo)}
+        for done, fut in enumerate(as_completed(futures), 1):
+            fut.result()  # a failed PE raises here, at once
+            if progress is not None:
+                progress(done, len(todo), todo[futures[fut]]["pe"])
+        elfs = [root / pe["dir"] / PE_ELF for pe in todo]
     sizes = []
     for pe, elf in zip(todo, elfs, strict=True):
         sec = elf_sections(elf)
@@ -128,3 +135,19 @@ def cross_build(c_dir: str | Path, machine: Machine | None = None, *, jobs: int 
                               + "\n(lower slice{max-neurons=...} so that slices are smaller)",
                               where=problems[0][0])
     return sizes
+
+
+def size_summary(sizes: list[PESize], machine: Machine | None = None) -> list[tuple[str, str, int, int]]:
+    """The fullest PE per budget: ``(budget, PE, bytes, limit)`` for code (ITCM), static data and the
+    dynamic data regions (DTCM budget) — what ``aedc compile --build`` prints."""
+    machine = machine or Machine.spinnaker2()
+    if not sizes:
+        return []
+    rows = []
+    for what, limit, field in (("code (ITCM)", machine.itcm_bytes, "code"),
+                               ("static .data/.bss", machine.static_data_bytes, "static"),
+                               ("data regions (DTCM)", machine.dynamic_region_bytes, "dynamic")):
+        used = [(int(getattr(s, field)), s.pe) for s in sizes]
+        worst, pe = max(used)
+        rows.append((what, pe, worst, int(limit)))
+    return rows
