@@ -127,6 +127,23 @@ def _projection_table(graph: Graph) -> Table:
     return table
 
 
+def _semantics_options(model: Path, profile: str | None, dt: float | None) -> str:
+    """The profile to import ``model`` with; a warning when ``--profile``/``--dt`` cannot apply (an IR
+    file or a build already records its semantics), instead of ignoring them silently."""
+    from aedc.frontend.load import HDF5_SIGNATURE
+
+    is_nir = False
+    if model.is_file():
+        with model.open("rb") as fh:
+            is_nir = model.suffix in (".nir", ".h5", ".hdf5") or fh.read(8) == HDF5_SIGNATURE
+    given = [name for name, value in (("--profile", profile), ("--dt", dt)) if value is not None]
+    if given and model.exists() and not is_nir:
+        warnings.warn(f"{' and '.join(given)} ignored: {model} is an aedc IR/build, whose semantics are "
+                      f"recorded in it (aedc inspect {model} shows them); they apply to NIR files",
+                      stacklevel=2)
+    return profile or "nir-euler"
+
+
 def _machine(chips: str) -> Machine:
     from aedc.errors import AedcError
     from aedc.machine import MAX_CHIPS, Machine
@@ -193,8 +210,8 @@ def compile_cmd(
     output: Annotated[Path, typer.Option("-o", "--output", help="Build directory to (re)create.")],
     pipeline: Annotated[str, typer.Option(help="Pass pipeline, e.g. 'verify,fold-scale,dce'.")] =
         DEFAULT_PIPELINE,
-    profile: Annotated[str, typer.Option(help="Discrete-time semantics: nir-euler, snntorch, sinabs.")]
-        = "nir-euler",
+    profile: Annotated[str | None, typer.Option(help="Discrete-time semantics of a NIR file: nir-euler "
+                                                     "(default), snntorch, sinabs.")] = None,
     dt: Annotated[float | None, typer.Option(help="Tick length in seconds (default: the profile's).")]
         = None,
     dump_after: Annotated[list[str] | None, typer.Option(
@@ -216,7 +233,7 @@ def compile_cmd(
     from aedc.passes import CompileState, PassContext, PassManager, ProgressInstrument
     from aedc.summary import text_summary
 
-    graph = load_model(model, profile=profile, dt=dt)
+    graph = load_model(model, profile=_semantics_options(model, profile, dt), dt=dt)
     manager = PassManager(pipeline)
     sizes: list[PESize] = []
     with atomic_output_dir(output) as tmp, err.status("compiling") as status:
@@ -278,13 +295,13 @@ def compile_cmd(
 @_errors_to_exit_codes
 def inspect_cmd(
     path: Annotated[Path, typer.Argument(help="NIR file, IR JSON or aedc build directory.")],
-    profile: Annotated[str, typer.Option(help="Semantics profile used when importing NIR.")] =
-        "nir-euler",
+    profile: Annotated[str | None, typer.Option(help="Semantics profile used when importing NIR "
+                                                     "(default nir-euler).")] = None,
 ) -> None:
     """Show populations (sizes, synapses, fan-in/fan-out), projections and semantics of a model."""
     from aedc.frontend.load import load_model
 
-    graph = load_model(path, profile=profile)
+    graph = load_model(path, profile=_semantics_options(path, profile, None))
     out.print(_graph_table(graph))
     out.print(_projection_table(graph))
     s, sem = graph.summary(), graph.semantics
@@ -359,7 +376,10 @@ def run_cmd(
     jitter_us: Annotated[int, typer.Option(help="async: per-tick jitter in µs (period 1000 µs).")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the async jitter.")] = 0,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Run directory (default "
-                                                "BUILD/run).")] = None,
+                                                "BUILD/run, or build/<name>.run for a file).")] = None,
+    profile: Annotated[str | None, typer.Option(help="Discrete-time semantics of a NIR file: nir-euler "
+                                                     "(default), snntorch, sinabs.")] = None,
+    dt: Annotated[float | None, typer.Option(help="Tick length of a NIR file in seconds.")] = None,
 ) -> None:
     """Emulate BUILD on an input (JAX): traces.npz, raster.png, metrics.json in the run directory."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -371,12 +391,15 @@ def run_cmd(
         raise AedcError(f"--schedule must be sync or async, got {schedule!r}", where="--schedule")
     sched = (Schedule.sync() if schedule == "sync" else
              Schedule.asynchronous(period_us=1000, jitter_us=jitter_us, link_us=100, seed=seed))
-    target = output or (build / "run" if build.is_dir() else build.with_suffix(".run"))
+    chosen = _semantics_options(build, profile, dt)
+    # a file's run goes to the working directory's build/, never next to the model in a source tree
+    target = output or (build / "run" if build.is_dir() else Path("build") / f"{build.stem}.run")
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=err, transient=True) as bar:
         task = bar.add_task("run", total=None)
         metrics = run_to_dir(build, input, target, steps=steps, schedule=sched, exact=True,
-                             progress=lambda what: bar.update(task, description=what))
+                             progress=lambda what: bar.update(task, description=what), profile=chosen,
+                             dt=dt)
     out.print(f"[green]wrote[/green] {target}/ (traces.npz, raster.png, metrics.json): "
               f"{metrics['ticks']} ticks, {metrics['events_total']:,} events, sparsity "
               f"{metrics['sparsity_total']:.4f}, {metrics['noc_packets']:,} NoC packets, first output "

@@ -18,11 +18,12 @@ from aedc.timing.schedule import Schedule
 MAX_RASTER_NEURONS = 512
 
 
-def load_program(build_dir: Path) -> PlacedProgram:
-    """The graph of a build dir, placed by its ``placement.json`` when there is one, else trivially."""
+def load_program(build_dir: Path, *, profile: str = "nir-euler", dt: float | None = None) -> PlacedProgram:
+    """The graph of a build dir (or a NIR file, imported with ``profile``/``dt``, or IR JSON), placed by
+    its ``placement.json`` when there is one, else trivially."""
     from aedc.frontend.load import load_model
 
-    graph = load_model(build_dir)
+    graph = load_model(build_dir, profile=profile, dt=dt)
     placement = build_dir / "placement.json"
     if placement.is_file():
         from aedc.partition.model import Placement
@@ -89,13 +90,14 @@ def plot_run(result: EmulatorResult, graph: Graph, path: Path, title: str) -> No
 
 
 def run_to_dir(build_dir: Path, input_path: Path, output: Path, *, steps: int | None, schedule: Schedule,
-               exact: bool, progress: Callable[[str], None]) -> dict[str, Any]:
+               exact: bool, progress: Callable[[str], None], profile: str = "nir-euler",
+               dt: float | None = None) -> dict[str, Any]:
     """Run a build on an input file and write traces.npz, raster.png, metrics.json, build.json."""
     from aedc import __version__
     from aedc.outdir import atomic_output_dir
 
     progress("loading")
-    program = load_program(build_dir)
+    program = load_program(build_dir, profile=profile, dt=dt)
     inputs = load_inputs(program.graph, input_path)
     progress("compiling and running")
     result = Emulator(program, schedule, exact=exact).run(inputs, steps=steps)
@@ -113,6 +115,6 @@ def run_to_dir(build_dir: Path, input_path: Path, output: Path, *, steps: int | 
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")
         run = {"aedc_version": __version__, "kind": "run", "build": str(build_dir),
                "input": str(input_path), "schedule": schedule.__dict__, "exact": exact,
-               "pes": program.n_pes}
+               "pes": program.n_pes, "semantics": program.graph.semantics.model_dump(mode="json")}
         (tmp / "build.json").write_text(json.dumps(run, indent=1, sort_keys=True, default=list) + "\n")
     return metrics

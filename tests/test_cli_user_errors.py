@@ -89,3 +89,25 @@ def test_run_into_an_unwritable_place(tmp_path: Path) -> None:
     np.save(tmp_path / "x.npy", np.zeros((5, 1), np.float32))
     _check(["run", str(b), "--input", str(tmp_path / "x.npy"), "-o", "/proc/aedc-run"], 2,
            "cannot create output directory")
+
+
+def test_profile_and_dt_reach_a_nir_run_and_are_not_silently_ignored(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """``aedc run FILE.nir --profile/--dt`` imports with them and writes build/<name>.run in the working
+    directory (not next to the model); for an IR or build input they cannot apply, and a warning says so."""
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    np.save(tmp_path / "x.npy", np.zeros((5, 1), np.float32))
+    res = runner.invoke(app, ["run", str(DATA / "lif_norse.nir"), "--input", str(tmp_path / "x.npy"),
+                              "--profile", "snntorch", "--dt", "1e-4"])
+    assert res.exit_code == 0, res.output
+    run = json.loads((tmp_path / "build" / "lif_norse.run" / "build.json").read_text())
+    assert run["semantics"]["profile"] == "snntorch"
+    assert run["semantics"]["dt"] == 1e-4
+    assert not (DATA / "lif_norse.run").exists()
+    b = _ir_build(tmp_path)
+    res = runner.invoke(app, ["compile", str(b), "-o", str(tmp_path / "c"), "--pipeline", "verify",
+                              "--profile", "sinabs"])
+    assert res.exit_code == 0, res.output
+    assert "--profile ignored" in res.output.replace("\n", "")
