@@ -91,8 +91,8 @@ def test_run_into_an_unwritable_place(tmp_path: Path) -> None:
            "cannot create output directory")
 
 
-def test_profile_and_dt_reach_a_nir_run_and_are_not_silently_ignored(tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_profile_and_dt_reach_a_nir_run_and_are_not_silently_ignored(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``aedc run FILE.nir --profile/--dt`` imports with them and writes build/<name>.run in the working
     directory (not next to the model); for an IR or build input they cannot apply, and a warning says so."""
     import json
