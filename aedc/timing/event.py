@@ -52,10 +52,42 @@ are counted as *overflow* (a metric) and do not fire in this step.
 **Layer-synchronous execution is the special case** ``events_per_step = 0`` with ``layered = True``: a
 population integrates and fires only in the micro-step after every population it receives latency-0
 projections from has finished the step (its topological depth), so it sees its whole input at once —
-equal to the reference simulator bit for bit. Without ``layered`` and with ``k = 0`` a feed-forward chain
-is still equal to the reference (each layer's whole input arrives in one micro-step); with skip
-connections, limited ``k`` or inhibitory input arriving after a crossing, event-driven spikes differ
-from the reference — that is the point of the model.
+equal to the reference simulator bit for bit. Without ``layered``, even with ``k = 0``, event-driven
+spikes differ from the reference wherever a neuron crosses on partial input: micro-step 0 tests every
+neuron on its bias, leak, late reset or last step's current alone; a skip connection or spikes spread
+over micro-steps bring a layer's input in pieces (and reorder its float32 sum); inhibition may arrive
+after a crossing; ``k`` delays candidates. That is the point of the model. (Graphs where no neuron can
+cross before its input arrives — no bias or leak drive, exact excitatory weights — still equal it.)
+
+**Details every executor follows** (the tests' oracle, ``tests/event_oracle.py``, pins each):
+
+1. Being a candidate is a predicate of the current ``acc``: a waiting candidate that inhibition brings
+   back below threshold stops being one; crossing again later makes it a candidate anew, with the
+   later micro-step as its arrival time.
+2. The *candidate membrane* is what the spike test compares: ``v`` after the leak (and after the
+   previous step's late reset with ``reset_next_tick``); for Threshold neurons ``acc + bias``.
+   ``momentum`` ranks by ``float32(v − θ)``; its ties, and ``random``'s hash ties, fall back to the
+   ``arrival`` order; ``random`` hashes ``(seed, t, m, global id)`` with ``t`` the 0-based step and
+   ``m`` the micro-step that fires.
+3. A sigma-delta input projection keeps its persistent accumulator as in the reference: the micro-step
+   that integrates the step's events of that projection adds them to the accumulator (presynaptic
+   order), then adds the accumulator to ``acc`` — one item at the projection's place in graph order,
+   every step, with or without events.
+4. Events still in flight after ``max_microsteps`` (sent in the last micro-step to a latency-0
+   receiver, or held for a ``layered`` population that never became ready) are not integrated in that
+   step and not counted as overflow (only candidates are); latency ≥ 1 projections still deliver them
+   at ``t + L``.
+5. ``layered``: a population becomes *ready* in the first micro-step ``m`` in which every non-input
+   population it receives a latency-0 projection from was ready before ``m`` and has no candidate left
+   after micro-step ``m − 1``'s firing; until then events sent to it are held, and in ``m`` all are
+   integrated and all its neurons evaluated. With ``k = 0`` that is its topological depth. A layered
+   step does not end before every population was ready.
+6. A step *used* ``m + 1`` micro-steps for the last micro-step ``m`` executed: it ends after ``m`` when
+   nothing is in flight or held, no candidate is left and (layered) every population has been ready.
+7. Graded populations (sinks only) integrate like any other and run their tick once at the step's end
+   on the whole ``acc``.
+8. Input events are sent at the step's start and are not limited by ``k``. The global id of a neuron
+   is its population's offset (graph order, inputs included) plus its flat index.
 
 **Scope of this version.** Binary events between populations; graded or sigma-delta *inputs*; graded
 populations (LI, CubaLI, integrator, linear, ReLU) may be read as outputs but not send events under this
