@@ -189,10 +189,10 @@ def _sizes_table(sizes: list[PESize], machine: Machine | None) -> Table:
 
 
 def _placement_table(placement: Placement) -> Table:
+    from aedc.partition.report import quality
+
     m = placement.machine
-    table = Table(title=f"placement ({placement.solver}, {placement.status}): objective "
-                        f"{placement.objective:,}, bound {placement.bound:,}, gap {100 * placement.gap:.1f}%"
-                        f", greedy {placement.baseline_objective:,}", title_justify="left")
+    table = Table(title=f"placement ({placement.solver}): {quality(placement)}", title_justify="left")
     for col, just in (("PE", "left"), ("slices", "left"), ("bytes", "right"), ("fill", "right"),
                       ("events/tick", "right")):
         table.add_column(col, justify=just)  # type: ignore[arg-type]

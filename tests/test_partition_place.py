@@ -211,3 +211,33 @@ def test_place_module_does_not_import_ortools_until_cpsat_runs() -> None:
             "print('ortools' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_placement_quality_reads_right_for_every_solver_outcome() -> None:
+    """Issue 20: 'bound 0, gap 100.0%' for a heuristic and '(greedy 0, 100.0% less)' for a network
+    without inter-PE traffic were what users saw."""
+    from aedc.partition.report import quality
+
+    rng = np.random.default_rng(0)
+    big = Network("mlp")
+    big.input("x", 300)
+    big.population("h", 200, "lif", tau=0.02)
+    big.dense("x", "h", rng.normal(size=(200, 300)).astype(np.float32))
+    big.output("y", "h")
+    problem = PlacementProblem(slice_graph(big.build(), SPINNAKER2, SliceOptions(formats="rows")))
+    greedy = place(problem, SPINNAKER2, solver="greedy")
+    assert greedy.baseline_objective > 0
+    assert quality(greedy) == (f"objective {greedy.objective:,} (greedy {greedy.baseline_objective:,}, "
+                               f"0.0% less; no lower bound (heuristic search))")
+    flat = place(problem, SPINNAKER2, solver="cpsat", mode="flat", time_limit_s=1.0)
+    text = quality(flat)
+    assert ("proved optimal" in text) == (flat.status == "OPTIMAL")
+    assert "gap 100.0%" not in text
+    net = Network("one")
+    net.input("x", 1)
+    net.population("h", 1, "lif", tau=0.02)
+    net.dense("x", "h", np.ones((1, 1), np.float32))
+    net.output("y", "h")
+    alone = place(PlacementProblem(slice_graph(net.build(), SPINNAKER2)), SPINNAKER2, solver="greedy")
+    assert "no inter-PE traffic to reduce" in quality(alone)
+    assert "% less" not in quality(alone)

@@ -80,8 +80,7 @@ class PlaceSlices(Pass):
         problem = PlacementProblem(state.require("slices"), balance=self.balance)
         placement = place(problem, target_machine(ctx), solver=self.solver, seed=ctx.seed,
                           time_limit_s=self.time_limit_s, workers=self.workers, mode=self.mode)
-        reduction = 1 - placement.objective / max(placement.baseline_objective, 1)
-        ctx.report(self.name, f"{placement.solver}: {len(placement.pes)} PEs, objective "
-                   f"{placement.objective:,} (greedy {placement.baseline_objective:,}, "
-                   f"{100 * reduction:.1f}% less), bound {placement.bound:,}, gap {100 * placement.gap:.1f}%")
+        from aedc.partition.report import quality
+
+        ctx.report(self.name, f"{placement.solver}: {len(placement.pes)} PEs, {quality(placement)}")
         return replace(state, placement=placement)

@@ -10,6 +10,23 @@ from pathlib import Path
 from aedc.partition.model import MemoryBreakdown, PEUsage, Placement
 
 
+def quality(p: Placement) -> str:
+    """The placement's objective against the greedy baseline and, where the solver proved one, its
+    lower bound — worded so that a heuristic result (no bound) or an empty objective reads right."""
+    base = p.baseline_objective
+    if base > 0:
+        vs = f"greedy {base:,}, {100 * (1 - p.objective / base):.1f}% less"
+    else:
+        vs = f"greedy {base:,}: no inter-PE traffic to reduce"
+    if p.status == "OPTIMAL":
+        proof = "proved optimal"
+    elif p.bound > 0:
+        proof = f"lower bound {p.bound:,}, gap {100 * p.gap:.1f}%"
+    else:
+        proof = "no lower bound (heuristic search)" if p.objective else "nothing to improve"
+    return f"objective {p.objective:,} ({vs}; {proof})"
+
+
 def budget_lines(usage: PEUsage, budget: int, itcm: int) -> list[tuple[str, int, str]]:
     """``(term, bytes, note)`` rows of one PE's breakdown, then the total and free bytes."""
     rows = [(term, value, "") for term, value in usage.memory.items() if value]
