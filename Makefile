@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) toolchain
 	$(PY) examples/demo.py
 
 lint: $(STAMP)
@@ -19,9 +19,13 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-# the Arm cross-compiler of 'aedc compile --build' (apt, when missing; tests skip without it)
+# the Arm cross-compiler of 'aedc compile --build' (apt, when missing; tests skip without it, the demo
+# says what it skipped). NO_TOOLCHAIN=1 skips the install.
 toolchain:
-	@command -v arm-none-eabi-gcc >/dev/null 2>&1 || { SUDO=; [ "$$(id -u)" -ne 0 ] && SUDO=sudo; \
+	@[ -n "$(NO_TOOLCHAIN)" ] || command -v arm-none-eabi-gcc >/dev/null 2>&1 || { \
+	  echo "installing the Arm cross-compiler (gcc-arm-none-eabi + newlib, about 2.5 GB, apt-get);" \
+	       "NO_TOOLCHAIN=1 skips it (cross-compilation is then skipped and said so)"; \
+	  SUDO=; [ "$$(id -u)" -ne 0 ] && SUDO=sudo; \
 	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y \
 	  gcc-arm-none-eabi libnewlib-arm-none-eabi || echo "warning: gcc-arm-none-eabi not installed"; }
 

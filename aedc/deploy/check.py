@@ -65,7 +65,8 @@ class DeployReport:
         """Human-readable lines: where it runs, then per schedule emulator vs host C accuracy."""
         where = f"{self.pes} PE(s), " + (
             f"cross-compiled: largest PE {self.max_dtcm_bytes:,} B DTCM data, {self.max_itcm_bytes:,} B "
-            f"code" if self.cross_compiled else "no arm-none-eabi-gcc: not cross-compiled")
+            f"code" if self.cross_compiled else "not cross-compiled: arm-none-eabi-gcc is not installed "
+            "(make toolchain, or apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi)")
         lines = [f"deployed: {where}"]
         for name, same in self.identical.items():
             e, h = self.paths[f"emulator {name}"], self.paths[f"host C {name}"]
