@@ -324,7 +324,8 @@ def report_cmd(
     output: Annotated[Path | None, typer.Option("-o", "--output", help="PNG to write "
                                                 "(default BUILD/placement.png).")] = None,
 ) -> None:
-    """Draw the placement of BUILD as a PNG map of the chip(s): QPE grid, PEs by population, fill."""
+    """Draw the placement of BUILD as a PNG map of the chip(s): QPE grid, PEs by population, fill;
+    with routing.json also routing.png beside it (router entries per chip, links used)."""
     from aedc.errors import AedcError
     from aedc.partition.model import Placement
     from aedc.partition.report import draw_placement

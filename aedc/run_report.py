@@ -71,10 +71,13 @@ def plot_run(result: EmulatorResult, graph: Graph, path: Path, title: str) -> No
     out = next(iter(graph.outputs.values()), names[-1])
     fig, axes = plt.subplots(len(names) + 1, 1, figsize=(8, 1.4 * (len(names) + 1) + 0.6), sharex=True)
     for ax, n in zip(axes, names, strict=False):
-        ev = result.events[n].reshape(result.events[n].shape[0], -1)[:, :MAX_RASTER_NEURONS]
+        full = result.events[n].reshape(result.events[n].shape[0], -1)
+        ev = full[:, :MAX_RASTER_NEURONS]
         t, i = np.nonzero(ev)
         ax.scatter(t, i, s=1, marker="|", color="k")
-        ax.set_ylabel(n, rotation=0, ha="right", fontsize=8)
+        shown = n if full.shape[1] <= MAX_RASTER_NEURONS else \
+            f"{n}\n(first {MAX_RASTER_NEURONS} of {full.shape[1]:,})"  # say so, never cap silently
+        ax.set_ylabel(shown, rotation=0, ha="right", fontsize=8)
         ax.set_ylim(-0.5, ev.shape[1] - 0.5)
     ax = axes[-1]
     trace = result.state.get(out, {}).get("v")
