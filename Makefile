@@ -50,3 +50,29 @@ fuzz: $(STAMP)
 	    $(VENV)/bin/pytest -q -x --tb=short -p no:cacheprovider tests/fuzz > build/fuzz-$$i.log 2>&1 & pids="$$pids $$!"; \
 	done; rc=0; for p in $$pids; do wait $$p || rc=1; done; \
 	grep -h "cases ended\|passed\|failed" build/fuzz-*.log; exit $$rc
+
+# Golden cases from the real frameworks (tests/data/conformance/): `conformance-data` builds the generator's
+# own environment (torch CPU first, then snnTorch, Sinabs, Norse, Rockpool, Spyx) and regenerates every
+# case; `conformance` regenerates them with the live frameworks and re-checks aedc against them.
+CONF_VENV ?= .venv-conformance
+CONF_PY := $(CONF_VENV)/bin/python
+CONF_STAMP := $(CONF_VENV)/.installed
+# a CPU build of torch 2.13.0: the local wheel where there is one, else name a CPU wheel here
+CONFORMANCE_TORCH ?= $(firstword $(wildcard /opt/wheels/torch-2.13.0+cpu-cp311-*.whl) torch==2.13.0)
+.PHONY: conformance-data conformance
+
+$(CONF_STAMP): conformance/requirements.txt conformance/requirements-nodeps.txt
+	python3 -m venv $(CONF_VENV)
+	$(CONF_PY) -m pip install -q --upgrade pip
+	$(CONF_PY) -m pip install -q "$(CONFORMANCE_TORCH)"
+	$(CONF_PY) -m pip install -q -r conformance/requirements.txt
+	$(CONF_PY) -m pip install -q --no-deps -r conformance/requirements-nodeps.txt
+	touch $(CONF_STAMP)
+
+conformance-data: $(CONF_STAMP)
+	$(CONF_PY) conformance/generate.py
+
+conformance: conformance-data $(STAMP)
+	-$(PY) conformance/expected.py
+	$(PY) conformance/readme.py --check
+	$(VENV)/bin/pytest -q tests/test_conformance.py
