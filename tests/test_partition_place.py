@@ -180,8 +180,9 @@ def test_cpsat_is_deterministic_and_beats_greedy(mode: str) -> None:
     a = place(problem, machine, solver="cpsat", seed=7, mode=mode, time_limit_s=0.3)
     b = place(problem, machine, solver="cpsat", seed=7, mode=mode, time_limit_s=0.3)
     assert a.to_json() == b.to_json()
-    assert a.objective <= a.baseline_objective
-    assert 0 <= a.bound <= a.objective
+    # strictly better: the greedy fallback alone would give equality (measured: flat 55,200 and
+    # hierarchical 35,200 against greedy 55,600); bounds are checked against brute force above
+    assert a.objective < a.baseline_objective
 
 
 def test_placement_json_round_trip(tmp_path: object) -> None:
