@@ -8,6 +8,7 @@ accuracies and prediction vectors are equal.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -39,7 +40,7 @@ def test_lif_classifier_emulator_and_host_c_agree_sample_by_sample(tmp_path: Pat
     assert (out / "c" / "manifest.json").is_file()
     assert json.loads((out / "build.json").read_text())["report"] == rep.as_dict()
     assert [p.name for p in tmp_path.iterdir()] == ["deployed"]  # no temp sibling left behind
-    if shutil.which("arm-none-eabi-gcc"):
+    if shutil.which("arm-none-eabi-gcc") or os.environ.get("CI"):  # CI installs it: its absence fails
         assert rep.cross_compiled
         assert 0 < rep.max_dtcm_bytes <= 67_328
     assert rep.summary().count("bit-identical on all 24 samples: yes") == 2
