@@ -17,9 +17,9 @@ dt=None, max_size=64, max_inputs=2, max_delay=3, min_pops=2)``
     latency projections only go forward in creation order, but populations and projections are stored
     in a random order, so ``topo_order`` has work to do. Every population has at most ``max_size``
     neurons. Spiking models use ``binary`` events, non-spiking ones ``graded`` or ``sigma_delta``
-    (with ``event_threshold > 0``). Semantics are drawn from ``profiles`` (default: the three presets of
-    :data:`aedc.ir.PROFILES`; ``"custom"`` draws every field at random); ``dt`` overrides the profile's
-    tick. Time constants are ``dt × [1, 100]`` (so ``[1e-3, 1e-1]`` at ``dt = 1e-3``), thresholds in
+    (with ``event_threshold > 0``). Semantics are drawn from ``profiles`` (default: the presets of
+    :data:`aedc.ir.PROFILES` and ``"custom"``, which draws every field at random); ``dt`` overrides the
+    profile's tick. Time constants are ``dt × [1, 100]`` (so ``[1e-3, 1e-1]`` at ``dt = 1e-3``), thresholds in
     ``[0.25, 2]``, IF/integrator ``r`` in ``[0.5, 2] / dt`` (gain ``r·dt`` of order 1).
     ``exact_weights=True`` draws every weight as ``k/8`` with ``|k| <= 16`` (average pools then have a
     power-of-two area), so float32 sums of weights times binary (or ``k/8``) payloads are exact in any
@@ -69,6 +69,7 @@ from aedc.ir import (
 )
 from aedc.ir.connectivity import conv_out_len, same_padding
 from aedc.ir.neurons import NEURON_MODELS, TIME_CONSTANTS
+from aedc.ir.options import INPUT_GAIN_MODELS
 
 MODELS: tuple[str, ...] = tuple(m for m in NEURON_MODELS if m != "input")
 """Every non-input neuron model."""
@@ -98,18 +99,24 @@ def _weights(rng: Rng, shape: tuple[int, ...], exact: bool) -> np.ndarray:
 @st.composite
 def semantics(draw: st.DrawFn, profiles: Sequence[str] | None = None,
               dt: float | None = None) -> Semantics:
-    """A :class:`Semantics`: one of ``profiles`` (default the three presets); ``"custom"`` draws every
-    field; ``dt`` replaces the profile's tick."""
-    name = draw(st.sampled_from(tuple(profiles) if profiles else tuple(PROFILES)))
+    """A :class:`Semantics`: one of ``profiles`` (default the presets and ``"custom"``); ``"custom"``
+    draws every field (reset timings and ``unscaled_input`` included); ``dt`` replaces the profile's
+    tick."""
+    name = draw(st.sampled_from(tuple(profiles) if profiles else (*PROFILES, "custom")))
     if name == "custom":
+        reset = draw(st.sampled_from(("to_v_reset", "subtract", "zero")))
+        # reset timing: same tick, next tick, or re-checked (snnTorch reset_delay=False: not to_v_reset)
+        timing = draw(st.sampled_from(("now", "next", *(("recheck",) if reset != "to_v_reset" else ()))))
         sem = Semantics(
             profile="custom",
             dt=draw(st.sampled_from((1e-4, 1e-3, 1.0))),
             discretisation=draw(st.sampled_from(("euler", "exact"))),
-            reset=draw(st.sampled_from(("to_v_reset", "subtract"))),
+            reset=reset,
             threshold_cmp=draw(st.sampled_from((">", ">="))),
             current_first=draw(st.booleans()),
-            reset_next_tick=draw(st.booleans()),
+            reset_next_tick=timing == "next",
+            reset_recheck=timing == "recheck",
+            unscaled_input=tuple(draw(st.lists(st.sampled_from(INPUT_GAIN_MODELS), max_size=3))),
         )
     else:
         sem = PROFILES[name]

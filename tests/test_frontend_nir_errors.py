@@ -219,8 +219,8 @@ def test_bad_arguments_are_frontend_errors(tmp_path: Path) -> None:
         from_nir(path, input_event_rule="sigma_delta")  # type: ignore[arg-type]
     with pytest.raises(FrontendError, match="dt must be a positive number"):
         from_nir(path, dt=-1e-3)
-    with pytest.raises(FrontendError, match="unknown semantics profile 'norse'"):
-        from_nir(path, profile="norse")
+    with pytest.raises(FrontendError, match="unknown semantics profile 'brian2'"):
+        from_nir(path, profile="brian2")
     with pytest.raises(NIRFormatError, match=r"expected a nir\.NIRGraph, got int"):
         from_nir(42)  # type: ignore[arg-type]
 

@@ -107,7 +107,7 @@ def test_round_trip_keeps_every_parameter_of_every_node() -> None:
 
 def test_round_trip_graph_facts() -> None:
     graph = from_nir(every_node_model())
-    assert graph.projection("sub.rec->sub.lif").back_edge
+    assert graph.projection("sub.rec").back_edge  # sub.lif → sub.rec: the cut leaves the neuron
     assert sum(p.back_edge for p in graph.projections) == 1
     assert graph.projection("delay").delay == 20  # 2 ms at dt = 1e-4
     assert [p.name for p in graph.incoming("thr")] == ["avg->thr", "sum->thr"]

@@ -136,16 +136,17 @@ def nested() -> nir.NIRGraph:
 
 def test_nested_subgraph_is_flattened_with_dotted_names() -> None:
     g = from_nir(nested())
-    assert [p.name for p in g.populations] == ["in", "fc", "sub.lif", "sc", "sub.rec"]
+    assert [p.name for p in g.populations] == ["in", "fc", "sub.rec", "sub.lif", "sc"]
     assert g.outputs == {"out": "sc", "spk": "sub.lif"}
     edges = {(p.pre, p.post): p for p in g.projections}
     assert set(edges) == {("in", "fc"), ("fc", "sub.lif"), ("sub.lif", "sc"), ("sub.lif", "sub.rec"),
                           ("sub.rec", "sub.lif")}
     assert edges[("fc", "sub.lif")].name == "fc->sub.lif"  # the subgraph's Input is an alias
     assert edges[("sub.lif", "sc")].conn == OneToOne(weight=np.arange(4, dtype=F32))
-    # recurrence: the DFS from 'in' reaches sub.lif → sub.rec → sub.lif; the closing edge is the back-edge
-    assert edges[("sub.rec", "sub.lif")].back_edge
-    assert not edges[("sub.lif", "sub.rec")].back_edge
+    # recurrence: the DFS from 'in' reaches sub.lif → sub.rec → sub.lif; the cut is moved to the edge
+    # leaving the neuron, so sub.rec (stateless) runs in the tick it is read
+    assert edges[("sub.lif", "sub.rec")].back_edge
+    assert not edges[("sub.rec", "sub.lif")].back_edge
     assert sum(p.back_edge for p in g.projections) == 1
 
 

@@ -9,6 +9,8 @@ bookkeeping and the topological order are what is being tested.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from hypothesis import given, settings
 from strategies import graphs_with_inputs
@@ -21,7 +23,30 @@ SPIKING = ("lif", "if", "threshold", "cuba_lif")
 
 
 def _reset(v: np.ndarray, z: np.ndarray, th: np.ndarray, vr: np.ndarray, mode: str) -> np.ndarray:
+    if mode == "zero":
+        return np.where(z, F(0), v)
     return np.where(z, v - th, v) if mode == "subtract" else np.where(z, vr, v)
+
+
+def _snntorch_tick(v_old: np.ndarray, update: Callable[[np.ndarray], np.ndarray], th: np.ndarray,
+                   r: np.ndarray, mode: str, cuba: bool, delay: bool,
+                   above: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """snnTorch's Leaky/Synaptic forward for the subtract and zero resets, written as snnTorch does
+    (``reset`` = flag, ``mem``, ``spk``; products by 0/1 flags instead of branches): returns the new
+    membrane and the spikes."""
+    rf = r.astype(F)
+    if mode == "zero" and not cuba:  # Leaky._base_zero: mem = (1 - reset) * mem before the update
+        mem = update((F(1) - rf) * v_old)
+    elif mode == "zero":  # Synaptic._base_zero: mem -= mem * reset after it
+        mem = update(v_old)
+        mem = mem - mem * rf
+    else:  # _base_sub
+        mem = update(v_old) - rf * th
+    spk = above(mem)
+    if not delay:  # reset_delay=False: do_reset = spk - reset
+        do = spk.astype(F) - rf
+        mem = mem - do * (th if mode == "subtract" else mem)
+    return mem.astype(F), spk
 
 
 def _naive(graph: Graph, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -58,16 +83,31 @@ def _naive(graph: Graph, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]
                 i_new = c["syn_decay"] * s["i"] + c["syn_gain"] * x
                 drive = i_new if sem.current_first else s["i"]
                 s["i"] = i_new
-                v = (c["decay"] * s["v"] + c["gain"] * drive) + c["leak"]
-            elif m.model == "lif":
-                v = (c["decay"] * s["v"] + c["gain"] * x) + c["leak"]
-            else:  # if
-                v = s["v"] + c["gain"] * x
+            else:
+                drive = x
+
+            def update(v0: np.ndarray, model: str = m.model, drive: np.ndarray = drive,
+                       c: dict[str, np.ndarray] = c) -> np.ndarray:
+                if model == "if":
+                    return np.asarray(v0 + c["gain"] * drive, F)
+                return np.asarray((c["decay"] * v0 + c["gain"] * drive) + c["leak"], F)
+
             th, vr = m.v_threshold.ravel(), m.v_reset.ravel()  # type: ignore[union-attr]
 
+            def above(v: np.ndarray, th: np.ndarray = th) -> np.ndarray:
+                return (v > th) if sem.threshold_cmp == ">" else (v >= th)
+
+            if sem.reset_recheck or (sem.reset_next_tick and sem.reset == "zero"):
+                # snnTorch's own formula; its reset flag is the threshold test of the stored membrane
+                v, z = _snntorch_tick(s["v"], update, th, above(s["v"]), sem.reset, m.model == "cuba_lif",
+                                      sem.reset_next_tick, above)
+                s["v"], s["z"] = v, z
+                hist[n][t] = z
+                continue
+            v = update(s["v"])
             if sem.reset_next_tick:
                 v = _reset(v, s["z"], th, vr, sem.reset)
-            z = (v > th) if sem.threshold_cmp == ">" else (v >= th)
+            z = above(v)
             if not sem.reset_next_tick:
                 v = _reset(v, z, th, vr, sem.reset)
             s["v"], s["z"] = v.astype(F), z

@@ -19,9 +19,9 @@ Adding a neuron model (e.g. an adaptive-threshold LIF, ``alif``) is one entry he
     a :class:`NeuronUpdate`: C statements (one per line, without indentation) run for neuron ``i``
     with ``x`` in scope, that read and write the state arrays and define ``float value`` (1.0f / 0.0f
     for a spike, else the value to send); plus any per-neuron state beyond ``STATE`` (such as the
-    late-reset flag of ``reset_next_tick``). ``sem`` is the graph's :class:`aedc.ir.options.Semantics`,
-    whose reset, comparison and current order the update must follow exactly as
-    :mod:`aedc.reference` does — the host C is checked bit for bit against it.
+    reset flag of ``reset_next_tick`` / ``reset_recheck``). ``sem`` is the graph's
+    :class:`aedc.ir.options.Semantics`, whose reset, comparison and current order the update must
+    follow exactly as :mod:`aedc.reference` does — the host C is checked bit for bit against it.
 
 ``update=None`` marks a source (``input``): the host streams its values, there is no synaptic input.
 tests/test_codegen_tables.py checks that every model of :data:`aedc.ir.neurons.NEURON_MODELS` has an
@@ -55,7 +55,20 @@ class NeuronKernel:
     update: Callable[[int, Semantics], NeuronUpdate] | None
 
 
-def _leaky(k: int, sem: Semantics, *, cuba: bool) -> list[str]:
+def _clears_before_update(sem: Semantics, cuba: bool) -> bool:
+    """A pending zero reset clears ``v`` before the update (snnTorch ``Leaky``), except in a model with
+    a synaptic current (``Synaptic``: after it, in :func:`_fire`)."""
+    return sem.reset == "zero" and sem.pending_reset and not cuba
+
+
+def _v_start(k: int, sem: Semantics, cuba: bool, spiking: bool) -> str:
+    """The C expression of the membrane the update starts from."""
+    if spiking and _clears_before_update(sem, cuba):
+        return f"(s{k}_zprev[i] ? 0.0f : s{k}_v[i])"
+    return f"s{k}_v[i]"
+
+
+def _leaky(k: int, sem: Semantics, *, cuba: bool, spiking: bool = True) -> list[str]:
     """Membrane ``v`` of a leaky model; current-based models first update their synaptic current."""
     P = f"S{k}_"
     lines = ["float drive = x;"]
@@ -64,17 +77,19 @@ def _leaky(k: int, sem: Semantics, *, cuba: bool) -> list[str]:
                  f"float i_new = {P}SYN_DECAY(i) * i_old + {P}SYN_GAIN(i) * x;",
                  f"s{k}_i_syn[i] = i_new;",
                  f"float drive = {'i_new' if sem.current_first else 'i_old'};"]
-    return [*lines, f"float v = ({P}DECAY(i) * s{k}_v[i] + {P}GAIN(i) * drive) + {P}LEAK(i);"]
+    v0 = _v_start(k, sem, cuba, spiking)
+    return [*lines, f"float v = ({P}DECAY(i) * {v0} + {P}GAIN(i) * drive) + {P}LEAK(i);"]
 
 
-def _integrating(k: int) -> list[str]:
-    return [f"float v = s{k}_v[i] + S{k}_GAIN(i) * x;"]
+def _integrating(k: int, sem: Semantics, *, spiking: bool = True) -> list[str]:
+    return [f"float v = {_v_start(k, sem, False, spiking)} + S{k}_GAIN(i) * x;"]
 
 
 def _fire(k: int, sem: Semantics, membrane: list[str], theta: str | None = None,
-          after: tuple[str, ...] = ()) -> NeuronUpdate:
+          after: tuple[str, ...] = (), *, cuba: bool = False) -> NeuronUpdate:
     """Spike when ``v`` crosses the threshold (``V_THRESHOLD``, or the C expression ``theta``), then
-    reset by it (in this tick, or the next one's); ``after`` runs once ``z`` is known."""
+    reset by it (in this tick, or the next one's, or re-checked: ``reset_recheck``); ``after`` runs
+    once ``z`` is known. ``s<k>_zprev`` is the reset flag a tick starts with, as in the reference."""
     P = f"S{k}_"
     cmp = ">" if sem.threshold_cmp == ">" else ">="
     th = theta or f"{P}V_THRESHOLD(i)"
@@ -82,15 +97,29 @@ def _fire(k: int, sem: Semantics, membrane: list[str], theta: str | None = None,
     def reset(cond: str) -> str:
         if sem.reset == "subtract":
             return f"if ({cond}) v = v - {th};"
+        if sem.reset == "zero":
+            return f"if ({cond}) v = 0.0f;"
         return f"if ({cond}) v = {P}V_RESET(i);"
 
     lines = list(membrane)
     state: tuple[tuple[str, str, str], ...] = ()
-    if sem.reset_next_tick:
-        state = (("uint8_t", f"s{k}_zprev", f"spiked last tick (reset applied one tick late), slice {k}"),)
-        lines.append(reset(f"s{k}_zprev[i]"))
+    if sem.pending_reset:
+        what = ("still above threshold after the reset (re-checked)" if sem.reset_recheck
+                else "spiked last tick (reset applied one tick late)")
+        state = (("uint8_t", f"s{k}_zprev", f"{what}, slice {k}"),)
+        if sem.reset_recheck or not _clears_before_update(sem, cuba):
+            lines.append(f"int pending = s{k}_zprev[i];")
+        if not _clears_before_update(sem, cuba):
+            lines.append(reset("pending"))
     lines.append(f"int z = v {cmp} {th};")
-    lines.append(f"s{k}_zprev[i] = (uint8_t)z;" if sem.reset_next_tick else reset("z"))
+    if sem.reset_recheck:
+        undo = f"v = v + {th};" if sem.reset == "subtract" else "v = v + v;"
+        lines += [reset("z && !pending"), f"else if (pending && !z) {undo}",
+                  f"s{k}_zprev[i] = (uint8_t)(v {cmp} {th});"]
+    elif sem.reset_next_tick:
+        lines.append(f"s{k}_zprev[i] = (uint8_t)z;")
+    else:
+        lines.append(reset("z"))
     lines += [f"s{k}_v[i] = v;", *after, "float value = z ? 1.0f : 0.0f;"]
     return NeuronUpdate(tuple(lines), state)
 
@@ -122,23 +151,23 @@ def _alif(k: int, sem: Semantics) -> NeuronUpdate:
 
 
 def _cuba_lif(k: int, sem: Semantics) -> NeuronUpdate:
-    return _fire(k, sem, _leaky(k, sem, cuba=True))
+    return _fire(k, sem, _leaky(k, sem, cuba=True), cuba=True)
 
 
 def _if(k: int, sem: Semantics) -> NeuronUpdate:
-    return _fire(k, sem, _integrating(k))
+    return _fire(k, sem, _integrating(k, sem))
 
 
 def _li(k: int, sem: Semantics) -> NeuronUpdate:
-    return _present(k, _leaky(k, sem, cuba=False))
+    return _present(k, _leaky(k, sem, cuba=False, spiking=False))
 
 
 def _cuba_li(k: int, sem: Semantics) -> NeuronUpdate:
-    return _present(k, _leaky(k, sem, cuba=True))
+    return _present(k, _leaky(k, sem, cuba=True, spiking=False))
 
 
 def _integrator(k: int, sem: Semantics) -> NeuronUpdate:
-    return _present(k, _integrating(k))
+    return _present(k, _integrating(k, sem, spiking=False))
 
 
 def _threshold(k: int, sem: Semantics) -> NeuronUpdate:

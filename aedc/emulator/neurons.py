@@ -48,15 +48,26 @@ def _synaptic_current(t: NeuronTick, x: Array) -> Array:
     return i_new if t.sem.current_first else i_old
 
 
+def _clears_before_update(t: NeuronTick) -> bool:
+    """A pending zero reset clears ``v`` before the update, except with a synaptic current (after)."""
+    sem = t.sem  # "z" is in the state of spiking models only (a non-spiking one has no reset)
+    return sem.reset == "zero" and sem.pending_reset and "z" in t.st and "i_syn" not in t.st
+
+
+def _v_start(t: NeuronTick) -> Array:
+    v = t.st["v"]
+    return jnp.where(t.st["z"], jnp.float32(0.0), v) if _clears_before_update(t) else v
+
+
 def _leaky_membrane(t: NeuronTick, drive: Array) -> Array:
     c = t.c
-    v = (fmul(c["decay"], t.st["v"], t.fence) + fmul(c["gain"], drive, t.fence)) + c["leak"]
+    v = (fmul(c["decay"], _v_start(t), t.fence) + fmul(c["gain"], drive, t.fence)) + c["leak"]
     t.st["v"] = v
     return v
 
 
 def _integrate(t: NeuronTick, x: Array) -> Array:
-    v = t.st["v"] + fmul(t.c["gain"], x, t.fence)
+    v = _v_start(t) + fmul(t.c["gain"], x, t.fence)
     t.st["v"] = v
     return v
 
@@ -64,18 +75,35 @@ def _integrate(t: NeuronTick, x: Array) -> Array:
 def _reset(t: NeuronTick, v: Array, z: Array, theta: Array) -> Array:
     if t.sem.reset == "subtract":
         return jnp.where(z, v - theta, v)
+    if t.sem.reset == "zero":
+        return jnp.where(z, jnp.float32(0.0), v)
     return jnp.where(z, t.c["v_reset"], v)
 
 
+def _undo(t: NeuronTick, v: Array, theta: Array, z: Array, r: Array) -> Array:
+    now, undo = z & ~r, r & ~z
+    if t.sem.reset == "subtract":
+        return jnp.where(now, v - theta, jnp.where(undo, v + theta, v))
+    return jnp.where(now, jnp.float32(0.0), jnp.where(undo, v + v, v))
+
+
 def _fire(t: NeuronTick, v: Array, theta: Array) -> Array:
+    """The reference's ``_fire``: ``st["z"]`` is the reset flag a tick starts with (last tick's spikes
+    for ``reset_next_tick``, "still above threshold after the reset" for ``reset_recheck``)."""
     sem = t.sem
-    if sem.reset_next_tick:
-        v = _reset(t, v, t.st["z"], theta)
+    r = t.st["z"]
+    if sem.pending_reset and not _clears_before_update(t):
+        v = _reset(t, v, r, theta)
     zf = heaviside(v, theta, sem.threshold_cmp == ">=")
     z = zf > 0.5
-    if not sem.reset_next_tick:
+    if sem.reset_recheck:
+        v = _undo(t, v, theta, z, r)
+        t.st["z"] = v > theta if sem.threshold_cmp == ">" else v >= theta
+    elif sem.reset_next_tick:
+        t.st["z"] = z
+    else:
         v = _reset(t, v, z, theta)
-    t.st["z"] = z
+        t.st["z"] = z
     t.st["v"] = v
     return zf
 
@@ -107,7 +135,8 @@ LEAKY_MEMBRANE = Stage(_leaky_membrane)
 INTEGRATE = Stage(_integrate)
 """``v' = v + gain·x``."""
 SPIKE_RESET = Stage(_spike_reset, ("v_threshold", "v_reset"))
-"""Spike when ``v`` crosses ``v_threshold`` (surrogate gradient), reset now or next tick; → 0/1."""
+"""Spike when ``v`` crosses ``v_threshold`` (surrogate gradient), reset now or next tick (or re-checked:
+``reset_recheck``); → 0/1."""
 ADAPTIVE_SPIKE_RESET = Stage(_adaptive_spike_reset, ("v_threshold", "v_reset", "beta"))
 """Spike when ``v`` crosses ``v_threshold + beta·a`` (surrogate gradient), reset by that threshold,
 then ``a' = adapt_decay·a + z``; → 0/1."""

@@ -17,11 +17,12 @@ from aedc.frontend.nir_reader import (
     NIRVersionWarning,
     RawGraph,
     RawNode,
+    SemanticsWarning,
     raw_from_nir,
     read_nir,
 )
 
 __all__ = [
-    "NIRImportWarning", "NIRVersionWarning", "Network", "RawGraph", "RawNode", "from_nir", "load_model",
-    "raw_from_nir", "read_nir", "to_nir", "write_nir",
+    "NIRImportWarning", "NIRVersionWarning", "Network", "RawGraph", "RawNode", "SemanticsWarning",
+    "from_nir", "load_model", "raw_from_nir", "read_nir", "to_nir", "write_nir",
 ]

@@ -11,9 +11,10 @@ from aedc.ir.serialize import load
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
-def load_model(path: str | Path, *, profile: str = "nir-euler", dt: float | None = None) -> Graph:
-    """Load ``path``: ``.nir``/HDF5 via :func:`from_nir` (with ``profile``/``dt``), JSON as IR, or the
-    ``ir.json`` of an aedc build directory."""
+def load_model(path: str | Path, *, profile: str = "nir-euler", dt: float | None = None,
+               strict: bool = False) -> Graph:
+    """Load ``path``: ``.nir``/HDF5 via :func:`from_nir` (with ``profile``/``dt``/``strict``), JSON as
+    IR, or the ``ir.json`` of an aedc build directory."""
     p = Path(path)
     if p.is_dir():
         if (p / "ir.json").is_file():
@@ -29,7 +30,7 @@ def load_model(path: str | Path, *, profile: str = "nir-euler", dt: float | None
     if head == HDF5_SIGNATURE or p.suffix in (".nir", ".h5", ".hdf5"):
         from aedc.frontend.nir_import import from_nir
 
-        return from_nir(p, profile=profile, dt=dt)
+        return from_nir(p, profile=profile, dt=dt, strict=strict)
     if p.suffix == ".json" or head.lstrip().startswith(b"{"):
         return load(p)
     raise FrontendError(f"{p}: unknown model format (expected a .nir HDF5 file or an aedc ir.json)",

@@ -15,8 +15,10 @@ The raw IR convention other stages rely on:
   applies the weight to the last axis of a multi-dimensional input), Conv1d/Conv2d, Pool2d, OneToOne
   for Scale, Identity with ``delay`` ticks for Delay, Identity for Flatten (whose population also keeps
   ``meta["start_dim"]``/``meta["end_dim"]`` for export);
-* every other edge is an Identity projection ``"src->dst"``; an edge that closes a cycle (see
-  :mod:`aedc.frontend.nir_structure`) is a back-edge.
+* every other edge is an Identity projection ``"src->dst"``; on each cycle one edge is a back-edge: the
+  one leaving the loop's last neuron before the edge that closes it (see
+  :mod:`aedc.frontend.nir_structure`), so ``lif → w_rec → lif`` cuts ``lif → w_rec`` and the Affine's
+  bias applies from tick 0.
 
 Populations are in topological order (ties by name), projections by (post, pre, name). Shapes are
 inferred here (:mod:`aedc.frontend.nir_ops`); stored NIR shapes only give the shape of an Input.
@@ -48,15 +50,22 @@ from aedc.frontend.nir_ops import (
     op_for_input,
     size,
 )
-from aedc.frontend.nir_reader import NIRImportWarning, RawGraph, RawNode, raw_from_nir, read_nir
+from aedc.frontend.nir_reader import (
+    NIRImportWarning,
+    RawGraph,
+    RawNode,
+    SemanticsWarning,
+    raw_from_nir,
+    read_nir,
+)
 from aedc.frontend.nir_schema import LINEAR_OP_TYPES, NEURON_TYPES, SCHEMA
-from aedc.frontend.nir_structure import Edge, FlatGraph, back_edges, flatten, topo_order
+from aedc.frontend.nir_structure import Edge, FlatGraph, back_edges, flatten, recurrent_cuts, topo_order
 from aedc.ir.connectivity import Identity, Shape
 from aedc.ir.graph import EventRule, Graph, Population, Projection
 from aedc.ir.neurons import NEURON_MODELS, InputModel, LinearModel, NeuronModel
 from aedc.ir.options import Semantics
 from aedc.ir.options import profile as make_profile
-from aedc.ir.verify import verify
+from aedc.ir.verify import discretisation_warnings, verify
 
 if TYPE_CHECKING:
     import nir
@@ -67,6 +76,9 @@ MODEL_FOR_NIR: dict[str, type[NeuronModel]] = {
 
 PARAM_DEFAULTS = {"v_reset": 0.0, "w_in": 1.0, "bias": 0.0}
 """Values of parameters older NIR files omit (NIR's own defaults)."""
+
+STATEFUL_TYPES = tuple(t for t in NEURON_TYPES if t != "Threshold")
+"""NIR neuron types with state: a recurrent loop is cut on the edge leaving one of them."""
 
 DELAY_RTOL = 1e-6
 """A Delay further than this (relative) from a whole number of ticks is rounded with a warning."""
@@ -100,14 +112,27 @@ def snntorch_dt(flat: FlatGraph) -> float | None:
     return float(f"{float(np.median(values)):.6g}")
 
 
-def _semantics(profile: str, dt: float | None, flat: FlatGraph) -> tuple[Semantics, str]:
+def _semantics(profile: str | Semantics, dt: float | None, flat: FlatGraph) -> tuple[Semantics, str]:
+    name = profile.profile if isinstance(profile, Semantics) else profile
     source = "argument"
     if dt is None:
         source = "profile"
-        if profile == "snntorch":
+        if name == "snntorch":
             dt = snntorch_dt(flat)
             source = "profile" if dt is None else "inferred"
+    if isinstance(profile, Semantics):
+        return (profile if dt is None else profile.evolve(dt=dt)), source
     return make_profile(profile, dt=dt), source
+
+
+def _check_discretisation(graph: Graph, strict: bool) -> None:
+    """Warn (or, ``strict``, raise) for what :func:`aedc.ir.verify.discretisation_warnings` finds."""
+    found = discretisation_warnings(graph)
+    if strict and found:
+        raise FrontendError("strict import refused graph '" + graph.name + "':\n  "
+                            + "\n  ".join(msg for _, msg in found), where=found[0][0])
+    for _, msg in found:
+        warnings.warn(msg, SemanticsWarning, stacklevel=3)
 
 
 def _delay_ticks(name: str, node: RawNode, dt: float) -> int:
@@ -165,7 +190,8 @@ class _Importer:
         _check_ports(flat)
         self.zero_latency = [e for e in flat.edges if not self.ticks.get(e[1], 0)]
         inputs = [n for n, node in flat.nodes.items() if node.type == "Input"]
-        self.back = set(back_edges(flat.nodes, self.zero_latency, inputs))
+        stateful = [n for n, node in flat.nodes.items() if node.type in STATEFUL_TYPES]
+        self.back = set(recurrent_cuts(flat.nodes, self.zero_latency, inputs, stateful))
         _check_algebraic_loops(flat, self.zero_latency, self.ticks)
         self.order = topo_order(flat.nodes, [e for e in self.zero_latency if e not in self.back])
         self.shapes = self._infer_shapes()
@@ -273,15 +299,20 @@ class _Importer:
         return pops, projs, outputs
 
 
-def from_nir(source: str | Path | nir.NIRGraph | RawGraph, *, profile: str = "nir-euler",
+def from_nir(source: str | Path | nir.NIRGraph | RawGraph, *, profile: str | Semantics = "nir-euler",
              dt: float | None = None, input_event_rule: EventRule = "graded",
-             name: str | None = None) -> Graph:
+             name: str | None = None, strict: bool = False) -> Graph:
     """Import a NIR model as a verified IR graph under the discrete-time semantics ``profile``.
 
-    ``source`` is a ``.nir`` file path, a ``nir.NIRGraph`` or a :class:`RawGraph`. ``dt`` overrides the
-    profile's tick (see the module docstring for snnTorch inference). Raises
-    :class:`~aedc.errors.NIRFormatError` / :class:`~aedc.errors.UnsupportedNodeError` naming the node,
-    and lets the verifier's :class:`~aedc.errors.VerifyError` (e.g. ``tau <= 0``) through unchanged.
+    ``source`` is a ``.nir`` file path, a ``nir.NIRGraph`` or a :class:`RawGraph`. ``profile`` is a
+    preset's name (:data:`aedc.ir.options.PROFILES`) or a whole :class:`Semantics` (e.g.
+    ``profile("snntorch", reset="zero", reset_recheck=True)``). ``dt`` overrides the tick (see the module
+    docstring for snnTorch inference). Raises :class:`~aedc.errors.NIRFormatError` /
+    :class:`~aedc.errors.UnsupportedNodeError` naming the node, and lets the verifier's
+    :class:`~aedc.errors.VerifyError` (e.g. ``tau <= 0``) through unchanged. Time constants that are
+    valid but almost certainly wrong (an unstable Euler step ``dt/τ >= 1``, the ``τ·dt`` that Norse's
+    export writes) give a :class:`SemanticsWarning` naming the population and the likely fix;
+    ``strict=True`` raises :class:`~aedc.errors.FrontendError` with every such message instead.
     """
     if input_event_rule not in ("binary", "graded"):
         raise FrontendError(f"input_event_rule must be 'binary' or 'graded', got {input_event_rule!r}")
@@ -295,4 +326,6 @@ def from_nir(source: str | Path | nir.NIRGraph | RawGraph, *, profile: str = "ni
                   outputs=outputs, semantics=semantics,
                   meta={"source": raw.source, "nir_version": raw.version or "unknown",
                         "dt_source": dt_source})
-    return verify(graph)
+    verify(graph)
+    _check_discretisation(graph, strict)
+    return graph

@@ -57,6 +57,12 @@ class NIRVersionWarning(NIRImportWarning):
     """The file was written by a NIR version other than 1.0.x; it was read with the 1.0 field rules."""
 
 
+class SemanticsWarning(NIRImportWarning):
+    """A parameter is valid but almost certainly not meant under the chosen semantics (an unstable Euler
+    step, an exporter's known bug); the message names the population and the likely fix.
+    ``from_nir(..., strict=True)`` raises instead."""
+
+
 @dataclass(frozen=True)
 class RawNode:
     """One NIR node as stored: its type, checked fields, and for ``NIRGraph`` the nested graph."""

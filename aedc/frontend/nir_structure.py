@@ -7,11 +7,18 @@ kept as a real graph input (output port), so a graph that is one big subgraph st
 
 Back-edges: NIR edges are instantaneous, so a cycle must be cut somewhere for a tick-based executor.
 A depth-first search from the ``Input`` nodes (sorted by name, successors sorted by name, then every
-unvisited node by name) over the zero-latency edges marks each edge that closes a cycle; the IR delivers
-its value one tick later. Edges into a ``Delay`` of at least one tick already carry latency and are not
-searched, so a loop through a Delay is never delayed twice. The search is networkx's
+unvisited node by name) over the zero-latency edges finds each edge that closes a cycle; the IR delivers
+the value of a cut edge one tick later. Edges into a ``Delay`` of at least one tick already carry
+latency and are not searched, so a loop through a Delay is never delayed twice. The search is networkx's
 (:func:`aedc.ir.topology.dfs_back_edges`), and so is the node order (its lexicographical topological
 sort); networkx is imported inside those functions, not with this module.
+
+Where the cut goes (:func:`recurrent_cuts`): on the edge *out of the last stateful node* (a neuron with
+state) before the closing edge on its cycle, not on the closing edge itself. What is delayed is the
+neuron's output ``z(t-1)``; the stateless ops after it on the loop (a recurrent Affine) are applied in
+the same tick, so their bias applies from tick 0 — as in snnTorch's ``RLeaky``, where
+``mem ← β·mem + x + W·z(t-1) + b`` (DESIGN.md: "only the weighted value is delayed"). For
+``lif → w_rec → lif`` the cut is ``lif → w_rec``, and fuse-affine moves ``w_rec``'s bias into ``lif``.
 """
 
 from __future__ import annotations
@@ -106,3 +113,28 @@ def topo_order(nodes: Iterable[str], edges: Iterable[Edge]) -> tuple[str, ...]:
         return tuple(nx.lexicographical_topological_sort(g))
     except nx.NetworkXUnfeasible:
         raise AssertionError("topo_order needs an acyclic edge set") from None
+
+
+def recurrent_cuts(nodes: Iterable[str], edges: Iterable[Edge], roots: Iterable[str],
+                   stateful: Iterable[str]) -> dict[Edge, tuple[str, ...]]:
+    """The edges to cut so that ``edges`` has no cycle → the cycle each one cuts.
+
+    Each back-edge ``(u, v)`` of :func:`back_edges` closes a cycle ``v → … → u → v``; its cut is moved
+    back along that cycle to the edge leaving the last ``stateful`` node before ``u`` (``(u, v)``
+    itself when ``u`` is stateful or the cycle has no stateful node). Moved cuts may leave another
+    cycle uncut (one that shared the closing edge), so the search repeats on the remaining edges until
+    none is left; every round cuts at least one edge of a remaining cycle.
+    """
+    node_list, edge_list, root_list = sorted(set(nodes)), sorted(set(edges)), sorted(roots)
+    state = set(stateful)
+    cuts: dict[Edge, tuple[str, ...]] = {}
+    while True:
+        left = [e for e in edge_list if e not in cuts]
+        found = back_edges(node_list, left, root_list)
+        if not found:
+            return cuts
+        for cycle in found.values():
+            path = cycle[:-1]  # v, ..., u of the back-edge (u, v)
+            last = max((i for i, n in enumerate(path) if n in state), default=len(path) - 1)
+            cut = (path[last], cycle[last + 1])
+            cuts.setdefault(cut, cycle[last:-1] + cycle[:last + 1])

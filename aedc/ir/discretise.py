@@ -13,6 +13,9 @@ Update forms (all float32, evaluated left to right, no fused multiply-add):
   Euler ``syn_decay = 1 - dt/τ_syn``, ``syn_gain = w_in·dt/τ_syn``; exact ``syn_decay = e^(-dt/τ_syn)``,
   ``syn_gain = w_in·(1 - syn_decay)``.
 * integrators (IF, I): ``v' = v + gain·x`` with ``gain = r·dt`` (Euler is exact here).
+* unscaled input (a model in ``Semantics.unscaled_input``: Sinabs' ExpLeak and IAF, Norse's LIFCell and
+  IAFCell): the input is added as it comes, ``gain = r`` (LIF, ALIF, LI, IF, I) or ``syn_gain = w_in``
+  (CubaLIF, CubaLI); decays and leaks are unchanged.
 * threshold adaptation (ALIF): ``a' = adapt_decay·a + z`` with Euler ``adapt_decay = 1 - dt/τ_adapt``,
   exact ``adapt_decay = e^(-dt/τ_adapt)``.
 
@@ -29,8 +32,9 @@ from aedc.errors import VerifyError
 from aedc.ir.neurons import Neuron, NeuronModel
 from aedc.ir.options import Semantics
 
-ConstantTerm = Callable[[NeuronModel, float, bool], dict[str, np.ndarray]]
-"""One group of a model's constants: ``(neuron, dt, exact) → {name: float64 array}``."""
+ConstantTerm = Callable[[NeuronModel, float, bool, bool], dict[str, np.ndarray]]
+"""One group of a model's constants: ``(neuron, dt, exact, unscaled) → {name: float64 array}``
+(``unscaled``: the model is in ``Semantics.unscaled_input``)."""
 
 
 def _f64(neuron: NeuronModel, param: str) -> np.ndarray:
@@ -47,34 +51,38 @@ def _leaky(tau: np.ndarray, dt: float, exact: bool) -> tuple[np.ndarray, np.ndar
     return 1.0 - a, a
 
 
-def leaky_membrane(tau: str) -> ConstantTerm:
+def leaky_membrane(tau: str, *, takes_input: bool = True) -> ConstantTerm:
     """``decay``, ``gain`` (from ``r``) and ``leak`` (from ``v_leak``) of a membrane with time constant
-    parameter ``tau``."""
-    def term(neuron: NeuronModel, dt: float, exact: bool) -> dict[str, np.ndarray]:
+    parameter ``tau``. ``takes_input=False``: the membrane is driven by a synaptic current, not by the
+    model's input, so ``unscaled_input`` leaves its gain alone (it applies to ``syn_gain``)."""
+    def term(neuron: NeuronModel, dt: float, exact: bool, unscaled: bool) -> dict[str, np.ndarray]:
         decay, one_minus = _leaky(_f64(neuron, tau), dt, exact)
-        return {"decay": decay, "gain": _f64(neuron, "r") * one_minus,
+        r = _f64(neuron, "r")
+        return {"decay": decay, "gain": r if unscaled and takes_input else r * one_minus,
                 "leak": _f64(neuron, "v_leak") * one_minus}
     return term
 
 
 def synaptic_current(tau: str) -> ConstantTerm:
     """``syn_decay`` and ``syn_gain`` (from ``w_in``) of a synaptic current with time constant ``tau``."""
-    def term(neuron: NeuronModel, dt: float, exact: bool) -> dict[str, np.ndarray]:
+    def term(neuron: NeuronModel, dt: float, exact: bool, unscaled: bool) -> dict[str, np.ndarray]:
         decay, one_minus = _leaky(_f64(neuron, tau), dt, exact)
-        return {"syn_decay": decay, "syn_gain": _f64(neuron, "w_in") * one_minus}
+        w_in = _f64(neuron, "w_in")
+        return {"syn_decay": decay, "syn_gain": w_in if unscaled else w_in * one_minus}
     return term
 
 
 def integrator() -> ConstantTerm:
-    """``gain = r·dt`` of a leak-free integrator."""
-    def term(neuron: NeuronModel, dt: float, exact: bool) -> dict[str, np.ndarray]:
-        return {"gain": _f64(neuron, "r") * dt}
+    """``gain = r·dt`` of a leak-free integrator (``r`` when unscaled)."""
+    def term(neuron: NeuronModel, dt: float, exact: bool, unscaled: bool) -> dict[str, np.ndarray]:
+        r = _f64(neuron, "r")
+        return {"gain": r if unscaled else r * dt}
     return term
 
 
 def adaptation(tau: str) -> ConstantTerm:
     """``adapt_decay`` of a threshold adaptation variable with time constant parameter ``tau``."""
-    def term(neuron: NeuronModel, dt: float, exact: bool) -> dict[str, np.ndarray]:
+    def term(neuron: NeuronModel, dt: float, exact: bool, unscaled: bool) -> dict[str, np.ndarray]:
         return {"adapt_decay": _leaky(_f64(neuron, tau), dt, exact)[0]}
     return term
 
@@ -87,8 +95,8 @@ NEURON_CONSTANTS: dict[str, tuple[ConstantTerm, ...]] = {
     "lif": (leaky_membrane("tau"),),
     "li": (leaky_membrane("tau"),),
     "alif": (leaky_membrane("tau"), adaptation("tau_adapt")),
-    "cuba_lif": (synaptic_current("tau_syn"), leaky_membrane("tau_mem")),
-    "cuba_li": (synaptic_current("tau_syn"), leaky_membrane("tau_mem")),
+    "cuba_lif": (synaptic_current("tau_syn"), leaky_membrane("tau_mem", takes_input=False)),
+    "cuba_li": (synaptic_current("tau_syn"), leaky_membrane("tau_mem", takes_input=False)),
     "if": (integrator(),),
     "integrator": (integrator(),),
 }
@@ -107,7 +115,8 @@ def neuron_constants(neuron: Neuron, sem: Semantics) -> dict[str, np.ndarray]:
                           f"aedc.ir.discretise.NEURON_CONSTANTS; add one (an empty tuple if it has "
                           f"no constants)")
     exact = sem.discretisation == "exact"
+    unscaled = neuron.model in sem.unscaled_input
     out: dict[str, np.ndarray] = {}
     for term in terms:
-        out.update(term(neuron, sem.dt, exact))
+        out.update(term(neuron, sem.dt, exact, unscaled))
     return {k: np.asarray(v, np.float32) for k, v in out.items()}

@@ -6,32 +6,55 @@ chosen from a named *profile* at import time and recorded in the IR:
 
 ``nir-euler``
     Literal forward Euler. ``v`` is updated from last tick's synaptic current (CubaLIF), the reset is
-    applied in the same tick as the spike, spike on ``v > threshold``. This is what Norse does
-    (``norse.torch.functional.lif_box``: ``v += dt/tau * (v_leak - v + i)``; spike ``v - th > 0``).
+    applied in the same tick as the spike, spike on ``v > threshold``. This is what Norse's ``LIFBoxCell``
+    does (``norse.torch.functional.lif_box``: ``v += dt/tau * (v_leak - v + i)``; spike ``v - th > 0``).
 ``snntorch``
-    Current first, then ``v`` from the *new* current (``I ← αI + x; v ← βv + I``); subtract reset applied
-    one tick late (snnTorch computes the reset from the previous membrane value), spike on ``v > th``.
+    snnTorch's defaults (``Leaky``/``Synaptic`` with ``reset_mechanism="subtract"``,
+    ``reset_delay=True``): current first, then ``v`` from the *new* current (``I ← αI + x; v ← βv + I``);
+    subtract reset applied one tick late (snnTorch computes the reset from the previous membrane value),
+    spike on ``v > th``. Its other resets are options: ``reset="zero"`` and ``reset_recheck`` (below).
 ``sinabs``
-    Integrate-and-fire as a discrete integrator (``dt = 1``: at ``dt = 1e-4`` the NIR paper's CNN would be
-    silent), subtract reset, spike on ``v >= threshold``.
+    Sinabs' ``LIF``/``IAF``/``ExpLeak`` with their defaults, one tick per step (``dt = 1``: ``τ`` is in
+    steps; at ``dt = 1e-4`` the NIR paper's CNN would be silent): exponential decay ``α = e^(−1/τ)``;
+    ``LIF`` normalises its input (``v ← αv + (1−α)x``, ``norm_input=True``), ``ExpLeak`` (NIR ``LI``)
+    and ``IAF`` (NIR ``IF``) do not (``v ← αv + x``, ``v ← v + x``: ``unscaled_input``); subtract
+    reset in the tick of the spike, spike on ``v >= threshold``. Sinabs' default ``MultiSpike`` (several
+    spikes in one tick once ``v ≥ 2θ``) is not modelled: aedc emits one spike per tick (``SingleSpike``).
+``norse``
+    Norse at its default ``dt = 1e-3``: ``LIFBoxCell`` (NIR ``LIF``) and ``LIBoxCell`` (``LI``) as
+    ``nir-euler``; ``LIFCell`` (NIR ``CubaLIF``) adds the input to the current unscaled and updates ``v``
+    from the *new* current (``i ← i + x; v ← v + dt/τ_mem·(v_leak − v + i); i ← (1 − dt/τ_syn)·i``);
+    ``IAFCell`` (``IF``) is ``v ← v + x``. (Norse's NIR export writes ``dt·τ`` as ``τ``: the importer
+    warns when a file looks like that.)
+
+Options beyond the profiles: ``reset="zero"`` is snnTorch's ``reset_mechanism="zero"`` — with the reset
+one tick late, ``Leaky`` clears the membrane *before* the next update, so that tick's input is kept
+(``v ← β·(1 − z)·v + x``); ``Synaptic`` (a model with a synaptic current: CubaLIF) clears the updated
+membrane (``v ← (1 − z)·(βv + I)``) and keeps the current; in the tick of the spike both set ``v ← 0``.
+``reset_recheck`` is snnTorch's ``reset_delay=False`` (see the field).
 
 Update equations (float32, constants computed in float64 on the host and rounded once):
 ``v' = (decay * v + gain * I) + leak`` with Euler ``decay = 1 - dt/τ, gain = r·dt/τ, leak = v_leak·dt/τ``
-or exact ``decay = exp(-dt/τ), gain = r·(1 - decay), leak = v_leak·(1 - decay)``.
+or exact ``decay = exp(-dt/τ), gain = r·(1 - decay), leak = v_leak·(1 - decay)``; ``gain = r`` for a
+model in ``unscaled_input`` (:mod:`aedc.ir.discretise`).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from aedc.ir.base import IRModel
 
 Discretisation = Literal["euler", "exact"]
-ResetMode = Literal["to_v_reset", "subtract"]
+ResetMode = Literal["to_v_reset", "subtract", "zero"]
 ThresholdCmp = Literal[">", ">="]
-ProfileName = Literal["nir-euler", "snntorch", "sinabs", "custom"]
+ProfileName = Literal["nir-euler", "snntorch", "sinabs", "norse", "custom"]
+
+INPUT_GAIN_MODELS = ("alif", "cuba_li", "cuba_lif", "if", "integrator", "li", "lif")
+"""Neuron models whose input enters through a gain (``gain`` or ``syn_gain``): what ``unscaled_input``
+may name."""
 
 
 class Semantics(IRModel):
@@ -48,13 +71,48 @@ class Semantics(IRModel):
     reset_next_tick: bool = Field(
         False, description="apply the reset after the next tick's update (snnTorch) instead of in the "
                            "tick of the spike")
+    reset_recheck: bool = Field(
+        False, description="snnTorch's reset_delay=False: reset in the tick of the spike, and the next "
+                           "tick re-tests the membrane the reset left (r = v > θ): if it is still above "
+                           "θ it is reset again before the threshold test, and that reset is undone "
+                           "when no spike follows (snnTorch's 'avoid double reset'); subtract or zero "
+                           "reset, without reset_next_tick")
+    unscaled_input: tuple[str, ...] = Field(
+        (), description="neuron models whose input is added without the dt/τ (or 1 − e^(−dt/τ)) "
+                        "factor: gain = r (LIF, ALIF, LI), r·1 (IF, I), syn_gain = w_in (CubaLIF, "
+                        "CubaLI) — Sinabs' ExpLeak and IAF, Norse's LIFCell current jump and IAFCell")
+
+    @field_validator("unscaled_input")
+    @classmethod
+    def _known_models(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - set(INPUT_GAIN_MODELS))
+        if unknown:
+            raise ValueError(f"unscaled_input names {unknown}, which have no input gain; choose from "
+                             f"{list(INPUT_GAIN_MODELS)}")
+        return tuple(sorted(set(value)))
+
+    @model_validator(mode="after")
+    def _recheck_rule(self) -> Self:
+        if self.reset_recheck and (self.reset_next_tick or self.reset == "to_v_reset"):
+            raise ValueError(f"reset_recheck (snnTorch's reset_delay=False) needs reset 'subtract' or "
+                             f"'zero' and reset_next_tick False (got reset={self.reset!r}, "
+                             f"reset_next_tick={self.reset_next_tick})")
+        return self
+
+    @property
+    def pending_reset(self) -> bool:
+        """Whether a tick starts with a reset flag left by the previous one (``reset_next_tick`` or
+        ``reset_recheck``)."""
+        return self.reset_next_tick or self.reset_recheck
 
 
 PROFILES: dict[str, Semantics] = {
     "nir-euler": Semantics(profile="nir-euler", dt=1e-4),
     "snntorch": Semantics(profile="snntorch", dt=1e-4, reset="subtract", current_first=True,
                           reset_next_tick=True),
-    "sinabs": Semantics(profile="sinabs", dt=1.0, reset="subtract", threshold_cmp=">="),
+    "sinabs": Semantics(profile="sinabs", dt=1.0, discretisation="exact", reset="subtract",
+                        threshold_cmp=">=", unscaled_input=("if", "integrator", "li")),
+    "norse": Semantics(profile="norse", dt=1e-3, current_first=True, unscaled_input=("cuba_lif", "if")),
 }
 
 

@@ -1,6 +1,9 @@
 """The IR verifier: every invariant later stages rely on, with the offending population/projection named.
 
 All problems are collected before raising, so a user sees every defect of a graph at once.
+:func:`discretisation_warnings` lists what is valid but almost certainly not meant (an unstable Euler
+step, time constants that look like an exporter's bug); the frontends warn with it, or refuse in strict
+mode.
 """
 
 from __future__ import annotations
@@ -153,3 +156,74 @@ def verify(graph: Graph) -> Graph:
         raise VerifyError(f"graph '{graph.name}' is invalid:\n  " + "\n  ".join(shown) + more,
                           where=first)
     return graph
+
+
+NORSE_EXPORT_DT = 1e-3
+"""The ``dt`` Norse's NIR export uses unless told otherwise (``norse.torch.utils.export_nir.to_nir``)."""
+
+NORSE_DEFAULT_TAUS = {0.01: "Norse's default τ_mem (tau_mem_inv = 100)",
+                      0.005: "Norse's default τ_syn (tau_syn_inv = 200)"}
+"""Norse's default time constants in seconds: the τ its export writes is ``dt`` times one of these."""
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def _norse_hint(tau: float, dt: float) -> str | None:
+    """If ``tau`` is ``dt_c × τ_default`` for Norse's export ``dt`` or the graph's, the likely fix."""
+    for dt_c in dict.fromkeys((dt, NORSE_EXPORT_DT)):
+        for default, what in NORSE_DEFAULT_TAUS.items():
+            if math.isclose(tau, dt_c * default, rel_tol=1e-3):
+                return (f"{_fmt(tau)} s = dt·{_fmt(default)} s at dt = {_fmt(dt_c)} s ({what}): "
+                        f"this looks like Norse's NIR export, which writes dt/tau_inv — τ·dt — as τ. "
+                        f"Likely fix: the intended value is {_fmt(tau)} / {_fmt(dt_c)} = "
+                        f"{_fmt(tau / dt_c)} s; divide the node's time constants by {_fmt(dt_c)} before "
+                        f"importing (on the nir.NIRGraph: node.tau = node.tau / {_fmt(dt_c)}) and import "
+                        f"with dt={_fmt(dt_c)}")
+    return None
+
+
+def discretisation_warnings(graph: Graph) -> list[tuple[str, str]]:
+    """``(population, message)`` for each time constant that is valid but almost certainly wrong.
+
+    * Euler steps with ``dt/τ ≥ 1``: ``decay = 1 − dt/τ ≤ 0``, the state flips sign (or is wiped) every
+      tick and grows without bound once ``dt/τ > 2``. The message names the population, the
+      parameter, ``τ`` and ``dt`` and the fixes (a smaller ``dt``, ``discretisation="exact"``).
+    * A ``τ`` of at most one tick that is ``dt`` times one of Norse's default time constants, for the
+      graph's ``dt`` or Norse's export ``dt`` (1 ms): Norse LIFBox/LIFCell exports write ``τ·dt`` as
+      ``τ`` (at the file's ``dt``, ``decay = 1 − 1/τ_true`` = −99 for the default 10 ms); the message
+      prints the likely ``τ`` (under exact discretisation too, where the step is stable but the
+      neuron forgets everything each tick). Any other unstable ``τ`` below ``dt`` gets the same hint
+      with the graph's ``dt``.
+    """
+    sem = graph.semantics
+    out: list[tuple[str, str]] = []
+    for pop in graph.populations:
+        for pname in pop.neuron.PARAMS:
+            if pname not in TIME_CONSTANTS:
+                continue
+            tau = np.asarray(getattr(pop.neuron, pname), np.float64).ravel()
+            if tau.size == 0 or not np.all(np.isfinite(tau) & (tau > 0)):
+                continue  # the verifier reports these
+            where = f"population '{pop.name}' ({pop.neuron.model}), parameter '{pname}'"
+            short = np.unique(tau[tau <= sem.dt])  # a τ of a tick or less: suspicious in any case
+            hint = next((h for h in (_norse_hint(float(t), sem.dt) for t in short) if h), None)
+            ratio = sem.dt / tau
+            bad = ratio >= 1.0
+            if sem.discretisation == "euler" and np.any(bad):
+                t_min = float(tau[bad].min())
+                msg = (f"{where}: dt/τ = {_fmt(sem.dt / t_min)} >= 1 for {int(bad.sum())} of {tau.size} "
+                       f"neuron(s) (τ = {_fmt(t_min)} s, dt = {_fmt(sem.dt)} s): the Euler decay "
+                       f"1 − dt/τ = {_fmt(1 - sem.dt / t_min)} is <= 0, so the update is unstable")
+                if hint:
+                    msg += f". Likely cause: τ = {hint}"
+                else:
+                    msg += f"; use a dt below {_fmt(t_min)} s or discretisation='exact'"
+                    if t_min < sem.dt:
+                        msg += (f". If the file comes from Norse (which writes τ·dt as τ), the intended τ "
+                                f"is probably τ/dt = {_fmt(t_min / sem.dt)} s")
+                out.append((pop.name, msg))
+            elif hint:
+                out.append((pop.name, f"{where}: τ = {hint}"))
+    return out

@@ -28,7 +28,7 @@ class Cell(Protocol):
     c: dict[str, np.ndarray]  # float32 constants of aedc.ir.discretise.neuron_constants
     p: dict[str, np.ndarray]  # the model's parameters (float32), by name
     state: dict[str, np.ndarray]  # the model's STATE variables
-    z_prev: np.ndarray  # spikes of the previous tick (bool)
+    z_prev: np.ndarray  # the reset flag the previous tick left (bool): see _fire
 
 
 Stage = Callable[[Cell, np.ndarray], np.ndarray]
@@ -44,37 +44,79 @@ def synaptic_current(cell: Cell, x: np.ndarray) -> np.ndarray:
     return i_new if cell.sem.current_first else i_old
 
 
+def _clears_before_update(cell: Cell) -> bool:
+    """A pending ``zero`` reset clears ``v`` before the update (snnTorch ``Leaky``: the tick's input is
+    kept), except in a model with a synaptic current (snnTorch ``Synaptic``), which clears after it."""
+    sem = cell.sem
+    return sem.reset == "zero" and sem.pending_reset and "i_syn" not in cell.state
+
+
+def _v_start(cell: Cell) -> np.ndarray:
+    """The membrane the update starts from: ``0`` where a pending zero reset clears it first."""
+    v = cell.state["v"]
+    if _clears_before_update(cell):
+        return np.where(cell.z_prev, F32(0.0), v).astype(F32)
+    return v
+
+
 def leaky_membrane(cell: Cell, drive: np.ndarray) -> np.ndarray:
     """``v' = (decay·v + gain·drive) + leak``; returns ``v'``."""
     c = cell.c
-    v: np.ndarray = (c["decay"] * cell.state["v"] + c["gain"] * drive) + c["leak"]
+    v: np.ndarray = (c["decay"] * _v_start(cell) + c["gain"] * drive) + c["leak"]
     cell.state["v"] = v
     return v
 
 
 def integrate(cell: Cell, x: np.ndarray) -> np.ndarray:
     """``v' = v + gain·x``; returns ``v'``."""
-    v = np.asarray(cell.state["v"] + cell.c["gain"] * x, F32)
+    v = np.asarray(_v_start(cell) + cell.c["gain"] * x, F32)
     cell.state["v"] = v
     return v
 
 
 def _reset(cell: Cell, v: np.ndarray, z: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """``v − θ`` (subtract), ``v_reset`` (to_v_reset) or ``0`` (zero) where ``z``."""
     if cell.sem.reset == "subtract":
         return np.where(z, v - theta, v).astype(F32)
+    if cell.sem.reset == "zero":
+        return np.where(z, F32(0.0), v).astype(F32)
     return np.where(z, cell.p["v_reset"], v).astype(F32)
 
 
+def _undo(cell: Cell, v: np.ndarray, theta: np.ndarray, z: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """``reset_recheck``'s correction ``v − (z − r)·R``: reset where ``z`` and not ``r``, undo the
+    re-applied reset where ``r`` and not ``z`` (``v + θ``; ``v + v`` for zero, as snnTorch computes
+    ``mem − (spk − reset)·mem``)."""
+    now = z & ~r
+    undo = r & ~z
+    if cell.sem.reset == "subtract":
+        return np.where(now, v - theta, np.where(undo, v + theta, v)).astype(F32)
+    return np.where(now, F32(0.0), np.where(undo, v + v, v)).astype(F32)
+
+
 def _fire(cell: Cell, v: np.ndarray, theta: np.ndarray) -> np.ndarray:
-    """Spike when ``v`` crosses ``theta`` and reset (this tick, or the next one by
-    ``Semantics.reset_next_tick``); stores the reset ``v``, returns the spikes (bool)."""
+    """Spike when ``v`` crosses ``theta`` and reset; stores the reset ``v`` and the flag for the next
+    tick, returns the spikes (bool).
+
+    The flag ``r`` a tick starts with (``cell.z_prev``): with ``reset_next_tick`` the previous tick's
+    spikes, whose reset is applied now, after the update (before it for a zero reset without synaptic
+    current: :func:`_v_start`); with ``reset_recheck`` whether the membrane the previous reset left is
+    still above its threshold — reset again now, before the threshold test, then corrected by
+    :func:`_undo`. Without either, the reset is applied in the tick of the spike.
+    """
     sem = cell.sem
-    if sem.reset_next_tick:
-        v = _reset(cell, v, cell.z_prev, theta)
+    r = cell.z_prev
+    if sem.pending_reset and not _clears_before_update(cell):
+        v = _reset(cell, v, r, theta)
     z = (v > theta) if sem.threshold_cmp == ">" else (v >= theta)
-    if not sem.reset_next_tick:
+    if sem.reset_recheck:
+        v = _undo(cell, v, theta, z, r)
+        cell.z_prev = (v > theta) if sem.threshold_cmp == ">" else (v >= theta)
+    elif sem.reset_next_tick:
+        cell.z_prev = z
+    else:
         v = _reset(cell, v, z, theta)
-    cell.z_prev = z
+        cell.z_prev = z
     cell.state["v"] = v
     return z
 
