@@ -212,6 +212,16 @@ def test_bias_behind_a_delayed_projection_keeps_the_population() -> None:
     np.testing.assert_array_equal(out3.population("b").neuron.bias, np.full(2, 0.25, F32))
 
 
+def test_recurrent_bias_on_the_incoming_back_edge_is_folded() -> None:
+    """What the NIR frontend now builds for ``lif → w_rec → lif`` (the cut on the edge into the Affine):
+    the weighted value stays a back-edge, the bias joins the post population's from tick 0."""
+    out, ctx = run("fuse-affine", _chain(back_a=True, bias=0.25))
+    assert "l" not in out.pop_map()
+    assert messages(ctx, "fuse-affine") == ["fused 1 linear population(s): l"]
+    assert out.projection("a->b").back_edge
+    np.testing.assert_array_equal(out.population("b").neuron.bias, np.full(2, 0.25, F32))
+
+
 def _kept_reason(graph: Graph, spec: str = "fuse-affine") -> str:
     out, ctx = run(spec, graph)
     assert "l" in out.pop_map()
