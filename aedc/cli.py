@@ -211,9 +211,12 @@ def compile_cmd(
     pipeline: Annotated[str, typer.Option(help="Pass pipeline, e.g. 'verify,fold-scale,dce'.")] =
         DEFAULT_PIPELINE,
     profile: Annotated[str | None, typer.Option(help="Discrete-time semantics of a NIR file: nir-euler "
-                                                     "(default), snntorch, sinabs.")] = None,
+                                                     "(default), snntorch, sinabs, norse.")] = None,
     dt: Annotated[float | None, typer.Option(help="Tick length in seconds (default: the profile's).")]
         = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Refuse a NIR file whose semantics warnings "
+                                         "(unstable Euler step, a known exporter quirk) would apply.")]
+        = False,
     dump_after: Annotated[list[str] | None, typer.Option(
         "--dump-after", help="Write the IR after this pass (repeatable; '*' = all).")] = None,
     seed: Annotated[int, typer.Option(help="Seed for every randomised stage.")] = 0,
@@ -233,7 +236,7 @@ def compile_cmd(
     from aedc.passes import CompileState, PassContext, PassManager, ProgressInstrument
     from aedc.summary import text_summary
 
-    graph = load_model(model, profile=_semantics_options(model, profile, dt), dt=dt)
+    graph = load_model(model, profile=_semantics_options(model, profile, dt), dt=dt, strict=strict)
     manager = PassManager(pipeline)
     sizes: list[PESize] = []
     with atomic_output_dir(output) as tmp, err.status("compiling") as status:
@@ -306,8 +309,11 @@ def inspect_cmd(
     out.print(_projection_table(graph))
     s, sem = graph.summary(), graph.semantics
     out.print(f"{s['neurons']:,} neurons (+{s['inputs']:,} inputs), {s['synapses']:,} synapses; "
-              f"profile {sem.profile}, dt={sem.dt:g}s, {sem.discretisation}, reset {sem.reset}, "
-              f"spike if v {sem.threshold_cmp} threshold")
+              f"profile {sem.profile}, dt={sem.dt:g}s, {sem.discretisation}, reset {sem.reset}"
+              f"{' one tick late' if sem.reset_next_tick else ''}"
+              f"{' (re-checked)' if sem.reset_recheck else ''}, spike if v {sem.threshold_cmp} threshold"
+              f"{', current first' if sem.current_first else ''}"
+              f"{', unscaled input: ' + ', '.join(sem.unscaled_input) if sem.unscaled_input else ''}")
     out.print("outputs: " + (", ".join(f"{k} ← {v}" for k, v in graph.outputs.items()) or "none"))
     if path.is_dir() and (path / "placement.json").is_file():
         from aedc.partition.model import Placement
@@ -379,8 +385,10 @@ def run_cmd(
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Run directory (default "
                                                 "BUILD/run, or build/<name>.run for a file).")] = None,
     profile: Annotated[str | None, typer.Option(help="Discrete-time semantics of a NIR file: nir-euler "
-                                                     "(default), snntorch, sinabs.")] = None,
+                                                     "(default), snntorch, sinabs, norse.")] = None,
     dt: Annotated[float | None, typer.Option(help="Tick length of a NIR file in seconds.")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Refuse a NIR file whose semantics warnings "
+                                         "would apply.")] = False,
 ) -> None:
     """Emulate BUILD on an input (JAX): traces.npz, raster.png, metrics.json in the run directory."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -400,7 +408,7 @@ def run_cmd(
         task = bar.add_task("run", total=None)
         metrics = run_to_dir(build, input, target, steps=steps, schedule=sched, exact=True,
                              progress=lambda what: bar.update(task, description=what), profile=chosen,
-                             dt=dt)
+                             dt=dt, strict=strict)
     out.print(f"[green]wrote[/green] {target}/ (traces.npz, raster.png, metrics.json): "
               f"{metrics['ticks']} ticks, {metrics['events_total']:,} events, sparsity "
               f"{metrics['sparsity_total']:.4f}, {metrics['noc_packets']:,} NoC packets, first output "

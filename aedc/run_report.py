@@ -18,12 +18,13 @@ from aedc.timing.schedule import Schedule
 MAX_RASTER_NEURONS = 512
 
 
-def load_program(build_dir: Path, *, profile: str = "nir-euler", dt: float | None = None) -> PlacedProgram:
+def load_program(build_dir: Path, *, profile: str = "nir-euler", dt: float | None = None,
+                 strict: bool = False) -> PlacedProgram:
     """The graph of a build dir (or a NIR file, imported with ``profile``/``dt``, or IR JSON), placed by
     its ``placement.json`` when there is one, else trivially."""
     from aedc.frontend.load import load_model
 
-    graph = load_model(build_dir, profile=profile, dt=dt)
+    graph = load_model(build_dir, profile=profile, dt=dt, strict=strict)
     placement = build_dir / "placement.json"
     if placement.is_file():
         from aedc.partition.model import Placement
@@ -94,13 +95,13 @@ def plot_run(result: EmulatorResult, graph: Graph, path: Path, title: str) -> No
 
 def run_to_dir(build_dir: Path, input_path: Path, output: Path, *, steps: int | None, schedule: Schedule,
                exact: bool, progress: Callable[[str], None], profile: str = "nir-euler",
-               dt: float | None = None) -> dict[str, Any]:
+               dt: float | None = None, strict: bool = False) -> dict[str, Any]:
     """Run a build on an input file and write traces.npz, raster.png, metrics.json, build.json."""
     from aedc import __version__
     from aedc.outdir import atomic_output_dir
 
     progress("loading")
-    program = load_program(build_dir, profile=profile, dt=dt)
+    program = load_program(build_dir, profile=profile, dt=dt, strict=strict)
     inputs = load_inputs(program.graph, input_path)
     progress("compiling and running")
     result = Emulator(program, schedule, exact=exact).run(inputs, steps=steps)

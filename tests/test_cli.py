@@ -178,3 +178,19 @@ def test_a_large_machine_costs_what_the_network_uses() -> None:
     assert state.placement is not None
     assert len(state.placement.pes) == 1
     assert peak < 150 * 2**20, f"peak {peak / 2**20:.0f} MiB"
+
+
+def test_strict_refuses_a_known_exporter_quirk_that_otherwise_warns(tmp_path: Path) -> None:
+    """Norse's LIFBox export writes τ·dt as τ (decay −99 at dt = 1e-3): a warning names the fix; with
+    --strict the compile refuses (exit 2) and writes nothing."""
+    quirk = Path(__file__).parent / "data" / "conformance" / "norse" / "lifbox.nir"
+    res = runner.invoke(app, ["compile", str(quirk), "-o", str(tmp_path / "a"), "--dt", "1e-3",
+                              "--pipeline", "verify"])
+    assert res.exit_code == 0, res.output
+    assert "warning" in res.output
+    assert "τ" in res.output or "tau" in res.output
+    res = runner.invoke(app, ["compile", str(quirk), "-o", str(tmp_path / "b"), "--dt", "1e-3",
+                              "--pipeline", "verify", "--strict"])
+    assert res.exit_code == 2, res.output
+    assert "strict" in res.output
+    assert not (tmp_path / "b").exists()
