@@ -2,7 +2,7 @@
 
 API::
 
-    emu = Emulator(program_or_graph, Schedule.sync())          # or Schedule.asynchronous(...)
+    emu = Emulator(program_or_graph, Schedule.sync())          # or .asynchronous(...), .event_driven(...)
     res = emu.run({"input": x})                                 # x: (T, *shape) → EmulatorResult
     res.events / res.outputs / res.state / res.tick_times / res.metrics
     batch = emu.run_batch({"input": xb})                        # xb: (B, T, *shape), vmapped
@@ -17,12 +17,19 @@ neuron slices of :class:`aedc.partition.model.Placement`) — or a bare graph (p
   after ``link_us + hop_us·qpe_hops + chip_hop_us·chip_hops`` and is used in the first tick of ``d``
   that starts strictly after the arrival, plus the projection's delay. Sync mode is the reference
   simulator's layer-by-layer tick.
+* **Event-driven** (:mod:`aedc.emulator.event_engine`, contract :mod:`aedc.timing.event`): events are
+  integrated on arrival and spikes sent at once, in micro-steps within each time step (at most ``k``
+  per PE per micro-step, by the arrival / momentum / random policy); ``res.microsteps[pop]`` is the
+  micro-step of every event. With ``layered=True`` and ``k = 0`` it equals the reference bit for bit.
+  Differentiable in fast mode (``trainable``: surrogate spikes through the micro-steps).
 * **Exactness** (:mod:`aedc.emulator.engine`): exact mode (default) is bit-exact float32 — equal to
   the reference simulator in sync mode for every graph, and to the reference of the re-timed graph in
   async mode with equal periods. Fast mode (``exact=False``) equals it when every synaptic sum is exact
   in float32, else differs by rounding.
 * **Metrics** (:mod:`aedc.emulator.metrics`): events per population/PE, sparsity, synaptic events,
-  per-PE load, NoC packets (one per destination QPE), first-output and decision latency.
+  per-PE load, NoC packets (one per destination QPE), first-output and decision latency; under the
+  event schedule also overflow, undelivered spikes, micro-steps per step and decision latency in
+  (step, micro-step).
 * ``aedc run BUILD --input x.npy`` (:mod:`aedc.run_report`, beside the CLI) writes traces, raster and metrics.
 
 Not modelled: synapse PEs of fan-in splitting (their synapses are summed on the neuron's PE), router

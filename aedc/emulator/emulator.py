@@ -10,7 +10,8 @@ import jax
 import numpy as np
 
 from aedc.emulator.engine import Compiled
-from aedc.emulator.metrics import FanOut, compute_metrics
+from aedc.emulator.event_engine import EventCompiled
+from aedc.emulator.metrics import FanOut, compute_event_metrics, compute_metrics
 from aedc.errors import EmulatorError
 from aedc.ir.graph import Graph
 from aedc.ir.verify import verify
@@ -27,7 +28,9 @@ class EmulatorResult:
     ``events``: payload of the events sent (0 where none); ``outputs``: the value a population presents
     (spike 0/1, graded value, last sent sigma-delta value); ``state[pop][var]``: state after each tick;
     ``tick_times``: ``(n_pes, T)`` µs start of every PE tick; ``metrics``: see
-    :mod:`aedc.emulator.metrics` (a list with one dict per sample from :meth:`run_batch`).
+    :mod:`aedc.emulator.metrics` (a list with one dict per sample from :meth:`run_batch`);
+    ``microsteps[pop]`` (event schedule only, else ``None``): the micro-step of the step in which each
+    event was sent (−1 where none; a graded population's events carry the step's last micro-step).
     """
 
     events: dict[str, np.ndarray]
@@ -35,6 +38,7 @@ class EmulatorResult:
     state: dict[str, dict[str, np.ndarray]]
     tick_times: np.ndarray
     metrics: Any = field(default=None)
+    microsteps: dict[str, np.ndarray] | None = field(default=None)
 
     def spike_steps(self, population: str) -> np.ndarray:
         """Ticks at which any neuron of ``population`` sent an event (single-sample results)."""
@@ -48,7 +52,8 @@ class Emulator:
     ``exact=True`` (default): bit-exact float32 event order (see :mod:`aedc.emulator.engine`);
     ``exact=False``: dense/matmul execution for speed. ``record_state=False`` returns events only.
     ``remat=True`` wraps the scan step in :func:`jax.checkpoint` (memory for gradients).
-    Compiled functions are cached per number of ticks; batches are vmapped.
+    Compiled functions are cached per number of ticks; batches are vmapped. A schedule with
+    ``mode == "event"`` runs on :mod:`aedc.emulator.event_engine` (micro-steps within each step).
     """
 
     def __init__(self, program: PlacedProgram | Graph, schedule: Schedule | None = None, *,
@@ -60,16 +65,27 @@ class Emulator:
         self.schedule = schedule or Schedule()
         self.exact, self.record_state, self.remat = exact, record_state, remat
         self._chip_hops, self._qpe_hops = program.hops()
-        self._cache: dict[int, tuple[Compiled, Any]] = {}
+        self._cache: dict[int, tuple[Compiled | EventCompiled, Any]] = {}
         self._fanout: FanOut | None = None
 
     @property
     def graph(self) -> Graph:
         return self.program.graph
 
-    def compiled(self, T: int) -> tuple[Compiled, Any]:
+    @property
+    def event_driven(self) -> bool:
+        """Whether the schedule is the event-driven one (:mod:`aedc.timing.event`)."""
+        return self.schedule.mode == "event"
+
+    def compiled(self, T: int) -> tuple[Compiled | EventCompiled, Any]:
         """The host tables and the jitted, vmapped run function for ``T`` ticks (cached)."""
-        if T not in self._cache:
+        if T in self._cache:
+            return self._cache[T]
+        if self.event_driven:
+            ev = EventCompiled(self.program, self.schedule, T, exact=self.exact,
+                               record_state=self.record_state, remat=self.remat)
+            self._cache[T] = (ev, jax.jit(jax.vmap(ev.run_one, in_axes=(None, 0))))
+        else:
             plan = make_plan(self.graph, dict(self.program.pe_of), self.program.n_pes, self._chip_hops,
                              self._qpe_hops, self.schedule, T)
             comp = Compiled(self.graph, dict(self.program.pe_of), plan, T, exact=self.exact,
@@ -82,10 +98,15 @@ class Emulator:
         """``(weights, fn)`` for training (fast mode only): ``fn(weights, data)`` runs a batch
         ``data[input] (B, T, N)`` and returns per-population ``{"events", "outputs", "state.*"}``
         arrays ``(B, T, N)``, differentiable in ``weights`` (spikes through a fast-sigmoid surrogate,
-        graded and sigma-delta payloads directly). Use ``remat=True`` to bound memory."""
+        graded and sigma-delta payloads directly). Use ``remat=True`` to bound memory. Under the event
+        schedule the weights are one entry per projection and gradients flow through the micro-steps
+        (:mod:`aedc.emulator.event_engine`); every step then runs ``max_microsteps`` masked
+        micro-steps, so keep that bound near the network's depth."""
         if self.exact:
             raise EmulatorError("training needs the fast path: build the Emulator with exact=False")
         comp, _ = self.compiled(T)
+        if isinstance(comp, EventCompiled):
+            return self._trainable_event(comp)
         P = comp.params
         keys = ("mat", "w", "kernel")
         weights = {name: {b: {k: e[k] for k in keys if k in e} for b, e in blocks.items()}
@@ -95,6 +116,21 @@ class Emulator:
             proj = {name: {b: {**e, **weights[name][b]} for b, e in blocks.items()}
                     for name, blocks in P["proj"].items()}
             return jax.vmap(comp.run_one, in_axes=(None, 0))({**P, "proj": proj}, data)
+
+        return weights, fn
+
+    def _trainable_event(self, comp: EventCompiled) -> tuple[dict[str, Any], Callable[..., Any]]:
+        """The event schedule's ``trainable``: one weight entry per projection (``mat`` or ``w``);
+        micro-steps run as a masked scan of ``max_microsteps`` (a while loop has no reverse mode)."""
+        P = comp.params
+        weights = {name: {k: e[k] for k in ("mat", "w") if k in e} for name, e in P["proj"].items()}
+
+        def one(P: dict[str, Any], data: dict[str, Any]) -> Any:
+            return comp.run_one(P, data, differentiable=True)[0]
+
+        def fn(weights: dict[str, Any], data: dict[str, Any]) -> Any:
+            proj = {name: {**e, **weights[name]} for name, e in P["proj"].items()}
+            return jax.vmap(one, in_axes=(None, 0))({**P, "proj": proj}, data)
 
         return weights, fn
 
@@ -157,11 +193,18 @@ class Emulator:
             events={k: v[0] for k, v in res.events.items()},
             outputs={k: v[0] for k, v in res.outputs.items()},
             state={k: {v: a[0] for v, a in d.items()} for k, d in res.state.items()},
-            tick_times=res.tick_times, metrics=res.metrics[0] if metrics else None)
+            tick_times=res.tick_times, metrics=res.metrics[0] if metrics else None,
+            microsteps=None if res.microsteps is None else {k: v[0] for k, v in res.microsteps.items()})
 
-    def _result(self, raw: dict[str, Any], data: dict[str, np.ndarray], B: int, T: int, comp: Compiled,
-                want_metrics: bool) -> EmulatorResult:
+    def _result(self, raw: Any, data: dict[str, np.ndarray], B: int, T: int,
+                comp: Compiled | EventCompiled, want_metrics: bool) -> EmulatorResult:
         pops = self.graph.pop_map()
+        extra: dict[str, np.ndarray] | None = None
+        if isinstance(comp, EventCompiled):
+            raw, extra = raw
+            times = comp.times
+        else:
+            times = comp.plan.times
         events, outputs, state = {}, {}, {}
         for n, ys in raw.items():
             shape = (B, T, *pops[n].shape)
@@ -174,11 +217,20 @@ class Emulator:
                       for v in pops[n].neuron.STATE}
                 if st:
                     state[n] = st
+        micro = None if extra is None else {
+            n: np.asarray(ys["microstep"], np.int32).reshape((B, T, *pops[n].shape))
+            for n, ys in raw.items() if "microstep" in ys}
         met = None
         if want_metrics:
             if self._fanout is None:
                 self._fanout = FanOut.build(self.program)
             met = [compute_metrics(self.program, self._fanout,
-                                   {n: e[b].reshape(T, -1) for n, e in events.items()},
-                                   comp.plan.times) for b in range(B)]
-        return EmulatorResult(events, outputs, state, comp.plan.times, met)
+                                   {n: e[b].reshape(T, -1) for n, e in events.items()}, times)
+                   for b in range(B)]
+            if extra is not None and micro is not None:
+                for b, m in enumerate(met):
+                    m.update(compute_event_metrics(
+                        self.graph, {n: e[b].reshape(T, -1) for n, e in events.items()},
+                        {n: a[b].reshape(T, -1) for n, a in micro.items()},
+                        {k: np.asarray(v)[b] for k, v in extra.items()}))
+        return EmulatorResult(events, outputs, state, times, met, micro)

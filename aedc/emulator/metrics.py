@@ -13,6 +13,19 @@
   ``decision_tick`` — first tick from which the arg-max of the output population's cumulative event
   count (ties → lowest index) no longer changes until the end (−1 without events); both with their
   start times in µs on the output PE (``*_us``).
+
+Event-driven schedule only (:func:`compute_event_metrics`, from the micro-step of every event):
+
+* ``overflow`` / ``overflow_per_step`` — neurons still candidates when a step ran out of micro-steps
+  (they did not fire in it); ``undelivered`` / ``undelivered_per_step`` — spikes a latency-0 receiver
+  never integrated in their step (fired in its last micro-step, or, layered, for a receiver that never
+  opened); ``microsteps_per_step`` — micro-steps each step used (≥ 1); ``microsteps_max``.
+* ``spike_microsteps[pop]`` — ``(T, N)`` micro-step of each event (−1: none).
+* ``first_output`` — ``(step, micro-step)`` of the first output event; ``decision`` — the
+  ``(step, micro-step)`` from which the arg-max of the output population's cumulative event count
+  (ties → lowest index) no longer changes, events of one micro-step counted together (``(−1, −1)``
+  without events); ``decision_microsteps`` — the same as micro-steps since the run's start (the steps
+  before it counted with the micro-steps they used).
 """
 
 from __future__ import annotations
@@ -21,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from aedc.ir.graph import Graph
 from aedc.timing.program import PlacedProgram
 
 
@@ -104,4 +118,50 @@ def compute_metrics(program: PlacedProgram, fanout: FanOut, events: dict[str, np
         "first_output_us": first_us,
         "decision_tick": decision,
         "decision_us": decision_us,
+    }
+
+
+def compute_event_metrics(graph: Graph, events: dict[str, np.ndarray], microsteps: dict[str, np.ndarray],
+                          per_step: dict[str, np.ndarray]) -> dict[str, object]:
+    """Event-schedule metrics of one sample: ``events``/``microsteps[pop]`` ``(T, N)``, ``per_step``
+    the executor's ``overflow``, ``microsteps`` and ``undelivered`` per step ``(T,)``."""
+    used = np.asarray(per_step["microsteps"], np.int64)
+    overflow = np.asarray(per_step["overflow"], np.int64)
+    undelivered = np.asarray(per_step["undelivered"], np.int64)
+    hidden = [p.name for p in graph.populations if not p.is_input]
+    out_pops = sorted(set(graph.outputs.values())) or hidden[-1:]
+    first, decision = (-1, -1), (-1, -1)
+    if out_pops:
+        t_any, m_any = [], []
+        for n in out_pops:
+            t_, j_ = np.nonzero(events[n] != 0)
+            t_any.append(t_)
+            m_any.append(microsteps[n][t_, j_])
+        ts, ms = np.concatenate(t_any), np.concatenate(m_any)
+        if ts.size:
+            i = np.lexsort((ms, ts))[0]
+            first = (int(ts[i]), int(ms[i]))
+        t_, j_ = np.nonzero(events[out_pops[0]] != 0)
+        if t_.size:
+            m_ = microsteps[out_pops[0]][t_, j_]
+            moments, group = np.unique(np.stack([t_, m_], axis=1), axis=0, return_inverse=True)
+            n_out = events[out_pops[0]].shape[1]
+            counts = np.zeros((len(moments), n_out), np.int64)
+            np.add.at(counts, (group.ravel(), j_), 1)
+            winner = np.argmax(np.cumsum(counts, axis=0), axis=1)
+            changed = np.flatnonzero(winner != winner[-1])
+            k = int(changed[-1] + 1) if changed.size else 0
+            decision = (int(moments[k, 0]), int(moments[k, 1]))
+    before = np.concatenate([[0], np.cumsum(used)])
+    return {
+        "overflow": int(overflow.sum()),
+        "overflow_per_step": overflow,
+        "undelivered": int(undelivered.sum()),
+        "undelivered_per_step": undelivered,
+        "microsteps_per_step": used,
+        "microsteps_max": int(used.max(initial=0)),
+        "spike_microsteps": microsteps,
+        "first_output": first,
+        "decision": decision,
+        "decision_microsteps": int(before[decision[0]] + decision[1]) if decision[0] >= 0 else -1,
     }
