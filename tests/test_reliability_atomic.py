@@ -142,8 +142,8 @@ def test_sigint_inside_the_cpsat_solve_exits_130_at_once(tmp_path: Path) -> None
     mark = tmp_path / "mark"
     env = plugin_env(tmp_path / "plugin", AEDC_TEST_MARK=str(mark), AEDC_TEST_STALL_S="0")
     pipeline = "verify,fold-scale,fuse-affine,dce,slice,test-stall,place{mode=flat,time-limit-s=600}"
-    proc = subprocess.Popen(aedc_cmd("compile", CNN, "--profile", "sinabs", "-o", out, "--pipeline", pipeline),
-                            env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cmd = aedc_cmd("compile", CNN, "--profile", "sinabs", "-o", out, "--pipeline", pipeline)
+    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not mark.exists():
         assert proc.poll() is None, proc.communicate()

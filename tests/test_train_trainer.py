@@ -205,3 +205,10 @@ def test_a_checkpoint_without_a_newer_parameter_keeps_the_models_value(tmp_path:
         params, meta = load_checkpoint(path, model.params0)
     assert meta == {"epoch": 3}
     np.testing.assert_array_equal(params["event_threshold"]["h"], model.params0["event_threshold"]["h"])
+
+
+def test_trainer_under_the_event_schedule_is_refused_by_name() -> None:
+    from aedc.errors import EmulatorError
+
+    with pytest.raises(EmulatorError, match="event-driven schedule.*trainable"):
+        TrainableModel(mlp([5, 8, 3], seed=0), Schedule.event_driven(), 10)

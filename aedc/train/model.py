@@ -26,6 +26,8 @@ import jax
 import numpy as np
 
 from aedc.emulator import Emulator, PlacedProgram, Schedule
+from aedc.emulator.engine import Compiled
+from aedc.errors import EmulatorError
 from aedc.ir.connectivity import Dense
 from aedc.ir.graph import Graph
 
@@ -56,7 +58,12 @@ class TrainableModel:
         self.emulator = Emulator(graph, schedule, exact=False, record_state=True, remat=remat)
         self.graph = self.emulator.graph
         self.schedule, self.T, self.trainables = schedule, T, trainables
-        self._comp, _ = self.emulator.compiled(T)
+        comp, _ = self.emulator.compiled(T)
+        if not isinstance(comp, Compiled):
+            raise EmulatorError("Trainer does not yet train under the event-driven schedule; use "
+                                "Emulator(graph, Schedule.event_driven(...), exact=False).trainable(T) "
+                                "(its gradients flow through the micro-steps)")
+        self._comp = comp
         P = self._comp.params
         pops = self.graph.pop_map()
         self.input = self.graph.inputs[0]
