@@ -379,9 +379,19 @@ def run_cmd(
     input: Annotated[Path, typer.Option("--input", help=".npy (T, *shape) for the only input, or .npz "
                                                        "keyed by input population.")],
     steps: Annotated[int | None, typer.Option(help="Ticks to run (default: the input length).")] = None,
-    schedule: Annotated[str, typer.Option(help="sync (= reference) or async (one-tick links).")] = "sync",
+    schedule: Annotated[str, typer.Option(help="sync (= reference), async (tick-based GALS: one-tick "
+                                                "links) or event (event-driven: integrate on arrival, "
+                                                "fire at once, micro-steps within each tick).")] = "sync",
     jitter_us: Annotated[int, typer.Option(help="async: per-tick jitter in µs (period 1000 µs).")] = 0,
-    seed: Annotated[int, typer.Option(help="Seed of the async jitter.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the async jitter / the event policy 'random'.")] = 0,
+    policy: Annotated[str, typer.Option(help="event: which candidates fire first when more than "
+                                             "--events-per-step wait: arrival, momentum, random.")]
+        = "arrival",
+    events_per_step: Annotated[int, typer.Option(help="event: spikes a PE fires per micro-step "
+                                                      "(0 = all).")] = 0,
+    max_microsteps: Annotated[int, typer.Option(help="event: micro-steps per tick at most.")] = 64,
+    layered: Annotated[bool, typer.Option("--layered", help="event: a population waits for its "
+                                          "inputs (layer-synchronous; equals sync).")] = False,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Run directory (default "
                                                 "BUILD/run, or build/<name>.run for a file).")] = None,
     profile: Annotated[str | None, typer.Option(help="Discrete-time semantics of a NIR file: nir-euler "
@@ -396,10 +406,17 @@ def run_cmd(
     from aedc.run_report import run_to_dir  # imports JAX
     from aedc.timing.schedule import Schedule
 
-    if schedule not in ("sync", "async"):
-        raise AedcError(f"--schedule must be sync or async, got {schedule!r}", where="--schedule")
-    sched = (Schedule.sync() if schedule == "sync" else
-             Schedule.asynchronous(period_us=1000, jitter_us=jitter_us, link_us=100, seed=seed))
+    if schedule not in ("sync", "async", "event"):
+        raise AedcError(f"--schedule must be sync, async or event, got {schedule!r}", where="--schedule")
+    if schedule == "event":
+        if policy not in ("arrival", "momentum", "random"):
+            raise AedcError(f"--policy must be arrival, momentum or random, got {policy!r}", where="--policy")
+        sched = Schedule.event_driven(events_per_step, policy, seed,  # type: ignore[arg-type]
+                                      max_microsteps=max_microsteps, layered=layered)
+    elif schedule == "sync":
+        sched = Schedule.sync()
+    else:
+        sched = Schedule.asynchronous(period_us=1000, jitter_us=jitter_us, link_us=100, seed=seed)
     chosen = _semantics_options(build, profile, dt)
     # a file's run goes to the working directory's build/, never next to the model in a source tree
     target = output or (build / "run" if build.is_dir() else Path("build") / f"{build.stem}.run")
@@ -412,7 +429,11 @@ def run_cmd(
     out.print(f"[green]wrote[/green] {target}/ (traces.npz, raster.png, metrics.json): "
               f"{metrics['ticks']} ticks, {metrics['events_total']:,} events, sparsity "
               f"{metrics['sparsity_total']:.4f}, {metrics['noc_packets']:,} NoC packets, first output "
-              f"at tick {metrics['first_output_tick']}")
+              f"at tick {metrics['first_output_tick']}, decision at tick {metrics['decision_tick']}")
+    if schedule == "event":
+        out.print(f"event-driven: micro-steps per tick ≤ {metrics['microsteps_max']}, decision at (tick, "
+                  f"micro-step) {tuple(metrics['decision'])}, overflow {metrics['overflow']:,} "
+                  f"candidates, {metrics['undelivered']:,} undelivered spikes")
 
 
 def _terminate(signum: int, frame: object) -> None:

@@ -57,8 +57,25 @@ def load_inputs(graph: Graph, path: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
+PER_EVENT_METRICS = ("spike_microsteps",)
+"""Metrics with an entry per event: written to traces.npz (``microsteps/<pop>``), not metrics.json."""
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_plain(x) for x in v]
+    return v
+
+
 def to_json_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in metrics.items()}
+    """The JSON form of a run's metrics (arrays as lists, nested ones too)."""
+    return {k: _plain(v) for k, v in metrics.items() if k not in PER_EVENT_METRICS}
 
 
 def plot_run(result: EmulatorResult, graph: Graph, path: Path, title: str) -> None:
@@ -112,6 +129,8 @@ def run_to_dir(build_dir: Path, input_path: Path, output: Path, *, steps: int | 
         arrays.update({f"outputs/{k}": v for k, v in result.outputs.items()})
         arrays.update({f"state/{k}/{var}": a for k, d in result.state.items() for var, a in d.items()})
         arrays["tick_times_us"] = result.tick_times
+        for k, v in result.metrics.get("spike_microsteps", {}).items():
+            arrays[f"microsteps/{k}"] = np.asarray(v)
         np.savez_compressed(tmp / "traces.npz", **arrays)  # type: ignore[arg-type]
         progress("plotting")
         plot_run(result, program.graph, tmp / "raster.png",

@@ -244,7 +244,11 @@ def _scope_errors(pops: dict[str, Population], projs: list[_Proj],
             errs.append((name, f"population '{name}' ({pop.neuron.model}, {pop.event_rule} events) sends "
                                f"events to other populations; the event-driven schedule carries binary "
                                f"events between populations only (aedc.timing.event, 'Scope'): graded "
-                               f"populations may be outputs, not senders; use the sync or async schedule"))
+                               f"populations may be outputs, not senders"
+                               + ("; a NIR Affine/Conv left unfused: compile the model first (aedc "
+                                  "compile fuses linear populations into projections)"
+                                  if pop.neuron.model == "linear" else "")
+                               + "; or use the sync or async schedule"))
     return errs
 
 
