@@ -210,5 +210,5 @@ def test_a_checkpoint_without_a_newer_parameter_keeps_the_models_value(tmp_path:
 def test_trainer_under_the_event_schedule_is_refused_by_name() -> None:
     from aedc.errors import EmulatorError
 
-    with pytest.raises(EmulatorError, match="event-driven schedule.*trainable"):
+    with pytest.raises(EmulatorError, match=r"event-driven schedule.*trainable"):
         TrainableModel(mlp([5, 8, 3], seed=0), Schedule.event_driven(), 10)
