@@ -17,6 +17,8 @@ import sinabs.layers as sl
 import torch
 from common import Case, Record, quantise, rng_weights
 from sinabs.activation import MembraneReset, MembraneSubtract, MultiSpike, SingleSpike
+from torch_layers import linear as _linear
+from torch_layers import tensor as _t
 
 FRAMEWORK = "sinabs"
 PROFILE = "sinabs"
@@ -35,17 +37,6 @@ PROBES = {
 }
 
 
-def _t(a: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(a, np.float32))
-
-
-def _linear(w: np.ndarray, b: np.ndarray | None) -> torch.nn.Linear:
-    lin = torch.nn.Linear(w.shape[1], w.shape[0], bias=b is not None)
-    with torch.no_grad():
-        lin.weight.copy_(_t(w))
-        if b is not None:
-            lin.bias.copy_(_t(b))
-    return lin
 
 
 SPIKE_FNS = {"single": SingleSpike, "multi": MultiSpike}
