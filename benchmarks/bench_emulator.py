@@ -8,9 +8,21 @@ bit-exact sequential event order; batch 1 only: it is a reference path, not a fa
 ``emulator-async-fast`` (zero jitter, one-tick links: every projection one tick later),
 ``emulator-async-jitter-fast`` (period 1000 µs, jitter 400 µs), ``numpy-loop`` (a plain NumPy per-tick
 loop over dense matrices, layer-synchronous) and, for the MLP, ``jax-plain-scan`` (DESIGN's yardstick:
-a bare jitted ``lax.scan`` dense loop, measured here on the same machine). Times are the best of
-``REPEATS`` runs after one warm-up (compile excluded; compile time reported separately).
-Writes benchmarks/results/emulator.json + .png.
+a bare jitted ``lax.scan`` dense loop, measured here on the same machine). These rows run the graph
+placed trivially (one PE per population, ``"placement": "trivial"``).
+
+Event-driven schedule against tick-async, like for like (MLP only, ``"placement": "compiled"``): the
+default pipeline's graph on ``PlacedProgram.from_placement`` of its placement (tens of PEs), at batch 64
+in fast mode and at batch 1 in exact mode (as the exact sync row): ``emulator-async-*`` (the tick-async
+schedule above) and ``emulator-event-k0`` (every candidate fires), ``-k0-layered``, ``-k4-arrival``,
+``-k4-momentum`` (``Schedule.event_driven``, ``max_microsteps`` 64). Each event row has
+``vs_tick_async`` (its time / the compiled tick-async time, same batch and exactness),
+``vs_tick_async_trivial`` (/ the trivially placed one, fast only) and ``event``: micro-steps per step
+(mean, max), overflow and undelivered spikes (per sample), spikes per sample and the decision
+``(step, micro-step)`` (mean over the batch and sample 0) from the emulator's event metrics.
+
+Times are the best of ``REPEATS`` runs after one warm-up (compile excluded; compile time, i.e. host
+tables + XLA compile + the first run, reported separately). Writes benchmarks/results/emulator.json + .png.
 
 Run: ``.venv/bin/python benchmarks/bench_emulator.py [--quick]``.
 """
@@ -230,6 +242,107 @@ def bench(name: str, graph: Graph, T: int, batches: tuple[int, ...], quick: bool
     return rows
 
 
+EVENT_MODES = {  # mode → Schedule.event_driven arguments
+    "emulator-event-k0": {"events_per_step": 0},
+    "emulator-event-k0-layered": {"events_per_step": 0, "layered": True},
+    "emulator-event-k4-arrival": {"events_per_step": 4, "policy": "arrival"},
+    "emulator-event-k4-momentum": {"events_per_step": 4, "policy": "momentum"},
+}
+
+
+def compiled_program(graph: Graph) -> Any:
+    """The default pipeline's graph on its placement (:meth:`PlacedProgram.from_placement`)."""
+    from aedc.emulator import PlacedProgram
+    from aedc.passes import CompileState, PassContext, PassManager
+    from aedc.passes.pipelines import DEFAULT_PIPELINE
+
+    st = PassManager(DEFAULT_PIPELINE).run(CompileState(graph=graph), PassContext())
+    assert st.placement is not None
+    return PlacedProgram.from_placement(st.graph, st.placement)
+
+
+def event_summary(res: Any, graph: Graph) -> dict[str, Any]:
+    """Batch summary of the emulator's event metrics (:func:`aedc.emulator.metrics.compute_event_metrics`)."""
+    met = res.metrics
+    used = np.stack([m["microsteps_per_step"] for m in met])  # (B, T)
+    dec = np.array([m["decision"] for m in met], np.float64)  # (B, 2); (−1, −1) without output events
+    ok = dec[:, 0] >= 0
+    hidden = [p.name for p in graph.populations if not p.is_input]
+    spikes = sum(np.count_nonzero(res.events[n]) for n in hidden) / len(met)
+    return {"microsteps_per_step_mean": float(used.mean()), "microsteps_per_step_max": int(used.max()),
+            "overflow_per_sample": float(np.mean([m["overflow"] for m in met])),
+            "overflow_total": int(sum(m["overflow"] for m in met)),
+            "undelivered_per_sample": float(np.mean([m["undelivered"] for m in met])),
+            "spikes_per_sample": float(spikes),
+            "decision_mean": [float(dec[ok, 0].mean()), float(dec[ok, 1].mean())] if ok.any() else None,
+            "decision_sample0": [int(v) for v in met[0]["decision"]],
+            "decision_microsteps_mean": float(np.mean([m["decision_microsteps"] for m in met])),
+            "samples_without_decision": int((~ok).sum())}
+
+
+def bench_compiled(name: str, graph: Graph, T: int, trivial_rows: list[dict[str, Any]],
+                   quick: bool) -> list[dict[str, Any]]:
+    """Tick-async and the event-driven schedule on the compiled placement: batch 64 fast, batch 1 exact."""
+    import jax
+
+    from aedc.emulator import Emulator, Schedule
+
+    prog = compiled_program(graph)
+    g = prog.graph
+    rows: list[dict[str, Any]] = []
+    for B, exact in ((64, False), (1, True)):
+        if exact and quick:
+            continue
+        suffix = "exact" if exact else "fast"
+        x = inputs(g, B, T)
+        data = {k: v.reshape(B, T, -1) for k, v in x.items()}
+        modes: dict[str, Any] = {"emulator-async": Schedule.asynchronous(period_us=1000, link_us=100)}
+        modes.update({m: Schedule.event_driven(**kw, seed=0, max_microsteps=64)  # type: ignore[arg-type]
+                      for m, kw in EVENT_MODES.items()})
+        base = None
+        triv = next((r for r in trivial_rows if r["network"] == name and r["batch"] == B
+                     and r["mode"] == f"emulator-async-{suffix}"), None)
+        for mode, sched in modes.items():
+            emu = Emulator(prog, sched, exact=exact, record_state=False)
+            t0 = time.perf_counter()
+            comp, fn = emu.compiled(T)
+            out = jax.device_get(fn(comp.params, data))
+            compile_s = time.perf_counter() - t0
+
+            def run(fn: Any = fn, comp: Any = comp, data: Any = data) -> None:
+                for leaf in jax.tree_util.tree_leaves(fn(comp.params, data)):
+                    leaf.block_until_ready()
+
+            secs = best(run)
+            raw = out[0] if emu.event_driven else out
+            ev = {k: np.asarray(v["events"]) for k, v in raw.items()}
+            syn = synaptic_events(g, ev)
+            row = _row(name, f"{mode}-{suffix}", B, T, secs, syn, ev, g, compile_s)
+            row.update(placement="compiled", pes=prog.n_pes)
+            hidden = [p.name for p in g.populations if not p.is_input]
+            row["spikes_per_sample"] = sum(np.count_nonzero(ev[n]) for n in hidden) / B
+            msg = ""
+            if emu.event_driven:
+                row["schedule"] = {"events_per_step": sched.events_per_step, "policy": sched.policy,
+                                   "layered": sched.layered, "max_microsteps": sched.max_microsteps,
+                                   "seed": sched.seed}
+                row["event"] = event_summary(emu.run_batch(x), g)
+                assert base is not None
+                row["vs_tick_async"] = secs / base
+                if triv is not None:
+                    row["vs_tick_async_trivial"] = secs / triv["seconds"]
+                e = row["event"]
+                msg = (f"  ×{row['vs_tick_async']:.2f} async  µsteps {e['microsteps_per_step_mean']:.2f}/"
+                       f"{e['microsteps_per_step_max']}  overflow {e['overflow_per_sample']:.1f}  "
+                       f"decision {e['decision_sample0']}")
+            else:
+                base = secs
+            rows.append(row)
+            print(f"{name:5s} B={B:3d} {row['mode'] + ' [compiled]':39s} {secs * 1e3:9.1f} ms  "
+                  f"{syn / secs:10.3e} ev/s  (compile {compile_s:.1f} s){msg}", flush=True)
+    return rows
+
+
 def _row(net: str, mode: str, B: int, T: int, secs: float, syn: int, ev: dict[str, np.ndarray],
          graph: Graph, compile_s: float) -> dict[str, Any]:
     hidden = [p for p in graph.populations if not p.is_input]
@@ -237,7 +350,7 @@ def _row(net: str, mode: str, B: int, T: int, secs: float, syn: int, ev: dict[st
     rate = spikes / max(B * T * sum(p.size for p in hidden), 1)
     return {"network": net, "mode": mode, "batch": B, "ticks": T, "seconds": secs,
             "synaptic_events": syn, "events_per_s": syn / secs, "samples_per_s": B / secs,
-            "firing_per_tick": rate, "compile_s": compile_s}
+            "firing_per_tick": rate, "compile_s": compile_s, "placement": "trivial"}
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
@@ -245,23 +358,39 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
     nets = sorted({r["network"] for r in rows})
-    fig, axes = plt.subplots(1, len(nets), figsize=(6 * len(nets), 4))
+    most = max(sum(r["network"] == n for r in rows) for n in nets)
+    fig, axes = plt.subplots(1, len(nets), figsize=(6.5 * len(nets), max(4.0, 0.3 * most + 1.0)))
     axes = np.atleast_1d(axes)
+    colours = {"trivial": "tab:blue", "compiled": "tab:green", "event": "tab:orange"}
     for ax, net in zip(axes, nets, strict=True):
         sub = [r for r in rows if r["network"] == net]
-        labels = [f"{r['mode']}\nB={r['batch']}" for r in sub]
-        ax.barh(range(len(sub)), [r["events_per_s"] for r in sub], color="tab:blue")
-        ax.set_yticks(range(len(sub)), labels, fontsize=7)
+        kind = ["event" if "event" in r else r.get("placement", "trivial") for r in sub]
+        labels = [f"{r['mode']}{' [compiled]' if r.get('placement') == 'compiled' else ''}\nB={r['batch']}"
+                  for r in sub]
+        ax.barh(range(len(sub)), [r["events_per_s"] for r in sub], color=[colours[k] for k in kind])
+        for i, r in enumerate(sub):
+            if "vs_tick_async" in r:
+                note = f" {r['seconds'] * 1e3:.0f} ms, ×{r['vs_tick_async']:.2f} tick-async"
+                ax.text(r["events_per_s"], i, note, va="center", fontsize=6)
+        ax.set_yticks(range(len(sub)), labels, fontsize=6)
+        ax.invert_yaxis()
         ax.set_xscale("log")
         ax.set_xlabel("synaptic events / s")
-        ax.axvline(1e7, color="tab:red", ls="--", lw=1, label="target 1e7")
+        target = ax.axvline(1e7, color="tab:red", ls="--", lw=1, label="target 1e7")
+        names = {"trivial": "one PE per population", "compiled": "tick, compiled placement",
+                 "event": "event-driven, compiled placement"}
+        handles = [Patch(color=c, label=names[k]) for k, c in colours.items() if k in kind]
+        lo, hi = ax.get_xlim()
+        ax.set_xlim(lo, hi * 10)  # room for the notes
         ax.set_title(net)
-        ax.legend(fontsize=7)
+        ax.legend(handles=[*handles, target], fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.1),
+                  ncol=2)
     fig.tight_layout()
     tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=120)
+    fig.savefig(tmp, dpi=120, bbox_inches="tight")
     tmp.replace(path)
 
 
@@ -269,7 +398,9 @@ def main() -> None:
     import jax
 
     quick = "--quick" in sys.argv
+    t_start = time.perf_counter()
     rows = bench("mlp", mlp(), 100, (1, 64), quick)
+    rows += bench_compiled("mlp", mlp(), 100, rows, quick)
     rows += bench("cnn", cnn(), 20, (1, 64) if not quick else (1,), quick)
     RESULTS.mkdir(parents=True, exist_ok=True)
     doc = {"benchmark": "emulator", "machine": {"platform": platform.platform(),
@@ -278,7 +409,7 @@ def main() -> None:
                                                 "device": str(jax.devices()[0]),
                                                 "cpus": os.cpu_count(),
                                                 "load_average_1m": os.getloadavg()[0]},
-           "repeats": REPEATS, "rows": rows}
+           "repeats": REPEATS, "total_run_s": time.perf_counter() - t_start, "rows": rows}
     tmp = RESULTS / "emulator.json.tmp"
     tmp.write_text(json.dumps(doc, indent=1) + "\n")
     tmp.replace(RESULTS / "emulator.json")
