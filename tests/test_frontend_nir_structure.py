@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -121,3 +122,13 @@ def test_recurrent_cuts_leave_a_dag_and_leave_neurons(nodes: list[str], data: st
         # stateful node, the cut leaves one
         if set(cycle) & set(stateful):
             assert src in stateful
+
+
+@pytest.mark.parametrize(("first", "second"), [("z", "a"), ("a", "z"), ("m", "b"), ("b", "m")])
+def test_the_cut_follows_the_data_flow_not_the_names(first: str, second: str) -> None:
+    """Issue 22: ``in → z ⇄ a`` — names that sort against the data flow must not move the delay. The
+    neuron the input feeds runs first; the edge returning to it is the one delayed."""
+    edges = [("in", first), (first, second), (second, first)]
+    nodes = ["in", first, second]
+    cuts = recurrent_cuts(nodes, edges, ["in"], [first, second])
+    assert list(cuts) == [(second, first)]
