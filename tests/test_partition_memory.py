@@ -176,3 +176,32 @@ o[0:10] 10768 100"""
 # h[0:67] by hand: rows 300 × (12 + 2 × 67) = 43,800, + 2 key blocks × (12 + 14) B array padding
 # → 43,852 → 43,856 aligned; weight table 64; MPT 2 blocks × 12 → 32; state 67 × 4 → 272; 6 uniform
 # params → 32; routing 16; targets (o[0:10]) 16; ring 2 × 67 × 2 × 4 = 1,072.
+
+
+def test_sigma_delta_receivers_count_their_accumulators() -> None:
+    """Issue 22: codegen gives every receiver of a sigma-delta projection a float32 accumulator per
+    neuron (the reference's persistent sum of changes); the model did not count it (64 → 200 σΔ-ReLU →
+    100 LI: 224 B emitted vs 112 B predicted per slice). Now every PE's emitted neuron state is within
+    the prediction, and an LI slice's is exactly v + one accumulator."""
+    from aedc.passes import CompileState, PassContext, PassManager
+
+    rng = np.random.default_rng(0)
+    net = Network("sd", dt=1e-3)
+    net.input("x", 64, event_rule="sigma_delta")
+    net.population("h", 200, "relu", event_rule="sigma_delta", event_threshold=0.05)
+    net.population("o", 100, "li", tau=0.02, event_rule="graded")
+    net.dense("x", "h", rng.normal(size=(200, 64)).astype(np.float32))
+    net.dense("h", "o", rng.normal(size=(100, 200)).astype(np.float32))
+    net.output("y", "o")
+    state = PassManager("verify,slice,place{solver=greedy},route,emit-c").run(
+        CompileState(graph=net.build()), PassContext())
+    assert state.sources is not None
+    assert state.placement is not None
+    for pe in state.sources.manifest["pes"]:
+        emitted, predicted = pe["bytes"]["emitted"], pe["bytes"]["predicted"]
+        assert emitted["neuron_state"] <= predicted["neuron_state"], pe["pe"]
+    o_slices = [s for s in state.placement.slicing.slices if s.population == "o"]
+    assert o_slices
+    for s in o_slices:
+        n = s.hi - s.lo
+        assert s.memory.neuron_state == align(4 * n) + align(4 * n)  # v, and the accumulator of h -> o

@@ -7,7 +7,8 @@ The runtime's static ``.data/.bss`` (≤ 26 KiB) and the 4 KiB stack are outside
 
 Terms (each documented where it is computed, in :func:`slice_memory`):
 
-* ``neuron_state``   float32 per state variable per neuron (+ last sent value for sigma-delta).
+* ``neuron_state``   float32 per state variable per neuron (+ last sent value for sigma-delta, + one
+  accumulator per neuron for every incoming sigma-delta projection).
 * ``neuron_params``  float32 per parameter per neuron, or one float32 if the parameter is uniform over
   the slice (the kernel then reads a scalar).
 * ``synapse_rows``   rows format: per presynaptic neuron with a row, a 12 B header (row length, delayed
@@ -168,6 +169,7 @@ class Incoming:
     pre_bounds: np.ndarray  # slice boundaries of the presynaptic population (starts + end)
     pre_rate: float
     pre_payload: bool = True  # its events carry a float32 payload (else spikes: 1 B counts in histories)
+    pre_sigma_delta: bool = False  # sigma-delta source: the receiver holds a float32 accumulator per neuron
 
 
 @dataclass(frozen=True)
@@ -298,6 +300,10 @@ def slice_cost(pop: Population, lo: int, hi: int, incoming: Iterable[Incoming], 
         if inc.proj.name in split:
             continue
         st = inc.stats.range(lo, hi)
+        if inc.pre_sigma_delta and st.synapses:
+            # the receiver keeps the running sum of a sigma-delta source's changes (codegen's
+            # s<k>_sd<j> array; the reference's persistent accumulator)
+            terms["neuron_state"] += align(4 * n)
         for k, v in synapse_terms(inc, st, n).items():
             terms[k] = terms.get(k, 0) + v
         terms["event_history"] = terms.get("event_history", 0) + history_bytes(inc, st)

@@ -110,7 +110,8 @@ class _Slicer:
     def incoming(self, pop: Population) -> list[Incoming]:
         return [Incoming(p, self.stats[p.name], self.formats[p.name], self.bounds[p.pre],
                          activity(self.pops[p.pre], self.opts.activity),
-                         self.pops[p.pre].carries_payload)
+                         self.pops[p.pre].carries_payload,
+                         self.pops[p.pre].event_rule == "sigma_delta")
                 for p in self.graph.incoming(pop.name)]
 
     def neuron_cost(self, pop: Population, lo: int, hi: int, sources: int = 0,
