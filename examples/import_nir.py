@@ -23,6 +23,9 @@ import argparse
 import json
 import shutil
 import sys
+import time
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +38,7 @@ from aedc.cli import app  # noqa: E402
 from aedc.codegen.host import run_host  # noqa: E402
 from aedc.emulator import Emulator, PlacedProgram, Schedule  # noqa: E402
 from aedc.frontend.nir_import import from_nir  # noqa: E402
+from aedc.frontend.nir_reader import NIRVersionWarning  # noqa: E402
 from aedc.ir import load  # noqa: E402
 from aedc.partition.model import Placement  # noqa: E402
 from aedc.reference import simulate  # noqa: E402
@@ -56,21 +60,31 @@ def check(path: Path, out: Path, *, profile: str = "nir-euler", dt: float | None
     except SystemExit as exc:
         if int(exc.code or 0):
             raise
-    imported = from_nir(path, profile=profile, **({"dt": dt} if dt is not None else {}))
+    with warnings.catch_warnings():  # the compile above has shown the file's warnings once already
+        warnings.simplefilter("ignore", NIRVersionWarning)
+        imported = from_nir(path, profile=profile, dt=dt)
     compiled = load(out / "ir.json")
     placement = Placement.load(out / "placement.json")
     prog = PlacedProgram.from_placement(compiled, placement)
     rng = np.random.default_rng(seed)
     x = {n: (rng.random((ticks, *compiled.population(n).shape)) < rate).astype(np.float32)
          for n in compiled.inputs}
-    runs = {
-        "imported (reference)": simulate(imported, x, record_state=False).events,
-        "compiled (reference)": simulate(compiled, x, record_state=False).events,
-        "emulator sync": Emulator(prog, Schedule.sync()).run(x).events,
-        "host C": run_host(out, x).events,
+    steps: dict[str, Callable[[], dict[str, np.ndarray]]] = {
+        "imported (reference)": lambda: simulate(imported, x, record_state=False).events,
+        "compiled (reference)": lambda: simulate(compiled, x, record_state=False).events,
+        "emulator sync": lambda: Emulator(prog, Schedule.sync()).run(x).events,
+        "host C": lambda: run_host(out, x).events,
+        "emulator async": lambda: Emulator(prog, ASYNC).run(x).events,
+        "host C async": lambda: run_host(out, x, schedule=ASYNC, program=prog).events,
     }
-    emu_async = Emulator(prog, ASYNC).run(x).events
-    host_async = run_host(out, x, schedule=ASYNC, program=prog).events
+    done: dict[str, Any] = {}
+    for i, (what, run) in enumerate(steps.items(), 1):  # each takes seconds to a minute: say so
+        t0 = time.perf_counter()
+        print(f"  [{i}/{len(steps)}] {what} on {ticks} ticks ...", end="", flush=True)
+        done[what] = run()
+        print(f" {time.perf_counter() - t0:.1f} s", flush=True)
+    emu_async, host_async = done.pop("emulator async"), done.pop("host C async")
+    runs = done
     base = runs["compiled (reference)"]
     rows = []
     for pop in compiled.populations:
