@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import sys
 import tempfile
 import traceback
@@ -36,8 +37,12 @@ if TYPE_CHECKING:  # annotations only: the commands import their stages when the
 app = typer.Typer(
     name="aedc", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
     help="Compile spiking neural networks (NIR) into asynchronous event-driven SpiNNaker2 programs.")
-out = Console()
-err = Console(stderr=True)
+PIPED_WIDTH = 160
+"""Columns of the tables when output goes to a file or pipe (rich's 80 cut the headers); a terminal's own
+width, or $COLUMNS, wins."""
+_piped = None if sys.stdout.isatty() or "COLUMNS" in os.environ else PIPED_WIDTH
+out = Console(width=_piped)
+err = Console(stderr=True, width=None if sys.stderr.isatty() or "COLUMNS" in os.environ else PIPED_WIDTH)
 
 
 P = ParamSpec("P")
