@@ -207,8 +207,50 @@ def test_a_checkpoint_without_a_newer_parameter_keeps_the_models_value(tmp_path:
     np.testing.assert_array_equal(params["event_threshold"]["h"], model.params0["event_threshold"]["h"])
 
 
-def test_trainer_under_the_event_schedule_is_refused_by_name() -> None:
-    from aedc.errors import EmulatorError
+EVENT = Schedule.event_driven(max_microsteps=4)
 
-    with pytest.raises(EmulatorError, match=r"event-driven schedule.*trainable"):
-        TrainableModel(mlp([5, 8, 3], seed=0), Schedule.event_driven(), 10)
+
+def test_loss_falls_under_the_event_schedule_and_weights_are_written_back(
+        data: tuple[np.ndarray, np.ndarray]) -> None:
+    g0 = mlp([5, 8, 3], seed=0, w_scale=2.0)
+    trainer = Trainer(progress=False)
+    g, hist = trainer.fit(g0, data, schedule=EVENT, epochs=4, lr=2e-2, batch=32, seed=0)
+    assert all(np.isfinite(hist.loss))
+    assert hist.loss[-1] < hist.loss[0] - 0.1, hist.loss
+    model = trainer.model(g0, EVENT, T)
+    assert set(model.params0["w"]) == {"in->h1", "h1->out"}
+    for p0, p1 in zip(g0.projections, g.projections, strict=True):
+        assert isinstance(p0.conn, Dense)
+        assert isinstance(p1.conn, Dense)
+        assert p1.conn.weight.shape == p0.conn.weight.shape
+        assert not np.array_equal(p1.conn.weight, p0.conn.weight)
+    # the written-back graph, run again under the event schedule, gives a lower loss than at the start
+    assert trainer.evaluate(g, data, EVENT).loss < hist.loss[0]
+
+
+def test_event_schedule_forward_matches_the_emulator(data: tuple[np.ndarray, np.ndarray]) -> None:
+    g = mlp([5, 8, 3], seed=0, w_scale=2.0)
+    model = TrainableModel(g, EVENT, T)
+    x = data[0][:16]
+    out = jax.device_get(model.forward(model.params0, x))
+    res = Emulator(g, EVENT, exact=False).run_batch({"in": x}, metrics=False)
+    assert set(out) == set(res.events)
+    assert np.asarray(out["h1"]["events"]).sum() > 0
+    for n, ev in res.events.items():
+        np.testing.assert_array_equal(np.asarray(out[n]["events"]).reshape(ev.shape), ev)
+        assert "microstep" not in out[n]
+    # identity write-back: the initial parameters give back the same graph
+    assert model.to_graph(model.params0) == g
+
+
+def test_event_schedule_gradients_reach_the_first_layer(data: tuple[np.ndarray, np.ndarray]) -> None:
+    trainer = Trainer(progress=False)
+    model = trainer.model(mlp([5, 8, 3], seed=0, w_scale=2.0), EVENT, T)
+    loss = trainer.loss_fn(model)
+    (value, _), grads = jax.jit(jax.value_and_grad(loss, has_aux=True))(model.params0, model.base,
+                                                                data[0][:32], data[1][:32])
+    assert np.isfinite(float(value))
+    g1 = np.asarray(grads["w"]["in->h1"]["all"])
+    assert g1.shape == (5, 8)
+    assert np.all(np.isfinite(g1))
+    assert np.abs(g1).sum() > 0

@@ -13,6 +13,11 @@ spiking models, optional). Other connectivity kinds are kept fixed. :meth:`Train
 writes the parameters back into the IR graph (Dense weight ``W[post, pre]``, neuron bias/threshold),
 so the trained graph can be verified, compiled or exported with :func:`aedc.frontend.nir_export.to_nir`.
 
+Under the event-driven schedule (``Schedule.event_driven(...)``) the forward pass is the event
+executor's (:class:`~aedc.emulator.event_engine.EventCompiled`, ``differentiable=True``): gradients
+flow through ``max_microsteps`` masked micro-steps per step (keep that bound near the network's
+depth), and each dense weight is one block, :data:`EVENT_BLOCK`, the whole ``(pre, post)`` matrix.
+
 Built on :meth:`aedc.emulator.Emulator.compiled` (the fast path's parameter tables), the same tables
 :meth:`~aedc.emulator.Emulator.trainable` uses, extended here with biases and thresholds.
 """
@@ -26,13 +31,14 @@ import jax
 import numpy as np
 
 from aedc.emulator import Emulator, PlacedProgram, Schedule
-from aedc.emulator.engine import Compiled
-from aedc.errors import EmulatorError
+from aedc.emulator.event_engine import EventCompiled
 from aedc.ir.connectivity import Dense
 from aedc.ir.graph import Graph
 
 Params = dict[str, dict[str, Any]]
 F32 = np.float32
+EVENT_BLOCK = "all"
+"""The block key of a weight under the event-driven schedule (one table per projection)."""
 
 
 @dataclass(frozen=True)
@@ -59,18 +65,21 @@ class TrainableModel:
         self.graph = self.emulator.graph
         self.schedule, self.T, self.trainables = schedule, T, trainables
         comp, _ = self.emulator.compiled(T)
-        if not isinstance(comp, Compiled):
-            raise EmulatorError("Trainer does not yet train under the event-driven schedule; use "
-                                "Emulator(graph, Schedule.event_driven(...), exact=False).trainable(T) "
-                                "(its gradients flow through the micro-steps)")
         self._comp = comp
-        P = self._comp.params
+        self.event_driven = isinstance(comp, EventCompiled)
+        """Whether the schedule is the event-driven one: its tables hold one entry per projection
+        (no PE blocks), so ``w[projection]`` has the single block :data:`EVENT_BLOCK`, the whole
+        ``(pre, post)`` matrix; gradients flow through ``max_microsteps`` masked micro-steps."""
+        P = comp.params
         pops = self.graph.pop_map()
         self.input = self.graph.inputs[0]
         dense = {pr.name for pr in self.graph.projections if isinstance(pr.conn, Dense)}
         params: Params = {"w": {}, "bias": {}, "threshold": {}, "event_threshold": {}}
         for name, blocks in P["proj"].items():
-            if name in dense and all("mat" in e for e in blocks.values()):
+            if self.event_driven:
+                if name in dense and "mat" in blocks:
+                    params["w"][name] = {EVENT_BLOCK: blocks["mat"]}
+            elif name in dense and all("mat" in e for e in blocks.values()):
                 params["w"][name] = {b: e["mat"] for b, e in blocks.items()}
         for n, c in P["neuron"].items():
             if Trainables.wants(trainables.bias, n):
@@ -83,13 +92,26 @@ class TrainableModel:
         self.base: dict[str, Any] = P
         """The fast path's fixed tables (schedule, neuron constants, non-trainable weights): pass them
         to :meth:`apply` as an argument inside ``jax.jit`` so XLA does not constant-fold them."""
-        self._run = jax.vmap(self._comp.run_one, in_axes=(None, 0))
+        if isinstance(comp, EventCompiled):
+            event = comp
+
+            def one(P: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+                ys = event.run_one(P, data, differentiable=True)[0]
+                return {n: {k: v for k, v in y.items() if k != "microstep"} for n, y in ys.items()}
+
+            self._run = jax.vmap(one, in_axes=(None, 0))
+        else:
+            self._run = jax.vmap(comp.run_one, in_axes=(None, 0))
 
     def apply(self, params: Params, base: dict[str, Any], x: Any) -> dict[str, Any]:
         """Run batch ``x (B, T, N_in)`` with ``params`` over the tables ``base`` (:attr:`base`):
         per population ``{"events", "outputs", "state.<var>"}`` arrays ``(B, T, N)``."""
-        proj = {name: {b: ({**e, "mat": params["w"][name][b]} if name in params["w"] else e)
-                       for b, e in blocks.items()} for name, blocks in base["proj"].items()}
+        if self.event_driven:
+            proj = {name: ({**e, "mat": params["w"][name][EVENT_BLOCK]} if name in params["w"] else e)
+                    for name, e in base["proj"].items()}
+        else:
+            proj = {name: {b: ({**e, "mat": params["w"][name][b]} if name in params["w"] else e)
+                           for b, e in blocks.items()} for name, blocks in base["proj"].items()}
         neuron = {n: {**c,
                       **({"bias": params["bias"][n]} if n in params["bias"] else {}),
                       **({"v_threshold": params["threshold"][n]} if n in params["threshold"] else {}),
@@ -113,6 +135,11 @@ class TrainableModel:
             if pr.name in params["w"]:
                 assert isinstance(pr.conn, Dense)
                 W = np.array(pr.conn.weight, F32, copy=True)
+                if self.event_driven:  # the whole (pre, post) matrix, flat over both shapes
+                    mat = np.asarray(params["w"][pr.name][EVENT_BLOCK], F32)
+                    W = mat.T.reshape(W.shape).copy()
+                    projs.append(pr.model_copy(update={"conn": Dense(weight=W)}))
+                    continue
                 for b, mat in params["w"][pr.name].items():
                     e = blocks_of[pr.name][b]
                     pre, post = np.asarray(e["pre"]), np.asarray(e["post"])
