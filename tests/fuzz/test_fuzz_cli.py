@@ -40,3 +40,61 @@ def test_fuzz_cli_compile_and_inspect(seed: str, mutations: list, truncate: floa
         OUTCOMES[f"cli exit {res.exit_code}"] += 1
         res = RUNNER.invoke(app, ["inspect", str(path), "--profile", profile])
         assert res.exit_code in (0, 2, 3), res.output
+
+
+# ---- command-line arguments and output locations ----------------------------------------------------
+
+_CHIPS = st.one_of(st.sampled_from(["1x1", "2x1", "0x0", "-1x2", "3x0", "1000x1000", "100000x100000",
+                                    "8", "x", "", "1x1x1", "2×2", " 1x1 ", "1e3x1"]),
+                   st.text(alphabet="0123456789x-×.e ", max_size=8))
+_DT = st.one_of(st.sampled_from(["1e-4", "0", "-1e-3", "nan", "inf", "1e308", "abc", ""]),
+                st.floats(allow_nan=True, allow_infinity=True).map(repr))
+_PROFILES = st.one_of(st.sampled_from(["nir-euler", "snntorch", "sinabs", "norse", "NIR-EULER", "", "x"]),
+                      st.text(max_size=6))
+_PIPELINES = st.one_of(st.sampled_from(["verify", "verify,dce", "verify,slice,place{solver=greedy}",
+                                        "slice", "place", "verify,,dce", "verify{x=1}", "nope",
+                                        "verify,slice{max-neurons=0},place", "emit-c"]),
+                       st.text(alphabet="abcdefgilmnoprstuvy-,{}=0123", max_size=20))
+_OUTS = st.sampled_from(["fresh", "nested/deeper", "/proc/aedc-fuzz", "/sys/aedc-fuzz", "under-a-file/x",
+                         "foreign", "existing-file", "."])
+
+
+def _location(tmp: Path, kind: str) -> Path:
+    """An output location of the given kind under ``tmp`` (or an unwritable system path)."""
+    if kind.startswith("/"):
+        return Path(kind)
+    if kind == "under-a-file/x":
+        (tmp / "under-a-file").write_text("x")
+    if kind == "foreign":
+        (tmp / "foreign").mkdir()
+        (tmp / "foreign" / "keep.txt").write_text("not an aedc build")
+    if kind == "existing-file":
+        (tmp / "existing-file").write_text("x")
+    return tmp / kind
+
+
+@fuzz_settings("cli")
+@given(chips=_CHIPS, dt=st.one_of(st.none(), _DT), profile=st.one_of(st.none(), _PROFILES),
+       pipeline=st.one_of(st.none(), _PIPELINES), out=_OUTS, seed=st.integers(-2**70, 2**70))
+def test_fuzz_cli_arguments_and_output_locations(chips: str, dt: str | None, profile: str | None,
+                                                pipeline: str | None, out: str, seed: int) -> None:
+    """Any option value or output location is the user's: exit 0, 2, 3 or 4, never an internal error;
+    a failed compile changes nothing it was not asked to write (a foreign directory keeps its file)."""
+    src, _ = SEEDS["lif_norse"]
+    with TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        target = _location(tmp, out)
+        args = ["compile", str(src), "-o", str(target), f"--chips={chips}", f"--seed={seed}"]
+        args += [f"--dt={dt}"] if dt is not None else []
+        args += [f"--profile={profile}"] if profile is not None else []
+        args += [f"--pipeline={pipeline}"] if pipeline is not None else []
+        res = RUNNER.invoke(app, args)
+        note(f"{args}\n{res.output}")
+        assert res.exit_code in (0, 2, 3, 4), res.output
+        assert "internal error" not in res.output
+        if res.exit_code:
+            assert "error" in res.output.lower() or "usage" in res.output.lower(), res.output
+            assert not [p for p in tmp.iterdir() if ".tmp-" in p.name], "a temp dir was left behind"
+        if out == "foreign":
+            assert (tmp / "foreign" / "keep.txt").read_text() == "not an aedc build"
+        OUTCOMES[f"cli args exit {res.exit_code}"] += 1
