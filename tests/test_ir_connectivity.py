@@ -391,3 +391,29 @@ def test_conv_synapse_count_without_padding(groups: int) -> None:
     conv = Conv2d(weight=np.ones((4, 4 // groups, 3, 3), np.float32), in_shape=(4, 6, 6),
                   groups=groups)
     assert synapse_count(conv, (4, 6, 6), (4, 4, 4)) == 4 * (4 // groups) * 9 * 16
+
+
+@settings(max_examples=150, deadline=None)
+@given(c_in=st.integers(1, 4), groups=st.integers(1, 2), c_out_g=st.integers(1, 3),
+       h=st.integers(1, 9), w=st.integers(1, 9), kh=st.integers(1, 4), kw=st.integers(1, 4),
+       sh=st.integers(1, 3), sw=st.integers(1, 3), dh=st.integers(1, 2), dw=st.integers(1, 2),
+       ph=st.tuples(st.integers(0, 3), st.integers(0, 3)), pw=st.tuples(st.integers(0, 3), st.integers(0, 3)),
+       pool=st.booleans())
+def test_synapse_count_equals_the_expanded_list(c_in: int, groups: int, c_out_g: int, h: int, w: int,
+                                               kh: int, kw: int, sh: int, sw: int, dh: int, dw: int,
+                                               ph: tuple[int, int], pw: tuple[int, int], pool: bool) -> None:
+    """The count summaries use is computed per axis, never by expanding the synapse list: it must equal
+    the list's length for every geometry (padding, stride, dilation, groups; pooling too)."""
+    assume(conv_out_len(h, kh, sh, ph, dh) > 0 and conv_out_len(w, kw, sw, pw, dw) > 0)
+    if pool:
+        assume(dh == dw == 1)
+        conn: Conv2d | Pool2d = Pool2d(kernel=(kh, kw), stride=(sh, sw), padding=(ph, pw),
+                                       in_shape=(c_in, h, w))
+    else:
+        c = c_in * groups
+        weight = np.ones((c_out_g * groups, c_in, kh, kw), np.float32)
+        conn = Conv2d(weight=weight, in_shape=(c, h, w), stride=(sh, sw), padding=(ph, pw),
+                      dilation=(dh, dw), groups=groups)
+    pre_shape = conn.in_shape
+    post_shape = conn.out_shape(pre_shape)
+    assert synapse_count(conn, pre_shape, post_shape) == conn.to_coo(pre_shape, post_shape)[0].size

@@ -231,13 +231,36 @@ Connectivity = Annotated[
 ]
 
 
+def _taps(n: int, k: int, s: int, p: Pad, d: int) -> int:
+    """(kernel tap, output position) pairs of one axis whose input position lies inside ``0..n-1``."""
+    out = conv_out_len(n, k, s, p, d)
+    o = np.arange(out, dtype=np.int64)
+    return int(sum(np.count_nonzero((o * s - p[0] + j * d >= 0) & (o * s - p[0] + j * d < n))
+                   for j in range(k)))
+
+
+def _conv_count(weight_shape: tuple[int, ...], in_shape: Shape, stride: tuple[int, ...],
+                padding: tuple[Pad, ...], dilation: tuple[int, ...]) -> int:
+    """What ``_conv_coo`` would list, counted per axis: every (c_out, c_in/groups) pair times the
+    in-bounds taps of each spatial axis (zero weights are synapses too)."""
+    c_out, c_in_g, *kernel = weight_shape
+    per_axis = [_taps(n, k, s, p, d)
+                for n, k, s, p, d in zip(in_shape[1:], kernel, stride, padding, dilation, strict=True)]
+    return int(c_out) * int(c_in_g) * math.prod(per_axis)
+
+
 def synapse_count(conn: Dense | Sparse | Conv2d | Conv1d | Pool2d | OneToOne | Identity,
                   pre_shape: Shape, post_shape: Shape) -> int:
-    """Number of synapses of a projection (without building the list for dense/one-to-one kinds)."""
+    """Number of synapses of a projection, without building the list (summaries count every
+    projection of a graph many times per compile; a 10^6-neuron convolution's list is 10^8 entries)."""
     if isinstance(conn, Dense):
         return int(conn.weight.size)
     if isinstance(conn, Sparse):
         return int(conn.pre.size)
     if isinstance(conn, OneToOne | Identity):
         return math.prod(int(d) for d in pre_shape)
-    return int(conn.to_coo(pre_shape, post_shape)[0].size)
+    if isinstance(conn, Conv2d | Conv1d):
+        return _conv_count(tuple(conn.weight.shape), conn.in_shape, conn.stride, conn.padding,
+                           conn.dilation)
+    c = conn.in_shape[0]  # pooling: a depthwise convolution with one shared weight
+    return _conv_count((c, 1, *conn.kernel), conn.in_shape, conn.stride, conn.padding, (1, 1))
