@@ -78,6 +78,9 @@ from aedc.emulator.neurons import (
     SPIKE_RESET,
     NeuronTick,
     Stage,
+    adapt,
+    adaptive_threshold,
+    reset,
     stage_params,
 )
 from aedc.emulator.ops import fmul, heaviside, sd_gate
@@ -99,19 +102,8 @@ it, one multi-key sort of the firing vector per micro-step (XLA CPU's comparator
 # ---- the spike stage split in two: threshold test, then reset by a given flag ---------------------------
 
 
-def _reset(t: NeuronTick, v: Array, z: Array, theta: Array) -> Array:
-    """The reset of :mod:`aedc.emulator.neurons` (``v − θ`` or ``v_reset`` where ``z``)."""
-    if t.sem.reset == "subtract":
-        return jnp.where(z, v - theta, v)
-    return jnp.where(z, t.c["v_reset"], v)
-
-
 def _theta_fixed(t: NeuronTick) -> Array:
     return t.c["v_threshold"]
-
-
-def _theta_adaptive(t: NeuronTick) -> Array:
-    return t.c["v_threshold"] + fmul(t.c["beta"], t.st["a"], t.fence)  # ALIF: a of the step's start
 
 
 def _theta_heaviside(t: NeuronTick) -> Array:
@@ -120,7 +112,7 @@ def _theta_heaviside(t: NeuronTick) -> Array:
 
 def _pre_reset(t: NeuronTick, v: Array, theta: Array) -> Array:
     """The membrane the threshold is tested on: the one-step-late reset of ``reset_next_tick`` applied."""
-    return _reset(t, v, t.st["z"], theta) if t.sem.reset_next_tick else v
+    return reset(t, v, t.st["z"], theta) if t.sem.reset_next_tick else v
 
 
 def _keep(t: NeuronTick, v: Array, theta: Array) -> Array:
@@ -129,7 +121,7 @@ def _keep(t: NeuronTick, v: Array, theta: Array) -> Array:
 
 def _finish_spike(t: NeuronTick, v: Array, theta: Array, z: Array, zf: Array) -> None:
     if not t.sem.reset_next_tick:
-        v = _reset(t, v, z, theta)
+        v = reset(t, v, z, theta)
     t.st["z"] = z
     t.st["v"] = v
 
@@ -137,7 +129,7 @@ def _finish_spike(t: NeuronTick, v: Array, theta: Array, z: Array, zf: Array) ->
 def _finish_adaptive(t: NeuronTick, v: Array, theta: Array, z: Array, zf: Array) -> None:
     a = t.st["a"]
     _finish_spike(t, v, theta, z, zf)
-    t.st["a"] = fmul(t.c["adapt_decay"], a, t.fence) + zf
+    t.st["a"] = adapt(t, a, zf)
 
 
 def _finish_stateless(t: NeuronTick, v: Array, theta: Array, z: Array, zf: Array) -> None:
@@ -153,11 +145,11 @@ class _SpikeSplit:
 
 _SPIKE_STAGES: dict[Stage, _SpikeSplit] = {
     SPIKE_RESET: _SpikeSplit(_theta_fixed, _pre_reset, _finish_spike),
-    ADAPTIVE_SPIKE_RESET: _SpikeSplit(_theta_adaptive, _pre_reset, _finish_adaptive),
+    ADAPTIVE_SPIKE_RESET: _SpikeSplit(adaptive_threshold, _pre_reset, _finish_adaptive),
     HEAVISIDE: _SpikeSplit(_theta_heaviside, _keep, _finish_stateless),
 }
 """The last stage of every spiking model, split into (threshold, tested membrane) and the reset by
-*fired in this step*: the same float32 expressions as :mod:`aedc.emulator.neurons`."""
+*fired in this step*, built from :mod:`aedc.emulator.neurons`' own reset, threshold and adaptation."""
 
 
 def event_priority_jax(seed: int, step: Array, microstep: Array, neuron: Array) -> Array:

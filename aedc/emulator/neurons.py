@@ -72,7 +72,8 @@ def _integrate(t: NeuronTick, x: Array) -> Array:
     return v
 
 
-def _reset(t: NeuronTick, v: Array, z: Array, theta: Array) -> Array:
+def reset(t: NeuronTick, v: Array, z: Array, theta: Array) -> Array:
+    """The reset where ``z``: ``v − θ`` (subtract), 0 (zero) or ``v_reset``."""
     if t.sem.reset == "subtract":
         return jnp.where(z, v - theta, v)
     if t.sem.reset == "zero":
@@ -93,7 +94,7 @@ def _fire(t: NeuronTick, v: Array, theta: Array) -> Array:
     sem = t.sem
     r = t.st["z"]
     if sem.pending_reset and not _clears_before_update(t):
-        v = _reset(t, v, r, theta)
+        v = reset(t, v, r, theta)
     zf = heaviside(v, theta, sem.threshold_cmp == ">=")
     z = zf > 0.5
     if sem.reset_recheck:
@@ -102,7 +103,7 @@ def _fire(t: NeuronTick, v: Array, theta: Array) -> Array:
     elif sem.reset_next_tick:
         t.st["z"] = z
     else:
-        v = _reset(t, v, z, theta)
+        v = reset(t, v, z, theta)
         t.st["z"] = z
     t.st["v"] = v
     return zf
@@ -112,10 +113,20 @@ def _spike_reset(t: NeuronTick, v: Array) -> Array:
     return _fire(t, v, t.c["v_threshold"])
 
 
+def adaptive_threshold(t: NeuronTick) -> Array:
+    """ALIF's threshold ``v_threshold + beta·a`` from ``a`` of the tick's start."""
+    return t.c["v_threshold"] + fmul(t.c["beta"], t.st["a"], t.fence)
+
+
+def adapt(t: NeuronTick, a: Array, zf: Array) -> Array:
+    """ALIF's adaptation after the spike: ``adapt_decay·a + z``."""
+    return fmul(t.c["adapt_decay"], a, t.fence) + zf
+
+
 def _adaptive_spike_reset(t: NeuronTick, v: Array) -> Array:
     a = t.st["a"]
-    zf = _fire(t, v, t.c["v_threshold"] + fmul(t.c["beta"], a, t.fence))
-    t.st["a"] = fmul(t.c["adapt_decay"], a, t.fence) + zf
+    zf = _fire(t, v, adaptive_threshold(t))
+    t.st["a"] = adapt(t, a, zf)
     return zf
 
 
