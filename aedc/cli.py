@@ -135,14 +135,10 @@ def _projection_table(graph: Graph) -> Table:
 def _semantics_options(model: Path, profile: str | None, dt: float | None) -> str:
     """The profile to import ``model`` with; a warning when ``--profile``/``--dt`` cannot apply (an IR
     file or a build already records its semantics), instead of ignoring them silently."""
-    from aedc.frontend.load import HDF5_SIGNATURE
+    from aedc.frontend.load import is_nir_file
 
-    is_nir = False
-    if model.is_file():
-        with model.open("rb") as fh:
-            is_nir = model.suffix in (".nir", ".h5", ".hdf5") or fh.read(8) == HDF5_SIGNATURE
     given = [name for name, value in (("--profile", profile), ("--dt", dt)) if value is not None]
-    if given and model.exists() and not is_nir:
+    if given and model.exists() and not is_nir_file(model):
         warnings.warn(f"{' and '.join(given)} ignored: {model} is an aedc IR/build, whose semantics are "
                       f"recorded in it (aedc inspect {model} shows them); they apply to NIR files",
                       stacklevel=2)

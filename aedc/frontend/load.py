@@ -9,6 +9,23 @@ from aedc.ir.graph import Graph
 from aedc.ir.serialize import load
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+NIR_SUFFIXES = (".nir", ".h5", ".hdf5")
+
+
+def _nir(path: Path, head: bytes) -> bool:
+    """Whether a file with these first bytes is read as NIR (HDF5 signature or a NIR suffix)."""
+    return head == HDF5_SIGNATURE or path.suffix in NIR_SUFFIXES
+
+
+def is_nir_file(path: str | Path) -> bool:
+    """Whether :func:`load_model` would import ``path`` as a NIR file (False for IR JSON, build
+    directories and what cannot be read)."""
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            return p.is_file() and _nir(p, fh.read(8))
+    except OSError:
+        return False
 
 
 def load_model(path: str | Path, *, profile: str = "nir-euler", dt: float | None = None,
@@ -27,7 +44,7 @@ def load_model(path: str | Path, *, profile: str = "nir-euler", dt: float | None
             head = fh.read(8)
     except OSError as exc:
         raise FrontendError(f"{p}: cannot read ({exc.strerror})", where=str(p)) from None
-    if head == HDF5_SIGNATURE or p.suffix in (".nir", ".h5", ".hdf5"):
+    if _nir(p, head):
         from aedc.frontend.nir_import import from_nir
 
         return from_nir(p, profile=profile, dt=dt, strict=strict)
