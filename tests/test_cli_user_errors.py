@@ -5,16 +5,14 @@ left behind. Output locations under /proc and /sys fail even for root, so the te
 from __future__ import annotations
 
 import tempfile
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+from test_emulator_cli import _build as ir_build
 from typer.testing import CliRunner
 
 from aedc.cli import app
-from aedc.frontend.nir_import import from_nir
-from aedc.ir import save
 
 DATA = Path(__file__).parent / "data" / "nir_paper" / "01_lif"
 runner = CliRunner()
@@ -63,14 +61,10 @@ def test_report_names(build: Path, tmp_path: Path) -> None:
 
 
 def _ir_build(tmp_path: Path) -> Path:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        graph = from_nir(DATA / "lif_norse.nir", profile="nir-euler", dt=1e-4)
-    b = tmp_path / "irbuild"
-    b.mkdir()
-    save(graph, b / "ir.json")
-    (b / "build.json").write_text("{}\n")
-    return b
+    """A build directory holding only the imported LIF's ir.json (test_emulator_cli's), in its own
+    folder so that it does not take the names the tests write."""
+    (tmp_path / "ir").mkdir(exist_ok=True)
+    return ir_build(tmp_path / "ir")[0]
 
 
 @pytest.mark.parametrize(("data", "needle"), [
