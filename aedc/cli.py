@@ -435,6 +435,13 @@ def run_cmd(
         out.print(f"event-driven: micro-steps per tick ≤ {metrics['microsteps_max']}, decision at (tick, "
                   f"micro-step) {tuple(metrics['decision'])}, overflow {metrics['overflow']:,} "
                   f"candidates, {metrics['undelivered']:,} undelivered spikes")
+        busy = max(metrics["busy_fraction_per_pe"], default=0.0)
+        out.print(f"µs time line (PE cost model {sched.cost.clock_mhz:g} MHz): decision at "
+                  f"{metrics['decision_us']:,.1f} µs ({metrics['decision_latency_us']:,.1f} µs into its "
+                  f"tick), "
+                  f"busiest PE {busy:.1%} busy, longest tick {metrics['makespan_max_us']:,.1f} µs "
+                  f"({metrics['deadline_misses']} past the next tick), receive queue ≤ "
+                  f"{metrics['queue_depth_max']} packets")
 
 
 def _terminate(signum: int, frame: object) -> None:

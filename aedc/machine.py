@@ -30,6 +30,7 @@ from collections.abc import Iterator, Sequence
 from functools import cached_property
 from typing import Final, Literal, Self, overload
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 QPE = tuple[int, int]
@@ -292,3 +293,35 @@ class Machine(BaseModel):
 
 SPINNAKER2: Final[Machine] = Machine()
 """One SpiNNaker2 chip with the default constants."""
+
+
+class PECost(BaseModel):
+    """What a PE's work costs in time: the cost model of the event-driven schedule's µs accounting
+    (:mod:`aedc.timing.event_time`) and, later, the slicer's second budget beside bytes.
+
+    The defaults are documented estimates, not measurements: the clock is SpiNNaker2's 150 MHz nominal
+    PE clock (DESIGN.md), the per-synapse cost follows :attr:`Machine.synaptic_events_per_s` (12 M/s at
+    150 MHz ≈ 12.5 cycles per synaptic word), and the per-packet, per-spike and per-neuron costs are
+    order-of-magnitude figures for an interrupt-driven PE program (packet interrupt, master population
+    table lookup and row fetch; one multicast send; one neuron's leak and threshold test). The QEMU
+    replay runtime's instruction counts (issue 15) are what should replace them.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    clock_mhz: float = Field(150.0, gt=0, description="PE clock (MHz): cycles per µs")
+    cycles_per_packet: float = Field(150.0, ge=0, description="receive one packet: interrupt, MPT lookup, "
+                                                              "row fetch")
+    cycles_per_synapse: float = Field(12.5, ge=0, description="apply one synaptic word to the accumulator "
+                                                              "and test its neuron")
+    cycles_per_spike: float = Field(40.0, ge=0, description="send one spike (multicast packet)")
+    cycles_per_neuron: float = Field(60.0, ge=0, description="one neuron's per-step work on the timer "
+                                                             "(leak, commit, reset)")
+
+    def us(self, cycles: float | np.ndarray) -> np.ndarray:
+        """``cycles`` at :attr:`clock_mhz` in µs (float64)."""
+        return np.asarray(cycles, np.float64) / self.clock_mhz
+
+
+PE_COST: Final[PECost] = PECost()
+"""The default PE cost model."""

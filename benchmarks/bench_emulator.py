@@ -277,7 +277,16 @@ def event_summary(res: Any, graph: Graph) -> dict[str, Any]:
             "decision_mean": [float(dec[ok, 0].mean()), float(dec[ok, 1].mean())] if ok.any() else None,
             "decision_sample0": [int(v) for v in met[0]["decision"]],
             "decision_microsteps_mean": float(np.mean([m["decision_microsteps"] for m in met])),
-            "samples_without_decision": int((~ok).sum())}
+            "samples_without_decision": int((~ok).sum()),
+            # µs accounting of the PE cost model (aedc.timing.event_time)
+            "decision_us_mean": float(np.mean([m["decision_us"] for m in met if m["decision_us"] >= 0]))
+            if ok.any() else None,
+            "decision_latency_us_mean": float(np.mean([m["decision_latency_us"] for m in met
+                                                       if m["decision_latency_us"] >= 0]))
+            if ok.any() else None,
+            "busy_fraction_max": float(max(np.max(m["busy_fraction_per_pe"]) for m in met)),
+            "makespan_max_us": float(max(m["makespan_max_us"] for m in met)),
+            "queue_depth_max": int(max(m["queue_depth_max"] for m in met))}
 
 
 def bench_compiled(name: str, graph: Graph, T: int, trivial_rows: list[dict[str, Any]],

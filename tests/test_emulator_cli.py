@@ -75,6 +75,11 @@ def test_run_under_the_event_schedule(tmp_path: Path) -> None:
     assert metrics["overflow"] == 0
     assert metrics["microsteps_max"] >= 1
     assert metrics["decision"][0] == int(np.flatnonzero(ref.reshape(ref.shape[0], -1).any(axis=1))[0])
+    # the µs time line (aedc.timing.event_time): the decision leaves within its tick, after the timer work
+    assert "µs time line" in res.output
+    assert 0 < metrics["decision_latency_us"] < 1000
+    assert metrics["decision_us"] == metrics["decision"][0] * 1000 + metrics["decision_latency_us"]
+    assert 0 < max(metrics["busy_fraction_per_pe"]) < 1
     traces = np.load(tmp_path / "ev" / "traces.npz")
     out = [k for k in traces.files if k.startswith("events/")]
     spikes = {k: traces[k] for k in out}

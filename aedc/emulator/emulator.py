@@ -15,6 +15,7 @@ from aedc.emulator.metrics import FanOut, compute_event_metrics, compute_metrics
 from aedc.errors import EmulatorError
 from aedc.ir.graph import Graph
 from aedc.ir.verify import verify
+from aedc.timing.event_time import event_timing
 from aedc.timing.program import PlacedProgram
 from aedc.timing.schedule import Schedule, make_plan
 
@@ -228,9 +229,15 @@ class Emulator:
                                    {n: e[b].reshape(T, -1) for n, e in events.items()}, times)
                    for b in range(B)]
             if extra is not None and micro is not None:
+                assert isinstance(comp, EventCompiled)
                 for b, m in enumerate(met):
-                    m.update(compute_event_metrics(
-                        self.graph, {n: e[b].reshape(T, -1) for n, e in events.items()},
-                        {n: a[b].reshape(T, -1) for n, a in micro.items()},
-                        {k: np.asarray(v)[b] for k, v in extra.items()}))
+                    ev_b = {n: e[b].reshape(T, -1) for n, e in events.items()}
+                    micro_b = {n: a[b].reshape(T, -1) for n, a in micro.items()}
+                    em = compute_event_metrics(self.graph, ev_b, micro_b,
+                                               {k: np.asarray(v)[b] for k, v in extra.items()})
+                    m.update(em)
+                    moments: dict[str, tuple[int, int]] = {
+                        k: em[k] for k in ("first_output", "decision")}  # type: ignore[misc]
+                    m.update(event_timing(self.program, comp.schedule, self._fanout, ev_b, micro_b,
+                                          em["microsteps_per_step"], moments))  # type: ignore[arg-type]
         return EmulatorResult(events, outputs, state, times, met, micro)

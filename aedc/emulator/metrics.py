@@ -30,35 +30,13 @@ Event-driven schedule only (:func:`compute_event_metrics`, from the micro-step o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from aedc.ir.graph import Graph
+from aedc.timing.fanout import FanOut
 from aedc.timing.program import PlacedProgram
 
-
-@dataclass(frozen=True, eq=False)
-class FanOut:
-    """Per presynaptic neuron: synapses into each PE and destination QPEs (host, once per program)."""
-
-    synapses: dict[str, np.ndarray]  # population → (N, n_pes) synapse counts by post PE
-    qpes: dict[str, np.ndarray]  # population → (N,) number of distinct destination QPEs
-
-    @classmethod
-    def build(cls, program: PlacedProgram) -> FanOut:
-        g = program.graph
-        pops = g.pop_map()
-        qpe_of_pe = program.qpe_index()
-        n_q = int(qpe_of_pe.max(initial=0)) + 1
-        syn = {p.name: np.zeros((p.size, program.n_pes), np.int64) for p in g.populations}
-        dest = {p.name: np.zeros((p.size, n_q), bool) for p in g.populations}
-        for pr in g.projections:
-            i_pre, i_post, _ = pr.conn.to_coo(pops[pr.pre].shape, pops[pr.post].shape)
-            pe_post = program.pe_of[pr.post][i_post]
-            np.add.at(syn[pr.pre], (i_pre, pe_post), 1)
-            dest[pr.pre][i_pre, qpe_of_pe[pe_post]] = True
-        return cls(syn, {k: v.sum(axis=1) for k, v in dest.items()})
+__all__ = ["FanOut", "compute_event_metrics", "compute_metrics"]
 
 
 def compute_metrics(program: PlacedProgram, fanout: FanOut, events: dict[str, np.ndarray],

@@ -11,7 +11,10 @@ two independent witnesses of one documented model, not one reading the other's c
   each receiver tick uses.
 * :mod:`aedc.timing.event`: the contract of the event-driven schedule (``Schedule.event_driven``):
   integrate on arrival, fire at once, micro-steps within each time step, and the counter-based
-  priority of its ``random`` policy.
+  priority of its ``random`` policy; :mod:`aedc.timing.event_time` its µs time line under the PE cost
+  model (:class:`aedc.machine.PECost`), from any executor's event trace.
+* :class:`~aedc.timing.fanout.FanOut`: per neuron, the synapses it reaches on every PE and its
+  destination QPEs — what the metrics and the time line count.
 """
 
 from aedc.timing.event import EventPolicy, event_priority

@@ -91,8 +91,10 @@ cross before its input arrives — no bias or leak drive, exact excitatory weigh
 
 **Scope of this version.** Binary events between populations; graded or sigma-delta *inputs*; graded
 populations (LI, CubaLI, integrator, linear, ReLU) may be read as outputs but not send events under this
-schedule. NoC latency and per-event processing cost are not yet part of the order (every event takes one
-micro-step); their µs accounting is the next step of this model.
+schedule. NoC latency and per-event processing cost are not part of the order (every event takes one
+micro-step); they give the execution its µs time line (:mod:`aedc.timing.event_time`: per-PE busy
+time, receive-queue depth, decision time in µs, steps that overrun their deadline) under the PE cost
+model ``Schedule.cost``.
 """
 
 from __future__ import annotations

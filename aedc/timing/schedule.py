@@ -38,6 +38,7 @@ import numpy as np
 
 from aedc.errors import TimingError
 from aedc.ir.graph import Graph
+from aedc.machine import PE_COST, PECost
 from aedc.timing.event import EventPolicy
 
 ScheduleMode = Literal["sync", "async", "event"]
@@ -60,6 +61,7 @@ class Schedule:
     policy: EventPolicy = "arrival"  # event mode: which candidates fire first
     max_microsteps: int = 64  # event mode: micro-steps per time step at most
     layered: bool = False  # event mode: a population waits for its latency-0 inputs (= layer-sync)
+    cost: PECost = PE_COST  # event mode: what a PE's work costs in µs (aedc.timing.event_time)
 
     def __post_init__(self) -> None:
         if self.mode not in ("sync", "async", "event"):
@@ -83,11 +85,15 @@ class Schedule:
 
     @classmethod
     def event_driven(cls, events_per_step: int = 0, policy: EventPolicy = "arrival", seed: int = 0,
-                     *, max_microsteps: int = 64, layered: bool = False) -> Schedule:
+                     *, max_microsteps: int = 64, layered: bool = False, period_us: int = 1000,
+                     link_us: int = 0, hop_us: int = 0, chip_hop_us: int = 0,
+                     cost: PECost = PE_COST) -> Schedule:
         """The event-driven (AED) schedule of :mod:`aedc.timing.event`: ``events_per_step`` spikes per
-        PE per micro-step (0 = all), fired in ``policy`` order."""
-        return cls("event", seed=seed, events_per_step=events_per_step, policy=policy,
-                   max_microsteps=max_microsteps, layered=layered)
+        PE per micro-step (0 = all), fired in ``policy`` order; the step length, NoC latencies and PE
+        cost model set its µs accounting (:mod:`aedc.timing.event_time`), not its order."""
+        return cls("event", period_us=period_us, link_us=link_us, hop_us=hop_us, chip_hop_us=chip_hop_us,
+                   seed=seed, events_per_step=events_per_step, policy=policy,
+                   max_microsteps=max_microsteps, layered=layered, cost=cost)
 
     def tick_times(self, n_pes: int, T: int) -> np.ndarray:
         """``τ[p, k]``: start of PE ``p``'s local tick ``k`` in µs, int64 ``(n_pes, T)``."""
