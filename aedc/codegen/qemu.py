@@ -1,0 +1,579 @@
+"""Replay every PE's cross-compiled program on an emulated Cortex-M4F (QEMU), bit for bit; count its
+instructions per tick.
+
+The host build (:mod:`.host`) proves the generated C on x86; this module runs the *Arm* binary: the same
+``kernel.c``, compiler flags (:data:`aedc.codegen.build.CROSS_CFLAGS`) and ``link.ld`` as the chip build,
+with ``runtime/qemu_runtime.c`` in place of ``chip_runtime.c``, on ``qemu-system-arm -M mps2-an386``.
+
+1. :func:`record` runs the whole program once on the host (:func:`aedc.codegen.host.run_host`, sync or
+   the emulator's asynchronous schedule) with every PE's kernel behind a recording wrapper
+   (``runtime/qemu_record.c``): per PE, every call its runtime made — ``begin_tick``, each received
+   packet in the order it was handed over, input values, ``slice_tick`` — and what came out: each
+   packet sent (key, payload, payload flag, destination) and the slice's float32 state after its tick.
+   The host C equals the emulator bit for bit (``tests/test_codegen_host.py``), so this is the
+   emulator's record of that PE.
+2. :func:`build_replay` cross-compiles one PE against the replay runtime; :func:`replay` feeds it the
+   PE's calls through a semihosting file and reads back its packets, state and per-call instruction
+   counts (QEMU's ``-icount``, see the runtime's header).
+3. :func:`compare` names the PE, tick, slice and first differing word; :func:`verify_qemu` does all
+   three for every PE (or a chosen few) — ``aedc verify BUILD --target qemu``.
+
+Instructions → cycles: QEMU does not model timing, so cycles are an estimate,
+:data:`CYCLES_PER_INSTRUCTION` × instructions, against a tick's budget of ``tick_us`` ×
+:attr:`aedc.machine.PECost.clock_mhz` cycles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import struct
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from aedc.codegen.build import (
+    CROSS_CC,
+    CROSS_CFLAGS,
+    CROSS_INCLUDES,
+    CROSS_LDFLAGS,
+    CROSS_LIBS,
+    CROSS_SOURCES,
+    INSTALL_HINT,
+    PE_ELF,
+    cross_compiler,
+)
+from aedc.codegen.host import _sources_of, run_host
+from aedc.codegen.model import Sources
+from aedc.errors import CodegenError
+from aedc.machine import PE_COST
+from aedc.reference.simulate import Trace
+
+if TYPE_CHECKING:
+    from aedc.timing.program import PlacedProgram
+    from aedc.timing.schedule import Schedule
+
+__all__ = ["CYCLES_PER_INSTRUCTION", "ICOUNT_SHIFT", "QEMU", "QEMU_BOARD", "QEMU_INSTALL_HINT",
+           "Mismatch", "PEBehaviour", "PEReplay", "Recording", "VerifyReport", "build_replay", "compare",
+           "elf_symbols", "qemu_command", "record", "replay", "verify_qemu"]
+
+QEMU = "qemu-system-arm"
+QEMU_BOARD = "mps2-an386"
+"""QEMU's Cortex-M4F board (FPU, 4 MiB SSRAM at 0x0 holding the PE's 128 KiB map, CMSDK timers)."""
+QEMU_INSTALL_HINT = ("install QEMU's Arm system emulator: apt-get update && apt-get install -y "
+                     "qemu-system-arm (or run 'make toolchain')")
+ICOUNT_SHIFT = 10
+"""``-icount shift=10``: an instruction lasts 1024 ns of virtual time, 25.6 counts of the board's 25 MHz
+timer, so the count of instructions between two timer reads is exact after rounding."""
+BOARD_TIMER_NS = 40
+"""One count of the mps2 board's CMSDK APB timer (25 MHz system clock)."""
+CYCLES_PER_INSTRUCTION = 1.5
+"""Estimated Cortex-M4 cycles per instruction of the kernels, from zero-wait-state TCMs and the
+Cortex-M4 TRM's timings: data processing and VFP add/multiply 1 cycle, loads 2 (1 when pipelined),
+taken branches 2–4 (1 + refill), VLDR/VSTR 2, ``acc[j] += w[j] * p`` loops ≈ 12 cycles per 8
+instructions. QEMU counts instructions, not cycles: treat cycles as ±30 %."""
+REPLAY_TIMEOUT_S = 120.0
+_IN_LIMIT = 16 << 20  # the runtime's input buffer (board PSRAM)
+_DROPPED = "counters"  # kernel.c's counters[0]: packets dropped by a full receive queue
+
+
+def qemu() -> str | None:
+    """Path of ``qemu-system-arm``, or None."""
+    return shutil.which(QEMU)
+
+
+def qemu_command(elf: Path) -> list[str]:
+    """The QEMU command line of one replay (run in the directory holding ``replay.in``)."""
+    exe = qemu()
+    if exe is None:
+        raise CodegenError(f"'{QEMU}' not found: {QEMU_INSTALL_HINT}", where=QEMU)
+    return [exe, "-M", QEMU_BOARD, "-nographic", "-monitor", "none", "-serial", "none", "-semihosting",
+            "-icount", f"shift={ICOUNT_SHIFT}", "-kernel", str(elf)]
+
+
+# ---- what a PE did --------------------------------------------------------------------------------------
+
+
+@dataclass
+class PEBehaviour:
+    """What one PE produced, in order: packets ``(tick, key, payload, has_payload, target)`` and the
+    state words of slice ``k`` after each of its ticks ``(tick, k, uint32 words)``."""
+
+    sends: list[tuple[int, int, int, int, int]] = field(default_factory=list)
+    states: list[tuple[int, int, np.ndarray]] = field(default_factory=list)
+
+
+@dataclass
+class PECalls:
+    """The calls one PE's runtime made (the replay input, without its header) and per call its op
+    (1 begin_tick, 2 receive, 3 set_input, 4 slice_tick) and tick."""
+
+    words: list[np.ndarray] = field(default_factory=list)
+    ops: list[int] = field(default_factory=list)
+    ticks: list[int] = field(default_factory=list)
+    async_mode: int = 0
+
+    def body(self) -> np.ndarray:
+        return np.concatenate([*self.words, np.zeros(1, np.uint32)]).astype("<u4")
+
+
+@dataclass
+class Recording:
+    """The host run of a program, per PE (manifest order): its calls and behaviour, and the traces."""
+
+    calls: list[PECalls]
+    expected: list[PEBehaviour]
+    trace: Trace
+    steps: int
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """The first difference on one PE: where it is and the two words."""
+
+    pe: str
+    tick: int
+    what: str  # e.g. "state v of slice 0, neuron 3" or "packet 2 of the tick: payload"
+    expected: int | None
+    got: int | None
+
+    def __str__(self) -> str:
+        def word(v: int | None) -> str:
+            return "nothing" if v is None else f"0x{v:08x}"
+        return (f"PE {self.pe} tick {self.tick}: {self.what}: expected {word(self.expected)}, "
+                f"got {word(self.got)}")
+
+
+@dataclass
+class PEReplay:
+    """One PE on QEMU: its behaviour, instructions per tick (and per kind of call), the work of each
+    tick, the first mismatch (None when bit-identical) and the replay's wall time."""
+
+    pe: str
+    behaviour: PEBehaviour
+    instructions: np.ndarray  # (T,) instructions of every call of the tick
+    by_op: dict[str, np.ndarray]  # begin_tick / receive / set_input / slice_tick → (T,)
+    received: np.ndarray  # (T,) packets handed to receive()
+    sent: np.ndarray  # (T,) packets sent
+    dropped: int  # packets the receive queue dropped (kernel counters[0])
+    mismatch: Mismatch | None
+    wall_s: float
+    tick_us: int
+
+    @property
+    def cycles(self) -> np.ndarray:
+        """Estimated cycles per tick (:data:`CYCLES_PER_INSTRUCTION`)."""
+        return self.instructions * CYCLES_PER_INSTRUCTION
+
+    @property
+    def budget_cycles(self) -> float:
+        """Cycles in one tick at the PE clock."""
+        return self.tick_us * PE_COST.clock_mhz
+
+
+@dataclass
+class VerifyReport:
+    """:func:`verify_qemu`'s result: one :class:`PEReplay` per PE checked, and the host traces."""
+
+    pes: list[PEReplay]
+    trace: Trace
+    steps: int
+
+    @property
+    def mismatches(self) -> list[Mismatch]:
+        return [p.mismatch for p in self.pes if p.mismatch is not None]
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches
+
+    def raise_on_mismatch(self) -> None:
+        """:class:`CodegenError` listing every PE whose Arm run differs from the host/emulator."""
+        bad = self.mismatches
+        if bad:
+            hint = "".join(f"\n  PE {p.pe}: the receive queue dropped {p.dropped} packets (more than it "
+                           f"holds in one tick)" for p in self.pes if p.dropped)
+            raise CodegenError(f"{len(bad)} of {len(self.pes)} PEs differ on the Cortex-M4F (QEMU) "
+                               f"from the host/emulator:\n  " + "\n  ".join(map(str, bad)) + hint,
+                               where=bad[0].pe)
+
+
+# ---- recording on the host ------------------------------------------------------------------------------
+
+_OPS = {1: "begin_tick", 2: "receive", 3: "set_input", 4: "slice_tick"}
+_RECORDED_KERNEL = "kernel.replayed.c"
+
+
+def _slice_shapes(manifest: Mapping[str, Any], i: int) -> tuple[list[int], list[int]]:
+    """Neurons and traced state variables of every slice of PE ``i`` (0 for inputs and synapse PEs)."""
+    neuron_slots = {tuple(x) for p in manifest["populations"].values() for x in p["slices"]}
+    inputs = {(r[0], r[1]) for r in manifest["inputs"]["slices"]}
+    sizes, nstate = [], []
+    for k, s in enumerate(manifest["pes"][i]["slices"]):
+        sizes.append(int(s["hi"]) - int(s["lo"]))
+        traced = (i, k) in neuron_slots and (i, k) not in inputs
+        nstate.append(len(s["state"]) if traced else 0)
+    return sizes, nstate
+
+
+def _recording_sources(sources: Sources, log: Path) -> Sources:
+    """``sources`` with every PE's kernel behind the recording wrapper and the recorder linked in."""
+    manifest = sources.manifest
+    files = dict(sources.files)
+    recorder = resources.files("aedc.codegen").joinpath("runtime", "qemu_record.c").read_bytes()
+    files["host/qemu_record.c"] = recorder
+    files["host/host_table.c"] = (files["host/host_table.c"]
+                                  + f'#define AEDC_REPLAY_LOG_PATH "{log.as_posix()}"\n'
+                                    '#include "qemu_record.c"\n'.encode())
+    for i, pe in enumerate(manifest["pes"]):
+        d = pe["dir"]
+        files[f"{d}/{_RECORDED_KERNEL}"] = files[f"{d}/kernel.c"]
+        sizes, nstate = _slice_shapes(manifest, i)
+        n = len(sizes)
+        files[f"{d}/kernel.c"] = f"""/* PE {pe['pe']}: the kernel behind the QEMU replay's recorder \
+(aedc.codegen.qemu) */
+#undef AEDC_PE_SYMBOL
+#define AEDC_PE_SYMBOL aedc_pe_real_{i}
+#define aedc_send aedc_rec_send
+#include "{_RECORDED_KERNEL}"
+#undef aedc_send
+void aedc_rec_begin(const aedc_pe_t *pe, uint32_t i, uint32_t t);
+void aedc_rec_receive(const aedc_pe_t *pe, uint32_t i, uint32_t key, uint32_t payload);
+void aedc_rec_input(const aedc_pe_t *pe, uint32_t i, uint32_t k, uint32_t t, const float *v, uint32_t n);
+void aedc_rec_tick(const aedc_pe_t *pe, uint32_t i, uint32_t k, uint32_t t, uint32_t n, uint32_t nst);
+static const uint32_t rec_n[{max(n, 1)}] = {{{", ".join(f"{v}u" for v in sizes) or "0u"}}};
+static const uint32_t rec_nst[{max(n, 1)}] = {{{", ".join(f"{v}u" for v in nstate) or "0u"}}};
+static void rec_begin(uint32_t t) {{ aedc_rec_begin(&aedc_pe_real_{i}, {i}u, t); }}
+static void rec_receive(uint32_t key, uint32_t p) {{ aedc_rec_receive(&aedc_pe_real_{i}, {i}u, key, p); }}
+static void rec_tick(uint32_t k, uint32_t t) {{
+    aedc_rec_tick(&aedc_pe_real_{i}, {i}u, k, t, rec_n[k], rec_nst[k]);
+}}
+static void rec_input(uint32_t k, uint32_t t, const float *v) {{
+    aedc_rec_input(&aedc_pe_real_{i}, {i}u, k, t, v, rec_n[k]);
+}}
+static const float *rec_trace(uint32_t k, uint32_t w) {{ return aedc_pe_real_{i}.trace(k, w); }}
+const aedc_pe_t aedc_pe_{i} = {{{n}u, 0u, rec_begin, rec_receive, rec_tick, rec_input, rec_trace}};
+""".encode()
+    return Sources(files=tuple(sorted(files.items())))
+
+
+def record(build: object, inputs: Mapping[str, np.ndarray], *, steps: int | None = None,
+           schedule: Schedule | None = None, program: PlacedProgram | None = None,
+           work_dir: str | Path | None = None) -> Recording:
+    """Run ``build`` (CompileState, Sources or build directory) on the host like
+    :func:`aedc.codegen.host.run_host` (same arguments) and record every PE's calls and behaviour."""
+    sources, c_dir = _sources_of(build)
+    manifest = sources.manifest
+    with tempfile.TemporaryDirectory(prefix="aedc-record-") as tmp:
+        work = Path(work_dir) if work_dir is not None else (c_dir / ".qemu" if c_dir else Path(tmp))
+        work.mkdir(parents=True, exist_ok=True)
+        log = (work / "replay.log").absolute()
+        log.unlink(missing_ok=True)
+        trace = run_host(_recording_sources(sources, log), inputs, steps=steps, work_dir=work / "host",
+                         schedule=schedule, program=program)
+        words = np.fromfile(log, "<u4") if log.is_file() else np.zeros(0, np.uint32)
+        log.unlink(missing_ok=True)
+    T = next(iter(trace.outputs.values())).shape[0] if trace.outputs else 0
+    calls, expected = _parse_log(words, len(manifest["pes"]))
+    return Recording(calls=calls, expected=expected, trace=trace, steps=T)
+
+
+def _parse_log(w: np.ndarray, n_pes: int) -> tuple[list[PECalls], list[PEBehaviour]]:
+    calls = [PECalls() for _ in range(n_pes)]
+    out = [PEBehaviour() for _ in range(n_pes)]
+    tick = [0] * n_pes
+    j, n = 0, int(w.size)
+    vals = w.tolist()
+    while j < n:
+        op, i = vals[j], vals[j + 1]
+        c = calls[i]
+        if op == 1:
+            tick[i] = vals[j + 2]
+            c.async_mode = vals[j + 3]
+            c.words.append(w[j:j + 3:2].copy())  # {1, t}
+            j += 4
+        elif op == 2:
+            c.words.append(np.array([2, vals[j + 2], vals[j + 3]], np.uint32))
+            j += 4
+        elif op == 3:
+            m = vals[j + 4]
+            c.words.append(np.concatenate([np.array([3], np.uint32), w[j + 2:j + 5 + m]]))
+            j += 5 + m
+        elif op == 4:
+            c.words.append(np.array([4, vals[j + 2], vals[j + 3]], np.uint32))
+            tick[i] = vals[j + 3]
+            j += 4
+        elif op == 5:
+            out[i].sends.append((tick[i], *vals[j + 2:j + 6]))
+            j += 6
+            continue
+        elif op == 6:
+            m = vals[j + 3]
+            out[i].states.append((tick[i], vals[j + 2], w[j + 4:j + 4 + m].copy()))
+            j += 4 + m
+            continue
+        else:
+            raise CodegenError(f"replay log: unknown record {op} at word {j}")
+        c.ops.append(op)
+        c.ticks.append(tick[i])
+    return calls, out
+
+
+# ---- the Arm binary -------------------------------------------------------------------------------------
+
+
+def build_replay(sources: Sources, pe_index: int, work: Path) -> Path:
+    """Cross-compile PE ``pe_index`` (manifest order) of ``sources`` against the replay runtime, with
+    the chip build's flags and linker script; return the ELF (cached under ``work`` by content)."""
+    cc = cross_compiler()
+    if cc is None:
+        raise CodegenError(f"'{CROSS_CC}' not found: {INSTALL_HINT}", where=CROSS_CC)
+    pe = sources.manifest["pes"][pe_index]
+    d = str(pe["dir"])
+    runtime = resources.files("aedc.codegen").joinpath("runtime", "qemu_runtime.c").read_bytes()
+    mine = {p: data for p, data in sources.files if p.startswith(f"{d}/") or p == "common/aedc_pe.h"}
+    mine["common/qemu_runtime.c"] = runtime
+    chip = CROSS_SOURCES[-1]
+    srcs = tuple("../common/qemu_runtime.c" if s == chip else s for s in CROSS_SOURCES)
+    cmd = [cc, *CROSS_CFLAGS, *CROSS_INCLUDES, *CROSS_LDFLAGS, "-o", PE_ELF, *srcs, *CROSS_LIBS]
+    digest = hashlib.sha256("\0".join(cmd[1:]).encode())
+    for path, data in sorted(mine.items()):
+        digest.update(path.encode() + b"\0" + data + b"\0")
+    root = work / f"{d}_{digest.hexdigest()[:16]}"
+    elf = root / d / PE_ELF
+    if elf.is_file():
+        return elf
+    Sources(files=tuple(sorted(mine.items()))).write(root)
+    proc = subprocess.run(cmd, cwd=root / d, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise CodegenError(f"cross-compiling PE {pe['pe']} for the QEMU replay failed:\n"
+                           f"{proc.stderr[-4000:]}", where=pe["pe"])
+    return elf
+
+
+def elf_symbols(path: Path) -> dict[str, list[tuple[int, int]]]:
+    """Symbol name → ``[(address, size), …]`` of a 32-bit little-endian ELF (statics included)."""
+    data = path.read_bytes()
+    if data[:4] != b"\x7fELF" or data[4] != 1 or data[5] != 1:
+        raise CodegenError(f"{path} is not a 32-bit little-endian ELF file", where=str(path))
+    shoff, = struct.unpack_from("<I", data, 0x20)
+    shentsize, shnum = struct.unpack_from("<HH", data, 0x2E)
+    headers = [struct.unpack_from("<IIIIIIIIII", data, shoff + i * shentsize) for i in range(shnum)]
+    out: dict[str, list[tuple[int, int]]] = {}
+    for h in headers:
+        if h[1] != 2:  # SHT_SYMTAB
+            continue
+        strtab = headers[h[6]][4]
+        for off in range(h[4], h[4] + h[5], 16):
+            name_off, value, size = struct.unpack_from("<III", data, off)
+            if name_off:
+                name = data[strtab + name_off:data.index(b"\0", strtab + name_off)].decode()
+                out.setdefault(name, []).append((value, size))
+    return out
+
+
+def _dump_table(elf: Path, manifest: Mapping[str, Any], pe_index: int) -> list[tuple[int, int, int]]:
+    """``(slice, address, words)`` of every traced state array of the PE (``s<k>_<var>``, the host
+    trace's order) and, at the end (slice 0xFFFFFFFF), the kernel's counters."""
+    syms = elf_symbols(elf)
+    sizes, nstate = _slice_shapes(manifest, pe_index)
+    pe = manifest["pes"][pe_index]
+    table = []
+    for k, s in enumerate(pe["slices"]):
+        for var in s["state"][:nstate[k]]:
+            name = f"s{k}_{var}"
+            found = syms.get(name, [])
+            if len(found) != 1 or found[0][1] != 4 * sizes[k]:
+                raise CodegenError(f"PE {pe['pe']}: state array '{name}' ({4 * sizes[k]} B) is not one "
+                                   f"symbol of that size in {elf} (found {found})", where=pe["pe"])
+            table.append((k, found[0][0], sizes[k]))
+    counters = syms.get(_DROPPED, [])
+    if len(counters) == 1:
+        table.append((0xFFFFFFFF, counters[0][0], counters[0][1] // 4))
+    return table
+
+
+def replay(elf: Path, calls: PECalls, manifest: Mapping[str, Any], pe_index: int, *,
+           timeout_s: float = REPLAY_TIMEOUT_S) -> tuple[PEBehaviour, dict[str, np.ndarray], int, float]:
+    """Run one PE's calls on QEMU: (behaviour, instructions per call op → per call, dropped packets,
+    wall seconds). The per-op arrays are aligned with ``calls.ops``."""
+    pe = manifest["pes"][pe_index]["pe"]
+    table = _dump_table(elf, manifest, pe_index)
+    head = np.array([0x52514541, 1, calls.async_mode, len(table)], np.uint32)
+    body = np.concatenate([head, np.array(table, np.uint32).reshape(-1), calls.body()]).astype("<u4")
+    if body.nbytes > _IN_LIMIT:
+        raise CodegenError(f"PE {pe}: the replay input is {body.nbytes:,} B, over the runtime's "
+                           f"{_IN_LIMIT:,} B; replay fewer ticks (--steps)", where=pe)
+    cmd = qemu_command(elf)
+    with tempfile.TemporaryDirectory(prefix="aedc-qemu-") as tmp:
+        body.tofile(Path(tmp) / "replay.in")
+        start = time.perf_counter()
+        try:
+            proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=timeout_s,
+                                  check=False)
+        except subprocess.TimeoutExpired:
+            raise CodegenError(f"PE {pe}: the QEMU replay did not finish in {timeout_s:g} s (a PE "
+                               f"program that never returns?)", where=pe) from None
+        wall = time.perf_counter() - start
+        out_path = Path(tmp) / "replay.out"
+        if proc.returncode != 0 or not out_path.is_file():
+            raise CodegenError(f"PE {pe}: the QEMU replay failed (exit {proc.returncode}): "
+                               f"{(proc.stdout + proc.stderr)[-2000:].strip()}", where=pe)
+        out = np.fromfile(out_path, "<u4")
+    return (*_parse_out(out, calls, pe), wall)
+
+
+def _parse_out(w: np.ndarray, calls: PECalls, pe: str) -> tuple[PEBehaviour, dict[str, np.ndarray], int]:
+    if w.size < 3 or w[0] != 0x4F514541 or w[1] != 1:
+        raise CodegenError(f"PE {pe}: replay.out has no AEQO v1 header", where=pe)
+    vals = w.tolist()
+    calib = _instructions(vals[2])
+    got = PEBehaviour()
+    counts: list[int] = []
+    dropped = 0
+    j, n, c = 3, len(vals), 0
+    tick = calls.ticks[0] if calls.ticks else 0
+    while j < n and vals[j] != 0:
+        op = vals[j]
+        if op == 5:
+            got.sends.append((tick, *vals[j + 1:j + 5]))
+            j += 5
+        elif op == 7:
+            counts.append(_instructions(vals[j + 2]) - calib)
+            c += 1
+            tick = calls.ticks[c] if c < len(calls.ticks) else tick
+            j += 3
+        elif op == 6:
+            m = vals[j + 2]
+            got.states.append((calls.ticks[c - 1], vals[j + 1], w[j + 3:j + 3 + m].copy()))
+            j += 3 + m
+        elif op == 8:
+            m = vals[j + 1]
+            dropped = vals[j + 2] if m else 0
+            j += 2 + m
+        else:
+            raise CodegenError(f"PE {pe}: replay.out has an unknown record {op} at word {j}", where=pe)
+    if len(counts) != len(calls.ops):
+        raise CodegenError(f"PE {pe}: the replay made {len(counts)} of {len(calls.ops)} calls", where=pe)
+    return got, {"insns": np.array(counts, np.int64)}, dropped
+
+
+def _instructions(counts: int) -> int:
+    """Timer counts between two reads → instructions (exact: one instruction is 25.6 counts)."""
+    return round(counts * BOARD_TIMER_NS / (1 << ICOUNT_SHIFT))
+
+
+# ---- comparison -----------------------------------------------------------------------------------------
+
+_SEND_FIELDS = ("key", "payload", "payload flag", "destination")
+
+
+def compare(pe: str, expected: PEBehaviour, got: PEBehaviour, manifest: Mapping[str, Any] | None = None,
+            pe_index: int | None = None) -> Mismatch | None:
+    """The first difference between two behaviours of PE ``pe`` in tick order (packets of a tick
+    before the state at its end), or None when they are identical bit for bit."""
+    names: dict[int, list[str]] = {}
+    if manifest is not None and pe_index is not None:
+        _, nst = _slice_shapes(manifest, pe_index)
+        names = {k: s["state"][:nst[k]] for k, s in enumerate(manifest["pes"][pe_index]["slices"])}
+    ticks = sorted({s[0] for s in expected.sends} | {s[0] for s in got.sends}
+                   | {s[0] for s in expected.states} | {s[0] for s in got.states})
+    for t in ticks:
+        a = [s[1:] for s in expected.sends if s[0] == t]
+        b = [s[1:] for s in got.sends if s[0] == t]
+        for q in range(max(len(a), len(b))):
+            if q >= len(a) or q >= len(b):
+                key = (a[q] if q < len(a) else b[q])[0]
+                return Mismatch(pe, t, f"packet {q} of the tick (key 0x{key:08x}) sent by one side only",
+                                a[q][0] if q < len(a) else None, b[q][0] if q < len(b) else None)
+            for f, x, y in zip(_SEND_FIELDS, a[q], b[q], strict=True):
+                if x != y:
+                    return Mismatch(pe, t, f"packet {q} of the tick (key 0x{a[q][0]:08x}): {f}", x, y)
+        sa = [s[1:] for s in expected.states if s[0] == t]
+        sb = [s[1:] for s in got.states if s[0] == t]
+        for (k, wa), (k2, wb) in zip(sa, sb, strict=False):
+            if k != k2 or wa.size != wb.size:
+                return Mismatch(pe, t, f"state of slice {k} vs slice {k2}: different calls", k, k2)
+            diff = np.flatnonzero(wa != wb)
+            if diff.size:
+                j = int(diff[0])
+                var_names = names.get(k) or ["state"]
+                n = max(wa.size // max(len(var_names), 1), 1)
+                var = var_names[min(j // n, len(var_names) - 1)]
+                return Mismatch(pe, t, f"state {var} of slice {k}, neuron {j % n}", int(wa[j]), int(wb[j]))
+        if len(sa) != len(sb):
+            return Mismatch(pe, t, f"{len(sa)} slice ticks expected, {len(sb)} made", len(sa), len(sb))
+    return None
+
+
+# ---- the whole check ------------------------------------------------------------------------------------
+
+
+def _tick_us(sources: Sources, d: str) -> int:
+    m = re.search(r"#define AEDC_TICK_US (\d+)u", sources.text(f"{d}/layout.h"))
+    return int(m.group(1)) if m else 1000
+
+
+def _per_tick(calls: PECalls, insns: np.ndarray, T: int) -> tuple[np.ndarray, dict[str, np.ndarray],
+                                                                  np.ndarray]:
+    ticks = np.array(calls.ticks, np.int64)
+    ops = np.array(calls.ops, np.int64)
+    keep = (ticks >= 0) & (ticks < T)
+    total = np.bincount(ticks[keep], weights=insns[keep], minlength=T).astype(np.int64)[:T]
+    by_op = {name: np.bincount(ticks[keep & (ops == op)], weights=insns[keep & (ops == op)],
+                               minlength=T).astype(np.int64)[:T] for op, name in _OPS.items()}
+    received = np.bincount(ticks[keep & (ops == 2)], minlength=T)[:T]
+    return total, by_op, received
+
+
+def verify_qemu(build: object, inputs: Mapping[str, np.ndarray], *, steps: int | None = None,
+                pes: Iterable[str] | None = None, schedule: Schedule | None = None,
+                program: PlacedProgram | None = None, jobs: int = 2,
+                work_dir: str | Path | None = None, recording: Recording | None = None) -> VerifyReport:
+    """Replay every PE of ``build`` (or those named in ``pes``, as ``str(PEAddress)``) on QEMU and
+    compare its packets and float32 state with the host/emulator's, bit for bit; measure its
+    instructions per tick. ``recording`` reuses a :func:`record` (e.g. of another build). Raises
+    :class:`CodegenError` when QEMU or the cross-compiler is missing; mismatches are in the report
+    (:meth:`VerifyReport.raise_on_mismatch`)."""
+    sources, c_dir = _sources_of(build)
+    manifest = sources.manifest
+    qemu_command(Path("pe.elf"))  # a missing QEMU is said before the host run
+    if cross_compiler() is None:
+        raise CodegenError(f"'{CROSS_CC}' not found: {INSTALL_HINT}", where=CROSS_CC)
+    all_pes = [p["pe"] for p in manifest["pes"]]
+    wanted = list(pes) if pes is not None else all_pes
+    unknown = [p for p in wanted if p not in all_pes]
+    if unknown:
+        raise CodegenError(f"PE(s) {unknown} are not in this build; its PEs are {all_pes[:8]}"
+                           f"{' …' if len(all_pes) > 8 else ''}", where=unknown[0])
+    with tempfile.TemporaryDirectory(prefix="aedc-verify-") as tmp:
+        work = Path(work_dir) if work_dir is not None else (c_dir / ".qemu" if c_dir else Path(tmp))
+        rec = recording or record(sources, inputs, steps=steps, schedule=schedule, program=program,
+                                  work_dir=work)
+
+        def one(i: int) -> PEReplay:
+            d = manifest["pes"][i]["dir"]
+            elf = build_replay(sources, i, work / "elf")
+            calls = rec.calls[i]
+            got, cost, dropped, wall = replay(elf, calls, manifest, i)
+            insns = cost["insns"]
+            total, by_op, received = _per_tick(calls, insns, rec.steps)
+            sent = np.bincount(np.array([s[0] for s in got.sends], np.int64), minlength=rec.steps)[:rec.steps]
+            return PEReplay(pe=all_pes[i], behaviour=got, instructions=total, by_op=by_op,
+                            received=received, sent=sent, dropped=int(dropped),
+                            mismatch=compare(all_pes[i], rec.expected[i], got, manifest, i), wall_s=wall,
+                            tick_us=_tick_us(sources, d))
+
+        order = [all_pes.index(p) for p in wanted]
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            results = list(pool.map(one, order))
+    return VerifyReport(pes=results, trace=rec.trace, steps=rec.steps)
