@@ -34,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from aedc.codegen.literals import c_float
 from aedc.ir.options import Semantics
 
 __all__ = ["KERNEL_MODELS", "NEURON_KERNELS", "NeuronKernel", "NeuronUpdate"]
@@ -94,11 +95,13 @@ def _fire(k: int, sem: Semantics, membrane: list[str], theta: str | None = None,
     cmp = ">" if sem.threshold_cmp == ">" else ">="
     th = theta or f"{P}V_THRESHOLD(i)"
 
-    def reset(cond: str) -> str:
+    def reset(cond: str, count: str | None = None) -> str:
         if sem.reset == "subtract":
-            return f"if ({cond}) v = v - {th};"
+            return f"if ({cond}) v = v - {count} * {th};" if count else f"if ({cond}) v = v - {th};"
         if sem.reset == "zero":
             return f"if ({cond}) v = 0.0f;"
+        if sem.reset == "none":
+            return f"/* reset none ({cond}) */"
         return f"if ({cond}) v = {P}V_RESET(i);"
 
     lines = list(membrane)
@@ -112,6 +115,12 @@ def _fire(k: int, sem: Semantics, membrane: list[str], theta: str | None = None,
         if not _clears_before_update(sem, cuba):
             lines.append(reset("pending"))
     lines.append(f"int z = v {cmp} {th};")
+    spikes = "(z ? 1.0f : 0.0f)"
+    if sem.multi_spike:  # the count of reference.spike_count; a cast floors ratio in [1, 2^24]
+        cap = c_float(sem.max_spikes)
+        lines += [f"float ratio = v / {th};", "if (!(ratio >= 1.0f)) ratio = 1.0f;",
+                  f"if (ratio > {cap}) ratio = {cap};", "float count = z ? (float)(int32_t)ratio : 0.0f;"]
+        spikes = "count"
     if sem.reset_recheck:
         undo = f"v = v + {th};" if sem.reset == "subtract" else "v = v + v;"
         lines += [reset("z && !pending"), f"else if (pending && !z) {undo}",
@@ -119,8 +128,13 @@ def _fire(k: int, sem: Semantics, membrane: list[str], theta: str | None = None,
     elif sem.reset_next_tick:
         lines.append(f"s{k}_zprev[i] = (uint8_t)z;")
     else:
-        lines.append(reset("z"))
-    lines += [f"s{k}_v[i] = v;", *after, "float value = z ? 1.0f : 0.0f;"]
+        lines.append(reset("z", "count" if sem.multi_spike else None))
+    if sem.v_min is not None:  # Sinabs' min_v_mem, as reference.clip_below computes it
+        m = c_float(sem.v_min)
+        lines += [f"float above = v - {m};", "if (above < 0.0f) above = 0.0f;", f"v = above + {m};"]
+    # ``after`` reads the spike as "(z ? 1.0f : 0.0f)": a count takes its place (ALIF's a += count)
+    lines += [f"s{k}_v[i] = v;", *(a.replace("(z ? 1.0f : 0.0f)", spikes) for a in after),
+              "float value = count;" if sem.multi_spike else "float value = z ? 1.0f : 0.0f;"]
     return NeuronUpdate(tuple(lines), state)
 
 

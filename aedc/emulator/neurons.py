@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 
 from aedc.emulator.ops import fmul, heaviside
@@ -72,13 +73,37 @@ def _integrate(t: NeuronTick, x: Array) -> Array:
     return v
 
 
-def reset(t: NeuronTick, v: Array, z: Array, theta: Array) -> Array:
-    """The reset where ``z``: ``v − θ`` (subtract), 0 (zero) or ``v_reset``."""
+def reset(t: NeuronTick, v: Array, z: Array, theta: Array, count: Array | None = None) -> Array:
+    """The reset where ``z``: ``v − θ`` (subtract; ``v − count·θ`` for a spike count), 0 (zero),
+    ``v_reset`` (to_v_reset) or none."""
     if t.sem.reset == "subtract":
+        if count is not None:
+            return jnp.where(z, v - fmul(count, theta, t.fence), v)
         return jnp.where(z, v - theta, v)
     if t.sem.reset == "zero":
         return jnp.where(z, jnp.float32(0.0), v)
+    if t.sem.reset == "none":
+        return v
     return jnp.where(z, t.c["v_reset"], v)
+
+
+def spike_count(sem: Semantics, v: Array, zf: Array, theta: Array) -> Array:
+    """The tick's spikes: ``zf`` (0/1 with the surrogate gradient), or under ``max_spikes > 1`` ``zf``
+    times the reference's count (:func:`aedc.reference.neurons.spike_count`: ``v/θ`` raised to 1,
+    capped at ``max_spikes``, floored); the floor has no gradient, the surrogate flows through ``zf``."""
+    if not sem.multi_spike:
+        return zf
+    d = v / theta
+    d = jnp.minimum(jnp.where(d >= 1.0, d, jnp.float32(1.0)), jnp.float32(sem.max_spikes))
+    return zf * jax.lax.stop_gradient(jnp.floor(d))
+
+
+def clip_below(sem: Semantics, v: Array) -> Array:
+    """Sinabs' ``min_v_mem``: ``max(v − v_min, 0) + v_min`` (``v`` where there is no clip)."""
+    if sem.v_min is None:
+        return v
+    m = jnp.float32(sem.v_min)
+    return jnp.maximum(v - m, jnp.float32(0.0)) + m
 
 
 def _undo(t: NeuronTick, v: Array, theta: Array, z: Array, r: Array) -> Array:
@@ -90,23 +115,25 @@ def _undo(t: NeuronTick, v: Array, theta: Array, z: Array, r: Array) -> Array:
 
 def _fire(t: NeuronTick, v: Array, theta: Array) -> Array:
     """The reference's ``_fire``: ``st["z"]`` is the reset flag a tick starts with (last tick's spikes
-    for ``reset_next_tick``, "still above threshold after the reset" for ``reset_recheck``)."""
+    for ``reset_next_tick``, "still above threshold after the reset" for ``reset_recheck``); returns
+    the spikes (0/1, or a count under ``max_spikes > 1``)."""
     sem = t.sem
     r = t.st["z"]
     if sem.pending_reset and not _clears_before_update(t):
         v = reset(t, v, r, theta)
     zf = heaviside(v, theta, sem.threshold_cmp == ">=")
     z = zf > 0.5
+    count = spike_count(sem, v, zf, theta)
     if sem.reset_recheck:
         v = _undo(t, v, theta, z, r)
         t.st["z"] = v > theta if sem.threshold_cmp == ">" else v >= theta
     elif sem.reset_next_tick:
         t.st["z"] = z
     else:
-        v = reset(t, v, z, theta)
+        v = reset(t, v, z, theta, count if sem.multi_spike else None)
         t.st["z"] = z
-    t.st["v"] = v
-    return zf
+    t.st["v"] = clip_below(sem, v)
+    return count
 
 
 def _spike_reset(t: NeuronTick, v: Array) -> Array:
@@ -147,7 +174,7 @@ INTEGRATE = Stage(_integrate)
 """``v' = v + gain·x``."""
 SPIKE_RESET = Stage(_spike_reset, ("v_threshold", "v_reset"))
 """Spike when ``v`` crosses ``v_threshold`` (surrogate gradient), reset now or next tick (or re-checked:
-``reset_recheck``); → 0/1."""
+``reset_recheck``), clip by ``v_min``; → 0/1, or the count under ``max_spikes > 1``."""
 ADAPTIVE_SPIKE_RESET = Stage(_adaptive_spike_reset, ("v_threshold", "v_reset", "beta"))
 """Spike when ``v`` crosses ``v_threshold + beta·a`` (surrogate gradient), reset by that threshold,
 then ``a' = adapt_decay·a + z``; → 0/1."""

@@ -13,9 +13,9 @@ Several projections into one population are summed.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from aedc.ir.base import IRModel
 from aedc.ir.connectivity import Connectivity, Shape, synapse_count
@@ -90,6 +90,23 @@ class Graph(IRModel):
     meta: dict[str, str] = Field(default_factory=dict)
 
     _sort_meta = field_validator("meta", "outputs")(_sorted_meta)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _spike_counts_are_graded(cls, data: Any) -> Any:
+        """Under ``Semantics.max_spikes > 1`` a spike is a count, which a payload-free key cannot
+        carry: a spiking population built ``binary`` (what the frontends write) becomes ``graded``."""
+        if not isinstance(data, dict) or data.get("semantics") is None:
+            return data
+        sem = data["semantics"]
+        sem = sem if isinstance(sem, Semantics) else Semantics.model_validate(sem)
+        if not sem.multi_spike:
+            return data
+        pops = [p if isinstance(p, Population) else Population.model_validate(p)
+                for p in data.get("populations", ())]
+        return {**data, "populations": tuple(
+            p.evolve(event_rule="graded") if type(p.neuron).SPIKING and p.event_rule == "binary" else p
+            for p in pops)}
 
     def population(self, name: str) -> Population:
         """The population called ``name`` (``KeyError`` names it if absent)."""

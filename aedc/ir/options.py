@@ -19,7 +19,8 @@ chosen from a named *profile* at import time and recorded in the IR:
     ``LIF`` normalises its input (``v ← αv + (1−α)x``, ``norm_input=True``), ``ExpLeak`` (NIR ``LI``)
     and ``IAF`` (NIR ``IF``) do not (``v ← αv + x``, ``v ← v + x``: ``unscaled_input``); subtract
     reset in the tick of the spike, spike on ``v >= threshold``. Sinabs' default ``MultiSpike`` (several
-    spikes in one tick once ``v ≥ 2θ``) is not modelled: aedc emits one spike per tick (``SingleSpike``).
+    spikes in one tick once ``v ≥ 2θ``) is the option ``max_spikes`` (below); the preset emits one spike
+    per tick (``SingleSpike``).
 ``norse``
     Norse at its default ``dt = 1e-3``: ``LIFBoxCell`` (NIR ``LIF``) and ``LIBoxCell`` (``LI``) as
     ``nir-euler``; ``LIFCell`` (NIR ``CubaLIF``) adds the input to the current unscaled and updates ``v``
@@ -31,7 +32,13 @@ Options beyond the profiles: ``reset="zero"`` is snnTorch's ``reset_mechanism="z
 one tick late, ``Leaky`` clears the membrane *before* the next update, so that tick's input is kept
 (``v ← β·(1 − z)·v + x``); ``Synaptic`` (a model with a synaptic current: CubaLIF) clears the updated
 membrane (``v ← (1 − z)·(βv + I)``) and keeps the current; in the tick of the spike both set ``v ← 0``.
-``reset_recheck`` is snnTorch's ``reset_delay=False`` (see the field).
+``reset_recheck`` is snnTorch's ``reset_delay=False`` (see the field). ``reset="none"`` never resets
+(snnTorch's ``reset_mechanism="none"``). ``max_spikes > 1`` emits a spike *count* per tick (Sinabs'
+``MultiSpike``, Rockpool's ``max_spikes_per_dt``): where ``v`` crosses ``θ`` the count is
+``min(⌊v/θ⌋, max_spikes)`` (float32 division), a subtract reset removes ``count·θ``; the count rides a
+graded event (a spiking population then uses ``event_rule="graded"``; receivers multiply the weight by
+it). ``v_min`` clips a spiking model's membrane from below after the reset, as Sinabs' ``min_v_mem``
+computes it: ``v ← max(v − v_min, 0) + v_min`` (in float32 this may round ``v``).
 
 Update equations (float32, constants computed in float64 on the host and rounded once):
 ``v' = (decay * v + gain * I) + leak`` with Euler ``decay = 1 - dt/τ, gain = r·dt/τ, leak = v_leak·dt/τ``
@@ -41,6 +48,7 @@ model in ``unscaled_input`` (:mod:`aedc.ir.discretise`).
 
 from __future__ import annotations
 
+import math
 from typing import Literal, Self
 
 from pydantic import Field, field_validator, model_validator
@@ -48,9 +56,13 @@ from pydantic import Field, field_validator, model_validator
 from aedc.ir.base import IRModel
 
 Discretisation = Literal["euler", "exact"]
-ResetMode = Literal["to_v_reset", "subtract", "zero"]
+ResetMode = Literal["to_v_reset", "subtract", "zero", "none"]
 ThresholdCmp = Literal[">", ">="]
 ProfileName = Literal["nir-euler", "snntorch", "sinabs", "norse", "custom"]
+
+MAX_SPIKE_COUNT = 2**24
+"""Largest ``Semantics.max_spikes``: every count up to it is an exact float32 integer (Sinabs'
+unbounded ``MultiSpike`` reads as this)."""
 
 INPUT_GAIN_MODELS = ("alif", "cuba_li", "cuba_lif", "if", "integrator", "li", "lif")
 """Neuron models whose input enters through a gain (``gain`` or ``syn_gain``): what ``unscaled_input``
@@ -81,6 +93,15 @@ class Semantics(IRModel):
         (), description="neuron models whose input is added without the dt/τ (or 1 − e^(−dt/τ)) "
                         "factor: gain = r (LIF, ALIF, LI), r·1 (IF, I), syn_gain = w_in (CubaLIF, "
                         "CubaLI) — Sinabs' ExpLeak and IAF, Norse's LIFCell current jump and IAFCell")
+    max_spikes: int = Field(
+        1, ge=1, le=MAX_SPIKE_COUNT,
+        description="spikes a neuron may emit in one tick: 1 is a binary spike; above 1 the count "
+                    "min(floor(v/θ), max_spikes) where v crosses θ, sent as a graded payload, and a "
+                    "subtract reset removes count·θ (Sinabs MultiSpike: 2**24, i.e. no limit in "
+                    "float32; Rockpool max_spikes_per_dt); needs the reset in the tick of the spike")
+    v_min: float | None = Field(
+        None, description="lower clip of a spiking model's membrane after the reset, "
+                          "v ← max(v − v_min, 0) + v_min (Sinabs' min_v_mem); None: no clip")
 
     @field_validator("unscaled_input")
     @classmethod
@@ -93,11 +114,26 @@ class Semantics(IRModel):
 
     @model_validator(mode="after")
     def _recheck_rule(self) -> Self:
-        if self.reset_recheck and (self.reset_next_tick or self.reset == "to_v_reset"):
+        if self.reset_recheck and (self.reset_next_tick or self.reset not in ("subtract", "zero")):
             raise ValueError(f"reset_recheck (snnTorch's reset_delay=False) needs reset 'subtract' or "
                              f"'zero' and reset_next_tick False (got reset={self.reset!r}, "
                              f"reset_next_tick={self.reset_next_tick})")
+        if self.max_spikes > 1 and self.pending_reset:
+            raise ValueError(f"max_spikes={self.max_spikes} (a spike count per tick) needs the reset in "
+                             f"the tick of the spike: set reset_next_tick and reset_recheck False")
+        if self.v_min is not None and not math.isfinite(self.v_min):
+            raise ValueError(f"v_min must be a finite number or None, got {self.v_min}")
         return self
+
+    @property
+    def multi_spike(self) -> bool:
+        """Whether spiking populations emit a count per tick (``max_spikes > 1``), as graded events."""
+        return self.max_spikes > 1
+
+    @property
+    def spike_event_rule(self) -> Literal["binary", "graded"]:
+        """The event rule of a spiking population under these semantics: a count needs a payload."""
+        return "graded" if self.multi_spike else "binary"
 
     @property
     def pending_reset(self) -> bool:

@@ -21,7 +21,7 @@ from aedc.ir.topology import zero_latency_cycle
 MAX_SHOWN = 8
 
 
-def _check_population(pop: Population) -> list[str]:
+def _check_population(pop: Population, spike_rule: str = "binary") -> list[str]:
     errs: list[str] = []
     where = f"population '{pop.name}'"
     if any(s <= 0 for s in pop.shape) or not pop.shape:
@@ -43,9 +43,10 @@ def _check_population(pop: Population) -> list[str]:
         errs.append(f"{where}: event_threshold must be finite (got {pop.event_threshold})")
     if isinstance(neuron, InputModel):
         pass  # any rule: a sigma-delta input's data are the changes its sender already computed
-    elif neuron.SPIKING and pop.event_rule != "binary":
-        errs.append(f"{where}: spiking model '{neuron.model}' must use event_rule 'binary' "
-                    f"(got '{pop.event_rule}')")
+    elif neuron.SPIKING and pop.event_rule != spike_rule:
+        errs.append(f"{where}: spiking model '{neuron.model}' must use event_rule '{spike_rule}' "
+                    f"(got '{pop.event_rule}'); only a spike count (Semantics.max_spikes > 1) "
+                    f"rides 'graded' events")
     elif not neuron.SPIKING and pop.event_rule == "binary":
         errs.append(f"{where}: non-spiking model '{neuron.model}' emits values; use event_rule "
                     f"'graded' or 'sigma_delta'")
@@ -131,7 +132,7 @@ def verify(graph: Graph) -> Graph:
         if pop.name in seen:
             errs.append(f"population '{pop.name}': duplicate name")
         seen.add(pop.name)
-        errs += _check_population(pop)
+        errs += _check_population(pop, graph.semantics.spike_event_rule)
     pops = graph.pop_map()
     seen_proj: set[str] = set()
     for proj in graph.projections:

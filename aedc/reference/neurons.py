@@ -74,13 +74,38 @@ def integrate(cell: Cell, x: np.ndarray) -> np.ndarray:
     return v
 
 
-def _reset(cell: Cell, v: np.ndarray, z: np.ndarray, theta: np.ndarray) -> np.ndarray:
-    """``v − θ`` (subtract), ``v_reset`` (to_v_reset) or ``0`` (zero) where ``z``."""
+def _reset(cell: Cell, v: np.ndarray, z: np.ndarray, theta: np.ndarray,
+           count: np.ndarray | None = None) -> np.ndarray:
+    """``v − θ`` (subtract; ``v − count·θ`` for a spike count), ``v_reset`` (to_v_reset), ``0`` (zero)
+    where ``z``, or ``v`` unchanged (none)."""
     if cell.sem.reset == "subtract":
+        if count is not None:
+            return np.where(z, v - count * theta, v).astype(F32)
         return np.where(z, v - theta, v).astype(F32)
     if cell.sem.reset == "zero":
         return np.where(z, F32(0.0), v).astype(F32)
+    if cell.sem.reset == "none":
+        return v
     return np.where(z, cell.p["v_reset"], v).astype(F32)
+
+
+def spike_count(sem: Semantics, v: np.ndarray, z: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """The tick's spikes as float32: ``z`` as 0/1, or under ``max_spikes > 1`` the count where ``z``:
+    ``d = v/θ`` (one float32 division; ``≥ 1`` already where ``v ≥ θ > 0``), raised to 1 where it is
+    not ``≥ 1`` (NaN included), capped at ``max_spikes``, then floored."""
+    if not sem.multi_spike:
+        return z.astype(F32)
+    d = np.asarray(v / theta, F32)
+    d = np.minimum(np.where(d >= F32(1.0), d, F32(1.0)), F32(sem.max_spikes))
+    return np.where(z, np.floor(d), F32(0.0)).astype(F32)
+
+
+def clip_below(sem: Semantics, v: np.ndarray) -> np.ndarray:
+    """Sinabs' ``min_v_mem``: ``max(v − v_min, 0) + v_min`` in float32 (``v`` where there is no clip)."""
+    if sem.v_min is None:
+        return v
+    m = F32(sem.v_min)
+    return (np.maximum(np.asarray(v - m, F32), F32(0.0)) + m).astype(F32)
 
 
 def _undo(cell: Cell, v: np.ndarray, theta: np.ndarray, z: np.ndarray, r: np.ndarray) -> np.ndarray:
@@ -96,42 +121,44 @@ def _undo(cell: Cell, v: np.ndarray, theta: np.ndarray, z: np.ndarray, r: np.nda
 
 def _fire(cell: Cell, v: np.ndarray, theta: np.ndarray) -> np.ndarray:
     """Spike when ``v`` crosses ``theta`` and reset; stores the reset ``v`` and the flag for the next
-    tick, returns the spikes (bool).
+    tick, returns the spikes (float32: 0/1, or a count under ``max_spikes > 1``).
 
     The flag ``r`` a tick starts with (``cell.z_prev``): with ``reset_next_tick`` the previous tick's
     spikes, whose reset is applied now, after the update (before it for a zero reset without synaptic
     current: :func:`_v_start`); with ``reset_recheck`` whether the membrane the previous reset left is
     still above its threshold — reset again now, before the threshold test, then corrected by
-    :func:`_undo`. Without either, the reset is applied in the tick of the spike.
+    :func:`_undo`. Without either, the reset is applied in the tick of the spike (``count·θ``
+    subtracted for a count). Last, ``v_min`` clips the membrane (:func:`clip_below`).
     """
     sem = cell.sem
     r = cell.z_prev
     if sem.pending_reset and not _clears_before_update(cell):
         v = _reset(cell, v, r, theta)
     z = (v > theta) if sem.threshold_cmp == ">" else (v >= theta)
+    count = spike_count(sem, v, z, theta)
     if sem.reset_recheck:
         v = _undo(cell, v, theta, z, r)
         cell.z_prev = (v > theta) if sem.threshold_cmp == ">" else (v >= theta)
     elif sem.reset_next_tick:
         cell.z_prev = z
     else:
-        v = _reset(cell, v, z, theta)
+        v = _reset(cell, v, z, theta, count if sem.multi_spike else None)
         cell.z_prev = z
-    cell.state["v"] = v
-    return z
+    cell.state["v"] = clip_below(sem, v)
+    return count
 
 
 def spike_reset(cell: Cell, v: np.ndarray) -> np.ndarray:
-    """Spike when ``v`` crosses ``v_threshold`` and reset; returns the 0/1 spikes."""
-    return _fire(cell, v, cell.p["v_threshold"]).astype(F32)
+    """Spike when ``v`` crosses ``v_threshold`` and reset; returns the spikes (0/1 or a count)."""
+    return _fire(cell, v, cell.p["v_threshold"])
 
 
 def adaptive_spike_reset(cell: Cell, v: np.ndarray) -> np.ndarray:
     """Spike when ``v`` crosses ``θ = v_threshold + beta·a`` and reset by ``θ``; then
-    ``a' = adapt_decay·a + z``. Returns the 0/1 spikes."""
+    ``a' = adapt_decay·a + z`` (``z`` the count under ``max_spikes > 1``). Returns the spikes."""
     a = cell.state["a"]
     theta = (cell.p["v_threshold"] + cell.p["beta"] * a).astype(F32)
-    z = _fire(cell, v, theta).astype(F32)
+    z = _fire(cell, v, theta)
     cell.state["a"] = (cell.c["adapt_decay"] * a + z).astype(F32)
     return z
 
