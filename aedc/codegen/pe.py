@@ -118,7 +118,7 @@ class PEEmitter:
                    f"#else\n#define S{k}_TRACE(i, v, e) ((void)0)\n#endif\n")
         rec = ""
         if pop.name in p.outputs and p.record_ticks and s.role == "neuron":
-            if m.SPIKING or binary:
+            if binary:  # a spike bitmap; a spike count (max_spikes > 1) records its value
                 self.add("recording", c_state("uint32_t", f"s{k}_rec", (p.record_ticks, words),
                                               f"recording of slice {k}: spike bitmap per tick"), state=True)
                 rec = (f"    uint32_t *rec = s{k}_rec[t % {p.record_ticks}u];\n"
@@ -129,7 +129,7 @@ class PEEmitter:
                 rec = f"    float *rec = s{k}_rec[t % {p.record_ticks}u];\n"
         record = ""
         if rec:
-            record = ("rec[i >> 5] |= 1u << (i & 31u);" if (m.SPIKING or binary) else "rec[i] = value;")
+            record = ("rec[i >> 5] |= 1u << (i & 31u);" if binary else "rec[i] = value;")
         emit = self._emit_code(k, pop, record)
         if NEURON_KERNELS[m.model].update is None:
             return "\n".join([*out, self._source(k, n, binary, rec, emit)])

@@ -99,8 +99,10 @@ def next_pow2(n: int) -> int:
 
 
 def activity(pop: Population, binary_rate: float = DEFAULT_ACTIVITY) -> float:
-    """Expected events per neuron per tick: ``binary_rate`` for binary/sigma-delta, 1 for graded."""
-    return 1.0 if pop.event_rule == "graded" else binary_rate
+    """Expected events per neuron per tick: ``binary_rate`` for binary/sigma-delta and for the spike
+    counts of a spiking model (graded under ``max_spikes > 1``: sent only where ``v`` crosses θ), 1 for
+    other graded populations."""
+    return 1.0 if pop.event_rule == "graded" and not type(pop.neuron).SPIKING else binary_rate
 
 
 def int8_grid(weights: np.ndarray) -> tuple[np.ndarray, np.float32] | None:
@@ -330,7 +332,8 @@ def slice_cost(pop: Population, lo: int, hi: int, incoming: Iterable[Incoming], 
         per_tick = -(-n // 32) * 4 if pop.event_rule == "binary" else 4 * n
         terms["input_buffers"] = align(2 * per_tick)
     if is_output and record_ticks:
-        per_tick = -(-n // 32) * 4 if type(neuron).SPIKING or pop.event_rule == "binary" else 4 * n
+        # a spike bitmap (binary), else float32 per neuron (a spike count of max_spikes > 1 included)
+        per_tick = -(-n // 32) * 4 if pop.event_rule == "binary" else 4 * n
         terms["recording"] = align(record_ticks * per_tick)
     models = [neuron.model]
     fmts = [inc.fmt.format for inc in incoming if inc.proj.name not in split]
