@@ -25,8 +25,10 @@ inferred here (:mod:`aedc.frontend.nir_ops`); stored NIR shapes only give the sh
 
 ``dt``: the given one, else for ``profile="snntorch"`` the tick that makes ``r·dt/τ_mem = 1`` and
 ``w_in·dt/τ_syn = 1`` for every LIF/LI/CubaLIF/CubaLI parameter (snnTorch's export writes exactly these;
-taken when all agree within 1e-5 relative, rounded to 6 significant digits), else the profile's default.
-``graph.meta["dt_source"]`` says which (``argument``, ``inferred``, ``profile``).
+taken when all agree within 1e-5 relative, rounded to 6 significant digits), else for ``profile="auto"``
+the tick the recognised framework's parameters imply or runs at (:mod:`aedc.frontend.detect`), else the
+profile's default. ``graph.meta["dt_source"]`` says which (``argument``, ``inferred``, ``detected``,
+``profile``).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from aedc.errors import FrontendError, NIRFormatError, UnsupportedNodeError
+from aedc.frontend.detect import Detection, ProfileDetectedWarning, QuirkFixWarning, detect, fix_norse_tau
 from aedc.frontend.nir_ops import (
     NodeRef,
     Op,
@@ -112,12 +115,17 @@ def snntorch_dt(flat: FlatGraph) -> float | None:
     return float(f"{float(np.median(values)):.6g}")
 
 
-def _semantics(profile: str | Semantics, dt: float | None, flat: FlatGraph) -> tuple[Semantics, str]:
+def _semantics(profile: str | Semantics, dt: float | None, flat: FlatGraph,
+               detection: Detection | None) -> tuple[Semantics, str]:
     name = profile.profile if isinstance(profile, Semantics) else profile
+    if detection is not None:
+        name = profile = detection.profile
     source = "argument"
     if dt is None:
         source = "profile"
-        if name == "snntorch":
+        if detection is not None and detection.dt is not None:
+            dt, source = detection.dt, "detected"
+        elif name == "snntorch":
             dt = snntorch_dt(flat)
             source = "profile" if dt is None else "inferred"
     if isinstance(profile, Semantics):
@@ -299,20 +307,33 @@ class _Importer:
         return pops, projs, outputs
 
 
-def from_nir(source: str | Path | nir.NIRGraph | RawGraph, *, profile: str | Semantics = "nir-euler",
+def from_nir(source: str | Path | nir.NIRGraph | RawGraph, *, profile: str | Semantics = "auto",
              dt: float | None = None, input_event_rule: EventRule = "graded",
-             name: str | None = None, strict: bool = False) -> Graph:
+             name: str | None = None, strict: bool = False, fix_quirks: bool | None = None) -> Graph:
     """Import a NIR model as a verified IR graph under the discrete-time semantics ``profile``.
 
     ``source`` is a ``.nir`` file path, a ``nir.NIRGraph`` or a :class:`RawGraph`. ``profile`` is a
-    preset's name (:data:`aedc.ir.options.PROFILES`) or a whole :class:`Semantics` (e.g.
-    ``profile("snntorch", reset="zero", reset_recheck=True)``). ``dt`` overrides the tick (see the module
-    docstring for snnTorch inference). Raises :class:`~aedc.errors.NIRFormatError` /
-    :class:`~aedc.errors.UnsupportedNodeError` naming the node, and lets the verifier's
-    :class:`~aedc.errors.VerifyError` (e.g. ``tau <= 0``) through unchanged. Time constants that are
-    valid but almost certainly wrong (an unstable Euler step ``dt/τ >= 1``, the ``τ·dt`` that Norse's
-    export writes) give a :class:`SemanticsWarning` naming the population and the likely fix;
-    ``strict=True`` raises :class:`~aedc.errors.FrontendError` with every such message instead.
+    preset's name (:data:`aedc.ir.options.PROFILES`), a whole :class:`Semantics` (e.g.
+    ``profile("snntorch", reset="zero", reset_recheck=True)``) or ``"auto"`` (the default): the
+    framework that wrote the file is recognised by its fingerprints (:mod:`aedc.frontend.detect`) and
+    its profile and tick used, with a :class:`ProfileDetectedWarning` saying which and why (also in
+    ``graph.meta``: ``framework``, ``profile_evidence``); a graph with no exporter's fingerprint is
+    read as ``nir-euler`` without a warning, and one that fits several frameworks raises
+    :class:`~aedc.frontend.detect.AmbiguousProfileError` listing them. An explicit profile is used as
+    given. ``dt`` overrides the tick (see the module docstring for snnTorch inference).
+
+    ``fix_quirks`` corrects known exporter quirks — so far Norse's τ·dt written as τ
+    (:func:`~aedc.frontend.detect.fix_norse_tau`: each neuron node whose time constants are all below
+    one tick gets them divided by ``dt``) — with a :class:`QuirkFixWarning` listing every change and
+    ``graph.meta["quirks_fixed"]``. ``None`` (default) fixes them when ``"auto"`` recognised Norse,
+    ``True`` always, ``False`` never.
+
+    Raises :class:`~aedc.errors.NIRFormatError` / :class:`~aedc.errors.UnsupportedNodeError` naming
+    the node, and lets the verifier's :class:`~aedc.errors.VerifyError` (e.g. ``tau <= 0``) through
+    unchanged. Time constants that are valid but almost certainly wrong (an unstable Euler step
+    ``dt/τ >= 1``, the ``τ·dt`` that Norse's export writes) give a :class:`SemanticsWarning` naming the
+    population and the likely fix; ``strict=True`` raises :class:`~aedc.errors.FrontendError` with
+    every such message instead.
     """
     if input_event_rule not in ("binary", "graded"):
         raise FrontendError(f"input_event_rule must be 'binary' or 'graded', got {input_event_rule!r}")
@@ -320,12 +341,32 @@ def from_nir(source: str | Path | nir.NIRGraph | RawGraph, *, profile: str | Sem
         raise FrontendError(f"dt must be a positive number of seconds, got {dt!r}")
     raw, default_name = _load(source)
     flat = flatten(raw)
-    semantics, dt_source = _semantics(profile, dt, flat)
+    detection = detect(raw, flat) if isinstance(profile, str) and profile == "auto" else None
+    semantics, dt_source = _semantics(profile, dt, flat, detection)
+    meta = {"source": raw.source, "nir_version": raw.version or "unknown", "dt_source": dt_source}
+    if detection is not None:
+        meta |= {"framework": detection.framework or "unknown",
+                 "profile_evidence": "; ".join(detection.evidence)}
+    fixed: tuple[str, ...] = ()
+    if fix_quirks or (fix_quirks is None and detection is not None and detection.framework == "norse"):
+        flat, fixed = fix_norse_tau(flat, semantics.dt)
+        if fixed:
+            meta["quirks_fixed"] = "Norse τ·dt: " + "; ".join(fixed)
     pops, projs, outputs = _Importer(flat, semantics.dt).build(input_event_rule)
     graph = Graph(name=name or default_name, populations=tuple(pops), projections=tuple(projs),
-                  outputs=outputs, semantics=semantics,
-                  meta={"source": raw.source, "nir_version": raw.version or "unknown",
-                        "dt_source": dt_source})
+                  outputs=outputs, semantics=semantics, meta=meta)
     verify(graph)
+    if detection is not None and detection.fingerprint:
+        who = (f"written by {detection.framework}" if detection.framework
+               else "not recognised as any framework's export")
+        warnings.warn(f"{raw.source}: {who}; reading it with profile '{semantics.profile}' at dt="
+                      f"{semantics.dt:g} s. Evidence: {'; '.join(detection.evidence)}."
+                      + (f" Note: {detection.caveat}." if detection.caveat else "")
+                      + " Pass profile=... (aedc: --profile) to choose another.",
+                      ProfileDetectedWarning, stacklevel=2)
+    if fixed:
+        warnings.warn(f"{raw.source}: corrected Norse's τ·dt export quirk (time constants written as "
+                      f"τ·dt; divided by dt = {semantics.dt:g} s): {'; '.join(fixed)}. Pass "
+                      f"fix_quirks=False to keep the file's values.", QuirkFixWarning, stacklevel=2)
     _check_discretisation(graph, strict)
     return graph
