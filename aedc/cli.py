@@ -300,12 +300,15 @@ def compile_cmd(
 def inspect_cmd(
     path: Annotated[Path, typer.Argument(help="NIR file, IR JSON or aedc build directory.")],
     profile: Annotated[str | None, typer.Option(help="Semantics profile used when importing NIR "
-                                                     "(default nir-euler).")] = None,
+                                                     "(default auto: the exporting framework's, "
+                                                     "detected from the file).")] = None,
 ) -> None:
-    """Show populations (sizes, synapses, fan-in/fan-out), projections and semantics of a model."""
+    """Show populations (sizes, synapses, fan-in/fan-out), projections and semantics of a model; for a
+    NIR file without --profile, the framework that wrote it, the profile chosen and the evidence."""
     from aedc.frontend.load import load_model
 
-    graph = load_model(path, profile=_semantics_options(path, profile, None))
+    _semantics_options(path, profile, None)  # warns when --profile cannot apply
+    graph = load_model(path, profile=profile or "auto")
     out.print(_graph_table(graph))
     out.print(_projection_table(graph))
     s, sem = graph.summary(), graph.semantics
@@ -316,6 +319,12 @@ def inspect_cmd(
               f"{', current first' if sem.current_first else ''}"
               f"{', unscaled input: ' + ', '.join(sem.unscaled_input) if sem.unscaled_input else ''}")
     out.print("outputs: " + (", ".join(f"{k} ← {v}" for k, v in graph.outputs.items()) or "none"))
+    if "framework" in graph.meta:  # imported with profile auto (aedc.frontend.detect)
+        out.print(f"detected: {graph.meta['framework']} → profile {sem.profile}, dt={sem.dt:g}s "
+                  f"({graph.meta.get('dt_source', '?')}); evidence: {graph.meta['profile_evidence']}",
+                  highlight=False)
+    if "quirks_fixed" in graph.meta:
+        out.print(f"quirks fixed: {graph.meta['quirks_fixed']}", highlight=False)
     if path.is_dir() and (path / "placement.json").is_file():
         from aedc.partition.model import Placement
 
