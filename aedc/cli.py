@@ -453,6 +453,94 @@ def run_cmd(
                   f"{metrics['queue_depth_max']} packets")
 
 
+@app.command("verify")
+@_errors_to_exit_codes
+def verify_cmd(
+    build: Annotated[Path, typer.Argument(help="aedc build directory with generated C (c/).")],
+    target: Annotated[str, typer.Option(help="What runs the PE binaries: qemu (the cross-compiled "
+                                             "programs on an emulated Cortex-M4F).")] = "qemu",
+    input: Annotated[Path | None, typer.Option("--input", help=".npy/.npz input as for 'aedc run' "
+                                               "(default: random spikes, p = 0.2, from --seed).")] = None,
+    steps: Annotated[int | None, typer.Option(help="Ticks to replay (default: the input's, or 20).")]
+        = None,
+    pe: Annotated[list[str] | None, typer.Option("--pe", help="Replay only this PE, e.g. 0,0:2,1:0 "
+                                                 "(repeatable).")] = None,
+    sample: Annotated[int | None, typer.Option(help="Replay N PEs spread over the build (first and "
+                                                    "last included).")] = None,
+    schedule: Annotated[str, typer.Option(help="sync, or async (the emulator's GALS schedule, period "
+                                                "1000 µs, link 100 µs).")] = "sync",
+    jitter_us: Annotated[int, typer.Option(help="async: per-tick jitter in µs.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the random input and the async jitter.")] = 0,
+    jobs: Annotated[int, typer.Option(help="Cross-builds and QEMU runs in parallel.")] = 2,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="JSON report (default "
+                                                "BUILD/verify-qemu.json).")] = None,
+) -> None:
+    """Run every PE's cross-compiled program on QEMU (mps2-an386) with the packets it received in the
+    host/emulator run; compare sent packets and float32 state bit for bit; count instructions per tick."""
+    import numpy as np
+
+    from aedc.codegen.host import manifest_of
+    from aedc.codegen.qemu import CYCLES_PER_INSTRUCTION, verify_qemu
+
+    if target != "qemu":
+        raise AedcError(f"--target must be qemu, got {target!r}", where="--target")
+    if schedule not in ("sync", "async"):
+        raise AedcError(f"--schedule must be sync or async, got {schedule!r}", where="--schedule")
+    manifest = manifest_of(build)
+    names = [p["pe"] for p in manifest["pes"]]
+    chosen = list(pe) if pe else None
+    if sample is not None:
+        if sample < 1:
+            raise AedcError(f"--sample must be ≥ 1, got {sample}", where="--sample")
+        spread = (len(names) - 1) / max(sample - 1, 1)
+        idx = sorted({round(j * spread) for j in range(min(sample, len(names)))})
+        chosen = sorted({*(chosen or ()), *(names[j] for j in idx)}, key=names.index)
+    program = None
+    sched = None
+    if input is not None or schedule == "async":
+        from aedc.run_report import load_inputs, load_program  # imports JAX
+
+        program = load_program(build)
+    if input is not None:
+        assert program is not None
+        inputs = load_inputs(program.graph, input)
+    else:
+        rng = np.random.default_rng(seed)
+        T = steps if steps is not None else 20
+        pops = manifest["populations"]
+        inputs = {n: (rng.random((T, *pops[n]["shape"])) < 0.2).astype(np.float32)
+                  for n in manifest["inputs"]["populations"]}
+    if schedule == "async":
+        from aedc.timing.schedule import Schedule
+
+        sched = Schedule.asynchronous(period_us=1000, jitter_us=jitter_us, link_us=100, seed=seed)
+    with err.status("replaying on QEMU"):
+        report = verify_qemu(build, inputs, steps=steps, pes=chosen, schedule=sched, program=program,
+                             jobs=jobs)
+    rows = report.rows()
+    table = Table(title=f"QEMU replay (mps2-an386, -icount): {len(rows)} PEs × {report.steps} ticks; cycles "
+                        f"≈ {CYCLES_PER_INSTRUCTION:g} × instructions", title_justify="left")
+    for col in ("PE", "in", "out", "worst tick", "instr. worst", "instr. mean", "cycles/budget",
+                "ms/tick", "result"):
+        table.add_column(col, justify="left" if col in ("PE", "result") else "right")
+    for r in rows:
+        table.add_row(r["pe"], f"{r['received']:,}", f"{r['sent']:,}", str(r["worst_tick"]),
+                      f"{r['instructions_worst']:,}", f"{r['instructions_mean']:,.0f}",
+                      f"{100 * r['budget_fill']:.1f}%", f"{r['qemu_ms_per_tick']:.2f}",
+                      "[green]identical[/green]" if r["ok"] else f"[red]{r['mismatch']}[/red]")
+    out.print(table)
+    target_json = output or (build / "verify-qemu.json")
+    target_json.write_text(json.dumps({"steps": report.steps, "schedule": schedule,
+                                       "cycles_per_instruction": CYCLES_PER_INSTRUCTION, "pes": rows},
+                                      indent=1, sort_keys=True) + "\n")
+    report.raise_on_mismatch()
+    worst = max(rows, key=lambda r: r["budget_fill"])
+    out.print(f"[green]bit-identical[/green]: {len(rows)} PEs × {report.steps} ticks; fullest PE "
+              f"{worst['pe']}: "
+              f"{worst['instructions_worst']:,} instructions ≈ {worst['cycles_worst']:,.0f} cycles = "
+              f"{100 * worst['budget_fill']:.1f}% of its tick; wrote {target_json}")
+
+
 def _terminate(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)  # unwinds like an exception, so a half-written build is removed
 

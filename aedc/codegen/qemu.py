@@ -196,6 +196,27 @@ class VerifyReport:
     def ok(self) -> bool:
         return not self.mismatches
 
+    def rows(self) -> list[dict[str, Any]]:
+        """Per PE: ticks, packets in/out, instructions in its worst tick (and which) and on average,
+        estimated cycles against the tick's budget, QEMU wall time per tick, the first mismatch."""
+        out = []
+        for p in self.pes:
+            worst = int(np.argmax(p.instructions)) if p.instructions.size else 0
+            peak = int(p.instructions[worst]) if p.instructions.size else 0
+            out.append({
+                "pe": p.pe, "ticks": int(p.instructions.size), "received": int(p.received.sum()),
+                "sent": int(p.sent.sum()), "worst_tick": worst, "instructions_worst": peak,
+                "instructions_mean": float(p.instructions.mean()) if p.instructions.size else 0.0,
+                "received_worst_tick": int(p.received[worst]) if p.received.size else 0,
+                "sent_worst_tick": int(p.sent[worst]) if p.sent.size else 0,
+                "cycles_worst": peak * CYCLES_PER_INSTRUCTION, "budget_cycles": p.budget_cycles,
+                "budget_fill": peak * CYCLES_PER_INSTRUCTION / p.budget_cycles,
+                "by_call_worst_tick": {k: int(v[worst]) for k, v in p.by_op.items() if v.size},
+                "dropped": p.dropped, "qemu_wall_s": p.wall_s,
+                "qemu_ms_per_tick": 1e3 * p.wall_s / max(int(p.instructions.size), 1),
+                "ok": p.mismatch is None, "mismatch": None if p.mismatch is None else str(p.mismatch)})
+        return out
+
     def raise_on_mismatch(self) -> None:
         """:class:`CodegenError` listing every PE whose Arm run differs from the host/emulator."""
         bad = self.mismatches
