@@ -63,8 +63,12 @@ def _cc() -> str:
 
 
 def build_host(sources: Sources, work: Path) -> Path:
-    """Compile ``sources`` for the host under ``work``; return the executable (cached by content)."""
-    runtime = resources.files("aedc.codegen").joinpath("runtime", "host_runtime.c").read_bytes()
+    """Compile ``sources`` for the host under ``work``; return the executable (cached by content).
+    A tree emitted with the event schedule (manifest ``"event"``) links ``runtime/event_runtime.c``
+    and ``host/event_table.c`` instead of the tick runtime."""
+    event = "event" in sources.manifest
+    runtime = resources.files("aedc.codegen").joinpath(
+        "runtime", "event_runtime.c" if event else "host_runtime.c").read_bytes()
     digest = hashlib.sha256(runtime)
     for path, data in sources.files:
         digest.update(path.encode() + b"\0" + data + b"\0")
@@ -82,11 +86,13 @@ def build_host(sources: Sources, work: Path) -> Path:
     wrappers = []
     for i, pe in enumerate(manifest["pes"]):
         w = obj / f"pe{i}.c"
-        w.write_text(f"/* PE {pe['pe']} */\n#define AEDC_PE_SYMBOL aedc_pe_{i}\n"
+        ev = f"#define AEDC_EV_SYMBOL aedc_ev_pe_{i}\n" if event else ""
+        w.write_text(f"/* PE {pe['pe']} */\n#define AEDC_PE_SYMBOL aedc_pe_{i}\n{ev}"
                      f"#include \"{(src / pe['dir'] / 'kernel.c').as_posix()}\"\n")
         wrappers.append(str(w))
     tmp = exe.with_suffix(".tmp")
-    _run([cc, *HOST_CFLAGS, inc, "-o", str(tmp), *wrappers, str(src / "host" / "host_table.c"),
+    tables = [str(src / "host" / "host_table.c")] + ([str(src / "host" / "event_table.c")] if event else [])
+    _run([cc, *HOST_CFLAGS, inc, "-o", str(tmp), *wrappers, *tables,
           str(src / "host" / "host_runtime.c")], "the host program")
     tmp.replace(exe)
     return exe
@@ -153,8 +159,14 @@ def run_host(build: object, inputs: Mapping[str, np.ndarray], *, steps: int | No
     values, event payloads and state variables, shaped like :func:`aedc.reference.simulate.simulate`'s.
     ``schedule``: sync (default) or the emulator's asynchronous schedule — then ``program`` is the
     emulator's :class:`PlacedProgram` of the same placement (see :func:`schedule_table`); traces are in
-    every PE's local tick order, like the emulator's.
+    every PE's local tick order, like the emulator's. ``Schedule.event_driven(...)``: the event runtime
+    (:func:`aedc.codegen.event_host.run_host_event`; ``program`` is not needed), an
+    :class:`~aedc.codegen.event_host.EventHostTrace` with each spike's micro-step.
     """
+    if schedule is not None and schedule.mode == "event":
+        from aedc.codegen.event_host import run_host_event
+
+        return run_host_event(build, inputs, schedule, steps=steps, work_dir=work_dir)
     sources, c_dir = _sources_of(build)
     manifest: dict[str, Any] = sources.manifest
     pops: dict[str, Any] = manifest["populations"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from aedc.codegen import pe_files
+from aedc.codegen.event_kernel import EVENT_TERM, event_frame, event_slice_code
 from aedc.codegen.history import Histories, Port, receive_side
 from aedc.codegen.kernels import NEURON_KERNELS
 from aedc.codegen.literals import F32, aligned, c_array, c_float, c_state
@@ -25,8 +26,9 @@ __all__ = ["PEEmitter"]
 class PEEmitter:
     """Builds the sources of one PE; ``sizes`` are the bytes of every memory term it emitted."""
 
-    def __init__(self, prog: Program, pe: PEAddress, slices: tuple[int, ...]) -> None:
+    def __init__(self, prog: Program, pe: PEAddress, slices: tuple[int, ...], *, event: bool = False) -> None:
         self.prog, self.pe, self.slices = prog, pe, slices
+        self.event = event  # also emit the event-driven schedule's functions (aedc.codegen.event_kernel)
         self.image: list[str] = []
         self.state: list[str] = []
         self.sizes: dict[str, int] = {}
@@ -166,6 +168,8 @@ class PEEmitter:
             return "\n".join(out) + "\n" + self._synapse(k, n, body)
         out.append(self._params(k, idx, pop))
         out.append(self._neuron(k, pop, n, body, rec, emit))
+        if self.event:
+            out.append(event_slice_code(self, k, pop, rec, record))
         return "\n".join(out)
 
     def _source(self, k: int, n: int, binary: bool, rec: str, emit: str) -> str:
@@ -317,8 +321,13 @@ class PEEmitter:
         self.sizes["master_pop_table"] = aligned(MPT_ENTRY_BYTES * len(rx.mpt))
         self.sizes["fixed"] = FIXED_PE_BYTES
         header = pe_files.header(str(self.pe), [p.slices[i].label for i in self.slices])
+        kernel = pe_files.kernel_c(header, rx, slice_code, self.slice_info, self.state_names)
+        if self.event:
+            frame, cand_bytes = event_frame(self)
+            kernel += frame
+            self.count(EVENT_TERM, cand_bytes)
         return {
-            "kernel.c": pe_files.kernel_c(header, rx, slice_code, self.slice_info, self.state_names),
+            "kernel.c": kernel,
             "data.c": pe_files.data_c(header, self.image, rx, self.state),
             "layout.h": pe_files.layout_h(header, self.sizes, len(self.slices), len(rx.mpt), p.tick_us),
         }
