@@ -333,7 +333,8 @@ def detect(raw: RawGraph, flat: FlatGraph) -> Detection:
     if len(left) > 1:
         raise _ambiguous(raw, left, found)
     if not left:
-        why = [f"not {c.framework}: {c.text}" for c in found if c.kind == "against" and c.framework in signed]
+        why = [f"not {f}: {', '.join(c.text for c in found if c.kind == 'against' and c.framework == f)}"
+               for f in signed]
         return Detection(None, "nir-euler", None, ("a framework's fingerprint, but every candidate is "
                                                    "ruled out", *why))
     return _result(left[0], found, signed)
@@ -342,8 +343,11 @@ def detect(raw: RawGraph, flat: FlatGraph) -> Detection:
 def _result(framework: str, found: list[Clue], signed: list[str]) -> Detection:
     mine = [c for c in found if c.framework == framework and c.kind != "against"]
     dt = next((c.dt for c in mine if c.kind == "for" and c.dt is not None), DEFAULT_DT[framework])
-    others = [f"not {c.framework}: {c.text}" for c in found
-              if c.kind == "against" and c.framework != framework and c.framework in signed]
+    ruled: dict[str, list[str]] = {}
+    for c in found:
+        if c.kind == "against" and c.framework != framework and c.framework in signed:
+            ruled.setdefault(c.framework, []).append(c.text)
+    others = [f"not {f}: {', '.join(dict.fromkeys(texts))}" for f, texts in ruled.items()]
     return Detection(framework, PROFILE_FOR[framework], dt,
                      tuple(dict.fromkeys([c.text for c in mine if c.kind != "against"] + others)),
                      CAVEAT.get(framework, ""))
