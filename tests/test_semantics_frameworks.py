@@ -293,20 +293,27 @@ def test_recheck_needs_a_same_tick_subtract_or_zero_reset() -> None:
 
 FAST = ("verify,fold-scale,fuse-affine,dce,slice{max-neurons=16,min-neurons=4},place{solver=greedy},"
         "route,emit-c")
-OPTION_CASES = [
-    ("zero", True, False, ()), ("zero", False, True, ()), ("subtract", False, True, ()),
-    ("zero", False, False, ("lif", "if")), ("to_v_reset", True, False, ("cuba_lif",)),
+OPTION_CASES: list[dict[str, object]] = [
+    {"reset": "zero", "reset_next_tick": True}, {"reset": "zero", "reset_recheck": True},
+    {"reset": "subtract", "reset_recheck": True},
+    {"reset": "zero", "unscaled_input": ("lif", "if")},
+    {"reset": "to_v_reset", "reset_next_tick": True, "unscaled_input": ("cuba_lif",)},
+    {"reset": "none", "reset_next_tick": True}, {"reset": "none"},
+    {"reset": "subtract", "max_spikes": 3}, {"reset": "subtract", "max_spikes": 2**24, "v_min": -0.3},
+    {"reset": "zero", "max_spikes": 2**16, "threshold_cmp": ">="}, {"reset": "subtract", "v_min": -0.2},
 ]
+"""Semantics options (on top of current_first, dt = 1e-3) run through every backend."""
 
 
-def option_net(reset: str, next_tick: bool, recheck: bool, unscaled: tuple[str, ...]) -> Graph:
+def option_net(**options: object) -> Graph:
     """Spiking input → LIF (recurrent, delayed) → CubaLIF, IF and ALIF: several PEs each."""
     rng = np.random.default_rng(7)
-    sem = Semantics(profile="custom", dt=1e-3, reset=reset, current_first=True, reset_next_tick=next_tick,
-                    reset_recheck=recheck, unscaled_input=unscaled)
+    sem = Semantics(profile="custom", dt=1e-3, current_first=True, **options)  # type: ignore[arg-type]
+    unscaled = sem.unscaled_input
     net = Network("options", semantics=sem)
+    rule = sem.spike_event_rule
     x = net.input("x", 24)
-    h = net.population("h", 40, "lif", tau=8e-3, v_threshold=0.5)
+    h = net.population("h", 40, "lif", tau=8e-3, v_threshold=0.5, event_rule=rule)
     net.dense(x, h, rng.normal(0.5, 0.4, (40, 24)).astype(F32))
     net.dense(h, h, rng.normal(0.0, 0.3, (40, 40)).astype(F32), delay=1)
     outs = {"c": ("cuba_lif", {"tau_syn": 4e-3, "tau_mem": 8e-3, "v_threshold": 0.3}),
@@ -315,21 +322,32 @@ def option_net(reset: str, next_tick: bool, recheck: bool, unscaled: tuple[str, 
     for name, (model, params) in outs.items():
         if model in unscaled:
             params = {**params, "r": 0.06} if model == "if" else params
-        pop = net.population(name, 20, model, **params)
+        pop = net.population(name, 20, model, event_rule=rule, **params)
         net.dense(h, pop, rng.normal(0.4, 0.4, (20, 40)).astype(F32))
         net.output(name, pop)
     return net.build()
 
 
-@pytest.mark.parametrize("case", OPTION_CASES, ids=lambda c: f"{c[0]}-next{c[1]}-recheck{c[2]}-{len(c[3])}")
-def test_new_options_bit_identical_across_backends(case: tuple[str, bool, bool, tuple[str, ...]]) -> None:
+def _case_id(case: dict[str, object]) -> str:
+    return "-".join(f"{k}={len(v) if isinstance(v, tuple) else v}" for k, v in case.items())
+
+
+@pytest.mark.parametrize("case", OPTION_CASES, ids=_case_id)
+def test_new_options_bit_identical_across_backends(case: dict[str, object]) -> None:
+    """Reference = emulator (sync) = host C, events and every state variable bit for bit; a spike
+    count (max_spikes > 1) is the graded payload its receivers multiply their weights by."""
     from aedc.emulator import Emulator, PlacedProgram
 
-    state = PassManager(FAST).run(CompileState(graph=option_net(*case)), PassContext())
+    state = PassManager(FAST).run(CompileState(graph=option_net(**case)), PassContext())
     assert state.placement is not None
     inp = {"x": (np.random.default_rng(3).random((40, 24)) < 0.3).astype(F32)}
     ref = simulate(state.graph, inp)
     assert all(ref.events[n].sum() > 10 for n in ("h", "c", "i", "al")), "every layer must spike"
+    sem = state.graph.semantics
+    if sem.multi_spike:
+        assert ref.events["h"].max() >= 2, "the case must produce counts above 1"
+    if sem.v_min is not None:
+        assert ref.state["h"]["v"].min() == pytest.approx(sem.v_min, abs=1e-6), "the clip must bite"
     emu = Emulator(PlacedProgram.from_placement(state.graph, state.placement)).run(inp, metrics=False)
     for n in ("h", "c", "i", "al"):
         assert np.asarray(emu.events[n], F32).tobytes() == ref.events[n].reshape(40, -1).tobytes(), n

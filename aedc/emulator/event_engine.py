@@ -221,6 +221,14 @@ def _scope_errors(pops: dict[str, Population], projs: list[_Proj],
                                      f" is not part of the event-driven contract (aedc.timing.event "
                                      f"resets to v_reset or by v − θ, in the step of the spike or one "
                                      f"step late); use the sync or async schedule"))
+    if sem.multi_spike or sem.v_min is not None:  # not in aedc.timing.event's reset/threshold split
+        spiking = [n for n, p in pops.items() if not p.is_input and type(p.neuron).SPIKING]
+        if spiking:
+            what = (f"max_spikes={sem.max_spikes} (a spike count)" if sem.multi_spike
+                    else f"v_min={sem.v_min}")
+            errs.append((spiking[0], f"population '{spiking[0]}': semantics {what} is not part of the "
+                                     f"event-driven contract (aedc.timing.event); use the sync or "
+                                     f"async schedule"))
     senders = {p.pre for p in projs}
     for name, pop in pops.items():
         if pop.is_input:

@@ -1,0 +1,162 @@
+"""Spike counts (``Semantics.max_spikes``), the lower clip ``v_min`` and ``reset="none"`` (issue 14).
+
+Oracle: hand-written loops of the documented updates — Sinabs' ``MultiSpike`` (``spikes = (v > 0) ·
+trunc(v/θ)``, ``MembraneSubtract``: ``v − spikes·θ``), Rockpool's ``max_spikes_per_dt`` (``(v ≥ θ)·
+floor(v/θ)`` capped), Sinabs' ``min_v_mem`` (``relu(v − m) + m`` after the reset) and snnTorch's
+``reset_mechanism="none"`` — worked out by hand below, then run through the reference, the JAX
+emulator (sync and tick-async) and, in ``test_semantics_frameworks.py``, the host C. Each test names its
+profile. The golden cases of the real frameworks (``tests/test_conformance.py``, recipes) check the
+same options against Sinabs' and snnTorch's own forward passes.
+"""
+
+from __future__ import annotations
+
+import nir
+import numpy as np
+import pytest
+
+from aedc.emulator import Emulator
+from aedc.errors import AedcError, VerifyError
+from aedc.frontend import from_nir
+from aedc.frontend.builder import Network
+from aedc.ir.graph import Graph
+from aedc.ir.options import Semantics, profile
+from aedc.ir.verify import verify
+from aedc.reference import simulate
+from aedc.timing.schedule import Schedule
+
+F32 = np.float32
+
+
+def a(*values: float) -> np.ndarray:
+    return np.array(values, F32)
+
+
+def iaf_readout(sem: Semantics, theta: float = 1.0, w: float = 0.5) -> Graph:
+    """x → IF(θ) → Affine(w) → LI(τ = 2, unscaled under sinabs): the LI sees w · count."""
+    nodes = {"x": nir.Input(input_type=np.array([1])), "n": nir.IF(r=a(1.0), v_threshold=a(theta)),
+             "w": nir.Affine(weight=np.full((1, 1), w, F32), bias=a(0.0)),
+             "o": nir.LI(tau=a(2.0), r=a(1.0), v_leak=a(0.0)), "y": nir.Output(output_type=np.array([1]))}
+    return from_nir(nir.NIRGraph(nodes=nodes, edges=[("x", "n"), ("n", "w"), ("w", "o"), ("o", "y")],
+                                 type_check=False), profile=sem)
+
+
+X = [2.5, 0.7, 0.0, 4.2, -3.0, 4.0]
+
+
+def hand_counts(x: list[float], theta: float, cap: int) -> tuple[list[float], list[float]]:
+    """The documented count rule by hand, in float32: v ← v + x; where v ≥ θ, k = min(⌊v/θ⌋, cap) spikes,
+    v ← v − k·θ."""
+    v, counts, vs = F32(0), [], []
+    for xi in x:
+        v = F32(v + F32(xi))
+        k = F32(min(np.floor(F32(v / F32(theta))), cap)) if v >= F32(theta) else F32(0)
+        v = F32(v - F32(k * F32(theta)))
+        counts.append(float(k))
+        vs.append(float(v))
+    return counts, vs
+
+
+@pytest.mark.parametrize("cap", [2**24, 3])
+def test_iaf_spike_count_and_receivers_multiply(cap: int) -> None:
+    """Profile sinabs + max_spikes (Sinabs MultiSpike reads as 2**24; a cap of 3 as Rockpool's
+    max_spikes_per_dt = 3). Counts [2, 1, 0, 4, 0, 1] (capped: [2, 1, 0, 3, 0, 2])."""
+    g = iaf_readout(profile("sinabs", max_spikes=cap))
+    assert g.population("n").event_rule == "graded"  # the count is the payload
+    counts, vs = hand_counts(X, 1.0, cap)
+    assert counts == ([2, 1, 0, 4, 0, 1] if cap > 3 else [2, 1, 0, 3, 0, 2])
+    tr = simulate(g, {"x": np.asarray(X, F32).reshape(-1, 1)})
+    assert tr.events["n"].ravel().tolist() == counts
+    assert tr.state["n"]["v"].ravel().tolist() == vs
+    # the readout integrates 0.5·count unscaled: o ← e^(−1/2)·o + 0.5·k
+    o, alpha = F32(0), F32(np.exp(-0.5))
+    want = []
+    for k in counts:
+        o = F32(F32(alpha * o) + F32(F32(0.5) * F32(k)))
+        want.append(float(o))
+    assert tr.state["o"]["v"].ravel().tolist() == want
+    for sched in (Schedule.sync(), Schedule.asynchronous(period_us=1000)):
+        emu = Emulator(g, sched).run({"x": np.asarray(X, F32).reshape(-1, 1)}, metrics=False)
+        if sched.mode == "sync":
+            assert np.asarray(emu.events["n"]).ravel().tolist() == counts
+            assert np.asarray(emu.state["o"]["v"]).ravel().tolist() == want
+        else:  # every hop a tick later: the same counts, shifted
+            assert np.asarray(emu.events["n"]).ravel().tolist()[1:] == counts[:-1]
+
+
+def test_single_spike_is_unchanged_and_a_binary_count_is_refused() -> None:
+    """max_spikes = 1 (the default) keeps binary spikes; a graph that declares a spiking population
+    binary under max_spikes > 1 is made graded (a payload-free key cannot carry a count), and a graded
+    spiking population without counts is refused by name."""
+    g = iaf_readout(profile("sinabs"))
+    assert g.population("n").event_rule == "binary"
+    assert simulate(g, {"x": np.asarray(X, F32).reshape(-1, 1)}).events["n"].ravel().tolist() == \
+        [1, 1, 1, 1, 0, 1]
+    multi = g.evolve(semantics=g.semantics.evolve(max_spikes=4))
+    assert multi.population("n").event_rule == "graded"
+    with pytest.raises(VerifyError, match=r"population 'n'.*must use event_rule 'binary' \(got 'graded'\)"):
+        verify(multi.evolve(semantics=g.semantics))
+    with pytest.raises(ValueError, match=r"max_spikes=2 .* needs the reset in the tick of the spike"):
+        profile("snntorch", max_spikes=2)
+
+
+def test_v_min_clips_as_sinabs_computes_it() -> None:
+    """Profile sinabs + v_min = −1 (sl.IAF(min_v_mem=−1)): v ← relu(v − m) + m after the reset, which
+    in float32 also rounds v above the clip: 0.1 − (−1) + (−1) = 0.100000024, not 0.1."""
+    x = [0.1, -3.0, 2.0, -0.25]
+    g = iaf_readout(profile("sinabs", v_min=-1.0))
+    tr = simulate(g, {"x": np.asarray(x, F32).reshape(-1, 1)})
+    m, v, want = F32(-1.0), F32(0), []
+    for xi in x:
+        v = F32(v + F32(xi))
+        if v >= F32(1.0):
+            v = F32(v - F32(1.0))
+        v = F32(F32(max(F32(v - m), F32(0))) + m)
+        want.append(float(v))
+    assert want[0] == float(F32(0.1) + F32(1.0) - F32(1.0)) != float(F32(0.1))
+    assert want[1] == -1.0
+    assert tr.state["n"]["v"].ravel().tolist() == want
+    emu = Emulator(g).run({"x": np.asarray(x, F32).reshape(-1, 1)}, metrics=False)
+    assert np.asarray(emu.state["n"]["v"]).ravel().tolist() == want
+
+
+SNNTORCH_NONE_MEM = [2.6, 3.9, 2.25, 1.425, 1.0125, 1.70625, 0.853125, 0.426563, 1.113281, 1.456641,
+                     1.62832, 1.71416]
+
+
+def test_reset_none_never_resets() -> None:
+    """Profile snntorch + reset='none' (snn.Leaky(beta=0.5, reset_mechanism='none')): mem = β·mem + x,
+    spike where mem > θ, no reset (X4 of test_semantics_frameworks; snnTorch 1.0.0 printed the spikes
+    and SNNTORCH_NONE_MEM)."""
+    lif = nir.LIF(tau=a(2e-4), r=a(2.0), v_leak=a(0), v_threshold=a(1.0), v_reset=a(0))
+    g = from_nir(nir.NIRGraph(nodes={"x": nir.Input(input_type=np.array([1])), "n": lif,
+                                     "y": nir.Output(output_type=np.array([1]))},
+                              edges=[("x", "n"), ("n", "y")], type_check=False),
+                 profile=profile("snntorch", dt=1e-4, reset="none"))
+    x4 = [2.6, 2.6, 0.3, 0.3, 0.3, 1.2, 0.0, 0.0, 0.9, 0.9, 0.9, 0.9]
+    mem, want_v = F32(0), []
+    for xi in x4:
+        mem = F32(F32(F32(0.5) * mem) + F32(xi))
+        want_v.append(float(mem))
+    tr = simulate(g, {"x": np.asarray(x4, F32).reshape(-1, 1)})
+    assert tr.state["n"]["v"].ravel().tolist() == want_v
+    assert tr.spike_steps("n").tolist() == [i for i, m in enumerate(want_v) if m > 1.0] == \
+        [0, 1, 2, 3, 4, 5, 8, 9, 10, 11]
+    np.testing.assert_allclose(want_v, SNNTORCH_NONE_MEM, atol=1e-6)
+    with pytest.raises(ValueError, match="reset_recheck"):
+        Semantics(reset="none", reset_recheck=True)
+
+
+@pytest.mark.parametrize("options", [{"max_spikes": 2}, {"v_min": -1.0}, {"reset": "none"}])
+def test_event_schedule_refuses_what_its_contract_does_not_name(options: dict[str, object]) -> None:
+    """The event-driven schedule (aedc.timing.event) splits the spike stage into a threshold test and
+    a reset by 'fired': a count, a clip and 'none' are not part of it, so it refuses by population."""
+    sem = Semantics(profile="custom", dt=1.0, reset=options.get("reset", "subtract"),  # type: ignore[arg-type]
+                    **{k: v for k, v in options.items() if k != "reset"})  # type: ignore[arg-type]
+    net = Network("refuse", semantics=sem)
+    x = net.input("x", 2)
+    h = net.population("h", 2, "if", v_threshold=1.0, event_rule=sem.spike_event_rule)
+    net.dense(x, h, np.eye(2, dtype=F32))
+    net.output("h", h)
+    with pytest.raises(AedcError, match=r"population 'h': semantics .* is not part of the event-driven"):
+        Emulator(net.build(), Schedule.event_driven()).run({"x": np.ones((3, 2), F32)})
