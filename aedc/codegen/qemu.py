@@ -105,11 +105,13 @@ def qemu_command(elf: Path) -> list[str]:
 
 @dataclass
 class PEBehaviour:
-    """What one PE produced, in order: packets ``(tick, key, payload, has_payload, target)`` and the
-    state words of slice ``k`` after each of its ticks ``(tick, k, uint32 words)``."""
+    """What one PE produced, in order: packets ``(tick, key, payload, has_payload, target)``, the
+    state words of slice ``k`` after each of its ticks ``(tick, k, uint32 words)`` and the row of the
+    PE's own spike recording (output slices) written in that tick ``(tick, k, bitmap words)``."""
 
     sends: list[tuple[int, int, int, int, int]] = field(default_factory=list)
     states: list[tuple[int, int, np.ndarray]] = field(default_factory=list)
+    records: list[tuple[int, int, np.ndarray]] = field(default_factory=list)
 
 
 @dataclass
@@ -246,6 +248,33 @@ def _slice_shapes(manifest: Mapping[str, Any], i: int) -> tuple[list[int], list[
     return sizes, nstate
 
 
+def _spike_recordings(sources: Sources, i: int) -> dict[int, tuple[int, int]]:
+    """Slice → (rows, words per row) of PE ``i``'s spike-bitmap recording rings (output slices); the
+    value recordings of non-spiking outputs are not replayed."""
+    pe = sources.manifest["pes"][i]
+    text = sources.text(f"{pe['dir']}/data.c")
+    return {int(m.group(1)): (int(m.group(2)), int(m.group(3)))
+            for m in re.finditer(r"static uint32_t s(\d+)_rec\[(\d+)\]\[(\d+)\]", text)}
+
+
+def _expected_records(sources: Sources, trace: Trace, T: int) -> list[list[tuple[int, int, np.ndarray]]]:
+    """Per PE, the spike-recording rows the host run implies: bit i of tick t set iff neuron lo + i
+    sent an event in tick t (the kernel records inside the emit branch)."""
+    manifest = sources.manifest
+    out: list[list[tuple[int, int, np.ndarray]]] = []
+    for i, pe in enumerate(manifest["pes"]):
+        rows: list[tuple[int, int, np.ndarray]] = []
+        for k, (_, words) in sorted(_spike_recordings(sources, i).items()):
+            s = pe["slices"][k]
+            ev = np.asarray(trace.events[s["population"]]).reshape(T, -1)[:, s["lo"]:s["hi"]] != 0
+            bits = np.zeros((T, 32 * words), bool)
+            bits[:, :ev.shape[1]] = ev
+            packed = np.packbits(bits.reshape(T, words, 32)[:, :, ::-1], axis=2).view(">u4")[:, :, 0]
+            rows.extend((t, k, packed[t].astype(np.uint32)) for t in range(T))
+        out.append(rows)
+    return out
+
+
 def _recording_sources(sources: Sources, log: Path) -> Sources:
     """``sources`` with every PE's kernel behind the recording wrapper and the recorder linked in."""
     manifest = sources.manifest
@@ -305,6 +334,8 @@ def record(build: object, inputs: Mapping[str, np.ndarray], *, steps: int | None
         log.unlink(missing_ok=True)
     T = next(iter(trace.outputs.values())).shape[0] if trace.outputs else 0
     calls, expected = _parse_log(words, len(manifest["pes"]))
+    for e, rows in zip(expected, _expected_records(sources, trace, T), strict=True):
+        e.records = rows
     return Recording(calls=calls, expected=expected, trace=trace, steps=T)
 
 
@@ -402,9 +433,11 @@ def elf_symbols(path: Path) -> dict[str, list[tuple[int, int]]]:
     return out
 
 
-def _dump_table(elf: Path, manifest: Mapping[str, Any], pe_index: int) -> list[tuple[int, int, int]]:
-    """``(slice, address, words)`` of every traced state array of the PE (``s<k>_<var>``, the host
-    trace's order) and, at the end (slice 0xFFFFFFFF), the kernel's counters."""
+def _dump_table(elf: Path, sources: Sources, pe_index: int) -> list[tuple[int, int, int, int]]:
+    """``(slice, address, words, rows)`` of every traced state array of the PE (``s<k>_<var>``, the host
+    trace's order), its spike-recording rings (rows > 0) and, at the end (slice 0xFFFFFFFF), the
+    kernel's counters."""
+    manifest = sources.manifest
     syms = elf_symbols(elf)
     sizes, nstate = _slice_shapes(manifest, pe_index)
     pe = manifest["pes"][pe_index]
@@ -416,19 +449,25 @@ def _dump_table(elf: Path, manifest: Mapping[str, Any], pe_index: int) -> list[t
             if len(found) != 1 or found[0][1] != 4 * sizes[k]:
                 raise CodegenError(f"PE {pe['pe']}: state array '{name}' ({4 * sizes[k]} B) is not one "
                                    f"symbol of that size in {elf} (found {found})", where=pe["pe"])
-            table.append((k, found[0][0], sizes[k]))
+            table.append((k, found[0][0], sizes[k], 0))
+    for k, (rows, words) in sorted(_spike_recordings(sources, pe_index).items()):
+        found = syms.get(f"s{k}_rec", [])
+        if len(found) != 1 or found[0][1] != 4 * rows * words:
+            raise CodegenError(f"PE {pe['pe']}: recording 's{k}_rec' is not one symbol of "
+                               f"{4 * rows * words} B in {elf} (found {found})", where=pe["pe"])
+        table.append((k, found[0][0], words, rows))
     counters = syms.get(_DROPPED, [])
     if len(counters) == 1:
-        table.append((0xFFFFFFFF, counters[0][0], counters[0][1] // 4))
+        table.append((0xFFFFFFFF, counters[0][0], counters[0][1] // 4, 0))
     return table
 
 
-def replay(elf: Path, calls: PECalls, manifest: Mapping[str, Any], pe_index: int, *,
+def replay(elf: Path, calls: PECalls, sources: Sources, pe_index: int, *,
            timeout_s: float = REPLAY_TIMEOUT_S) -> tuple[PEBehaviour, dict[str, np.ndarray], int, float]:
     """Run one PE's calls on QEMU: (behaviour, instructions per call op → per call, dropped packets,
     wall seconds). The per-op arrays are aligned with ``calls.ops``."""
-    pe = manifest["pes"][pe_index]["pe"]
-    table = _dump_table(elf, manifest, pe_index)
+    pe = sources.manifest["pes"][pe_index]["pe"]
+    table = _dump_table(elf, sources, pe_index)
     head = np.array([0x52514541, 1, calls.async_mode, len(table)], np.uint32)
     body = np.concatenate([head, np.array(table, np.uint32).reshape(-1), calls.body()]).astype("<u4")
     if body.nbytes > _IN_LIMIT:
@@ -477,6 +516,10 @@ def _parse_out(w: np.ndarray, calls: PECalls, pe: str) -> tuple[PEBehaviour, dic
             m = vals[j + 2]
             got.states.append((calls.ticks[c - 1], vals[j + 1], w[j + 3:j + 3 + m].copy()))
             j += 3 + m
+        elif op == 9:
+            m = vals[j + 2]
+            got.records.append((calls.ticks[c - 1], vals[j + 1], w[j + 3:j + 3 + m].copy()))
+            j += 3 + m
         elif op == 8:
             m = vals[j + 1]
             dropped = vals[j + 2] if m else 0
@@ -507,7 +550,8 @@ def compare(pe: str, expected: PEBehaviour, got: PEBehaviour, manifest: Mapping[
         _, nst = _slice_shapes(manifest, pe_index)
         names = {k: s["state"][:nst[k]] for k, s in enumerate(manifest["pes"][pe_index]["slices"])}
     ticks = sorted({s[0] for s in expected.sends} | {s[0] for s in got.sends}
-                   | {s[0] for s in expected.states} | {s[0] for s in got.states})
+                   | {s[0] for s in expected.states} | {s[0] for s in got.states}
+                   | {s[0] for s in got.records})
     for t in ticks:
         a = [s[1:] for s in expected.sends if s[0] == t]
         b = [s[1:] for s in got.sends if s[0] == t]
@@ -533,6 +577,14 @@ def compare(pe: str, expected: PEBehaviour, got: PEBehaviour, manifest: Mapping[
                 return Mismatch(pe, t, f"state {var} of slice {k}, neuron {j % n}", int(wa[j]), int(wb[j]))
         if len(sa) != len(sb):
             return Mismatch(pe, t, f"{len(sa)} slice ticks expected, {len(sb)} made", len(sa), len(sb))
+        ra = {k: w for tt, k, w in expected.records if tt == t}
+        for tt, k, wb in got.records:
+            if tt != t or k not in ra:
+                continue
+            diff = np.flatnonzero(ra[k] != wb)
+            if diff.size:
+                j = int(diff[0])
+                return Mismatch(pe, t, f"spike recording of slice {k}, word {j}", int(ra[k][j]), int(wb[j]))
     return None
 
 
@@ -585,7 +637,7 @@ def verify_qemu(build: object, inputs: Mapping[str, np.ndarray], *, steps: int |
             d = manifest["pes"][i]["dir"]
             elf = build_replay(sources, i, work / "elf")
             calls = rec.calls[i]
-            got, cost, dropped, wall = replay(elf, calls, manifest, i)
+            got, cost, dropped, wall = replay(elf, calls, sources, i)
             insns = cost["insns"]
             total, by_op, received = _per_tick(calls, insns, rec.steps)
             sent = np.bincount(np.array([s[0] for s in got.sends], np.int64), minlength=rec.steps)[:rec.steps]

@@ -11,12 +11,15 @@
  *      -icount shift=10 -kernel pe.elf        (working directory holding replay.in)
  *
  * Input (semihosting file replay.in, little-endian uint32 words):
- *   'AEQR' 1 async_mode n_dump, then n_dump × {slice, address, words}: the state arrays dumped after
- *   each slice_tick(slice) (slice 0xFFFFFFFF: dumped once at the end), addresses read from the ELF's
- *   symbol table by the host; then the calls the PE received, in the order its runtime made them:
+ *   'AEQR' 1 async_mode n_dump, then n_dump × {slice, address, words, rows}: the state arrays dumped
+ *   after each slice_tick(slice) (slice 0xFFFFFFFF: dumped once at the end); rows > 0 marks the
+ *   slice's recording ring (rows × words), of which row t % rows is dumped after slice_tick(slice, t).
+ *   Addresses come from the ELF's symbol table (the host reads it); then the calls the PE received,
+ *   in the order its runtime made them:
  *   {1 t} begin_tick, {2 key payload} receive, {3 k t n values[n]} set_input, {4 k t} slice_tick, {0}.
  * Output (replay.out): 'AEQO' 1 calib, then {5 key payload has_payload target} per aedc_send,
- *   {7 op counts} after every call, {6 k n words[n]} after every slice_tick, {8 n words[n]} at the end, {0}.
+ *   {7 op counts} after every call, {6 k n words[n]} (state) and {9 k n words[n]} (recording row)
+ *   after every slice_tick, {8 n words[n]} at the end, {0}.
  *
  * Instruction counting: QEMU's -icount makes every instruction last exactly 2^shift ns of virtual time;
  * the CMSDK APB timer 0 (0x40000000) counts the 25 MHz board clock down, so with shift = 10 one
@@ -99,17 +102,20 @@ static uint32_t open_file(const char *name, uint32_t mode, uint32_t len) {
     return fd;
 }
 
-static void dump(const uint32_t *in, uint32_t n_dump, uint32_t slice, uint32_t tag) {
+/* the plain arrays of `slice` as one record {tag [slice] words data}; with `t` set, its recording row */
+static void dump(const uint32_t *in, uint32_t n_dump, uint32_t slice, uint32_t tag, uint32_t t) {
     uint32_t words = 0;
     for (uint32_t d = 0; d < n_dump; d++)
-        if (in[3 * d] == slice) words += in[3 * d + 2];
+        if (in[4 * d] == slice && (in[4 * d + 3] != 0u) == (tag == 9u)) words += in[4 * d + 2];
+    if (tag == 9u && words == 0u) return;
     put(tag);
-    if (tag == 6u) put(slice);
+    if (tag != 8u) put(slice);
     put(words);
     for (uint32_t d = 0; d < n_dump; d++) {
-        if (in[3 * d] != slice) continue;
-        const uint32_t *a = (const uint32_t *)in[3 * d + 1];
-        for (uint32_t j = 0; j < in[3 * d + 2]; j++) put(a[j]);
+        const uint32_t *e = in + 4 * d;
+        if (e[0] != slice || (e[3] != 0u) != (tag == 9u)) continue;
+        const uint32_t *a = (const uint32_t *)e[1] + (e[3] ? (t % e[3]) * e[2] : 0u);
+        for (uint32_t j = 0; j < e[2]; j++) put(a[j]);
     }
 }
 
@@ -143,7 +149,7 @@ __attribute__((noinline)) static void replay(void) {
     aedc_async_mode = in[2];
     uint32_t n_dump = in[3];
     const uint32_t *dumps = in + 4;
-    const uint32_t *p = dumps + 3u * n_dump;
+    const uint32_t *p = dumps + 4u * n_dump;
     const uint32_t *end = in + len / 4u;
     uint32_t c0 = TIMER_VALUE;
     uint32_t c1 = TIMER_VALUE;
@@ -163,13 +169,14 @@ __attribute__((noinline)) static void replay(void) {
             p += 4 + p[3];
         } else if (op == 4u) {
             TIMED(4u, aedc_pe.slice_tick(p[1], p[2]));
-            dump(dumps, n_dump, p[1], 6u);
+            dump(dumps, n_dump, p[1], 6u, 0u);
+            dump(dumps, n_dump, p[1], 9u, p[2]);
             p += 3;
         } else {
             leave(2u, "replay: unknown record in replay.in\n");
         }
     }
-    dump(dumps, n_dump, 0xFFFFFFFFu, 8u);
+    dump(dumps, n_dump, 0xFFFFFFFFu, 8u, 0u);
     put(0u);
     flush();
     uint32_t cl2[1] = {out_fd};
