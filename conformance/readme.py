@@ -2,7 +2,8 @@
 
 ``python conformance/readme.py`` rewrites the part of the README between the table markers;
 ``--check`` exits 1 when it is stale. Standard library only (``tests/test_conformance.py`` imports
-:func:`table`).
+:func:`table`). A case with a recipe (``expected.json``: ``plain``, ``recipe``, ``with_recipe``) shows
+both outcomes; the counts give both rates.
 """
 
 from __future__ import annotations
@@ -22,30 +23,51 @@ def _options(opts: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in opts.items() if k != "dt")
 
 
-def table(manifest: dict[str, Any], expected: dict[str, str]) -> str:
-    """The Markdown table: framework × case × neuron × options → outcome, then counts."""
-    rows = ["| framework | case | neuron | options | outcome |", "|---|---|---|---|---|"]
+def _recipe(recipe: dict[str, Any]) -> str:
+    """``option → profile("p", k=v)``: the framework option and the aedc setting a user applies."""
+    sets = "".join(f", {k}={tuple(v) if isinstance(v, list) else v!r}" for k, v in recipe["set"].items())
+    return f"{recipe['option']} → `profile({recipe['profile']!r}{sets})`"
+
+
+def _split(value: str | dict[str, Any]) -> tuple[str, dict[str, Any] | None, str | None]:
+    if isinstance(value, str):
+        return value, None, None
+    return value["plain"], value.get("recipe"), value.get("with_recipe")
+
+
+def table(manifest: dict[str, Any], expected: dict[str, Any]) -> str:
+    """The Markdown table: framework × case × neuron × options → outcome with the plain profile, and with
+    the recipe (the aedc setting for the framework option the file does not carry) where there is one;
+    then counts."""
+    rows = ["| framework | case | neuron | options | outcome (plain profile) | with the aedc setting |",
+            "|---|---|---|---|---|---|"]
     counts: dict[str, dict[str, int]] = {}
     for c in manifest["cases"]:
-        outcome = expected.get(c["case"], "missing")
-        category = outcome.partition(":")[0]
-        counts.setdefault(c["framework"], {}).setdefault(category, 0)
-        counts[c["framework"]][category] += 1
-        text = outcome.replace("|", "\\|")
+        plain, recipe, with_recipe = _split(expected.get(c["case"], "missing"))
+        n = counts.setdefault(c["framework"], {})
+        category = plain.partition(":")[0]
+        n[category] = n.get(category, 0) + 1
+        best = (with_recipe or plain).partition(":")[0]
+        n[f"best {best}"] = n.get(f"best {best}", 0) + 1
+        n["recipes"] = n.get("recipes", 0) + (recipe is not None)
+        text = plain.replace("|", "\\|")
+        setting = (f"{_recipe(recipe)}: {with_recipe}".replace("|", "\\|") if recipe is not None
+                   else "—")
         rows.append(f"| {c['framework']} | {c['case'].split('/', 1)[1]} | {c['neuron']} | "
-                    f"{_options(c['options'])} | {text} |")
-    rows += ["", "| framework | cases | exact | approximate | refused |",
-             "|---|---|---|---|---|"]
-    total = {"cases": 0, "exact": 0, "approximate": 0, "refused": 0}
+                    f"{_options(c['options'])} | {text} | {setting} |")
+    cats = ("exact", "approximate", "refused")
+    rows += ["", "| framework | cases | exact | approximate | refused | recipes | exact with recipes | "
+                 "approximate with recipes | refused with recipes |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    total: dict[str, int] = {}
     for fw, n in counts.items():
-        k = sum(n.values())
-        rows.append(f"| {fw} | {k} | {n.get('exact', 0)} | {n.get('approximate', 0)} | "
-                    f"{n.get('refused', 0)} |")
-        total["cases"] += k
-        for cat in ("exact", "approximate", "refused"):
-            total[cat] += n.get(cat, 0)
-    rows.append(f"| all | {total['cases']} | {total['exact']} | {total['approximate']} | "
-                f"{total['refused']} |")
+        k = sum(n.get(cat, 0) for cat in cats)
+        cells = [k, *(n.get(cat, 0) for cat in cats), n.get("recipes", 0),
+                 *(n.get(f"best {cat}", 0) for cat in cats)]
+        rows.append(f"| {fw} | " + " | ".join(str(x) for x in cells) + " |")
+        for i, x in enumerate(cells):
+            total[str(i)] = total.get(str(i), 0) + x
+    rows.append("| all | " + " | ".join(str(total[str(i)]) for i in range(8)) + " |")
     if manifest.get("not_generated"):
         rows += ["", "Not exportable / not generated (the generator tried each and recorded what "
                      "happened):", ""]

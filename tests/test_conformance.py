@@ -14,6 +14,13 @@ diverging tick, spike counts, largest membrane difference). A change in aedc tha
 outcome fails here with the new observation; then update ``expected.json``
 (``.venv/bin/python conformance/expected.py --refresh`` rewrites the measured parts and marks changed
 outcomes) and the README table (``conformance/readme.py``).
+
+**Recipes.** Where the framework option that makes a case approximate is not in the NIR file but aedc has
+a setting for it, the case's entry in ``expected.json`` is an object: ``plain`` (the outcome with the
+manifest's profile, as above), ``recipe`` — ``option`` (the framework's option, as its user wrote it),
+``profile`` (the manifest's or another preset) and ``set`` (the :class:`~aedc.ir.options.Semantics`
+overrides a user who knows the option applies: ``from_nir(path, profile=profile(<profile>, **set))``)
+— and ``with_recipe``, the outcome then. Both outcomes are asserted.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import pytest
 
 from aedc.errors import AedcError
 from aedc.frontend import from_nir
+from aedc.ir.options import PROFILES, Semantics, profile
 from aedc.reference import simulate
 
 DATA = Path(__file__).parent / "data" / "conformance"
@@ -61,8 +69,27 @@ def manifest() -> dict[str, Any]:
 
 
 def expected() -> dict[str, str]:
-    doc: dict[str, str] = json.loads((DATA / "expected.json").read_text())
-    return doc
+    """Case → the outcome with the manifest's profile (``plain``)."""
+    return {case: plain for case, (plain, _, _) in entries().items()}
+
+
+def entries() -> dict[str, tuple[str, dict[str, Any] | None, str | None]]:
+    """Case → (plain outcome, recipe or None, outcome with the recipe or None) from ``expected.json``."""
+    doc: dict[str, Any] = json.loads((DATA / "expected.json").read_text())
+    out: dict[str, tuple[str, dict[str, Any] | None, str | None]] = {}
+    for case, value in doc.items():
+        if isinstance(value, str):
+            out[case] = (value, None, None)
+        else:
+            out[case] = (value["plain"], value["recipe"], value.get("with_recipe"))
+    return out
+
+
+def recipe_semantics(entry: dict[str, Any], recipe: dict[str, Any]) -> Semantics:
+    """The :class:`Semantics` a user applies for the framework option: ``profile(<profile>, **set)`` at
+    the case's dt (lists in JSON are tuples in Semantics)."""
+    sets = {k: tuple(v) if isinstance(v, list) else v for k, v in recipe["set"].items()}
+    return profile(recipe["profile"], dt=entry["dt"], **sets)
 
 
 def parse(outcome: str) -> tuple[str, str, str]:
@@ -81,12 +108,13 @@ def _aedc_array(trace: Any, node: str, kind: str) -> np.ndarray | None:
     return state.get(kind)
 
 
-def observe(entry: dict[str, Any]) -> Observation:
-    """Import and run one case with aedc and compare it with the framework's recording."""
+def observe(entry: dict[str, Any], semantics: Semantics | None = None) -> Observation:
+    """Import and run one case with aedc (with the manifest's profile, or ``semantics``: a recipe) and
+    compare it with the framework's recording."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            graph = from_nir(DATA / entry["nir"], profile=entry["profile"], dt=entry["dt"])
+            graph = from_nir(DATA / entry["nir"], profile=semantics or entry["profile"], dt=entry["dt"])
         except AedcError as exc:
             return Observation("refused", type(exc).__name__)
     named = sorted({w.category.__name__ for w in caught if w.category.__module__.startswith("aedc")})
@@ -146,6 +174,7 @@ def observe(entry: dict[str, Any]) -> Observation:
 
 CASES = [c["case"] for c in manifest()["cases"]] if (DATA / "manifest.json").exists() else []
 ENTRIES = {c["case"]: c for c in manifest()["cases"]} if CASES else {}
+RECIPE_CASES = [c for c, (_, recipe, _) in entries().items() if recipe] if CASES else []
 
 
 def test_every_case_has_an_expected_outcome() -> None:
@@ -157,6 +186,21 @@ def test_every_case_has_an_expected_outcome() -> None:
         if category != "exact":
             assert why, f"{case}: {category} needs a reason"
             assert measured, f"{case}: {category} needs a [measured] part"
+            assert not why.startswith("TODO"), f"{case}: write the reason (expected.py wrote a TODO)"
+    for case, (_, recipe, with_recipe) in entries().items():
+        if recipe is None:
+            continue
+        assert recipe.get("option"), f"{case}: a recipe names the framework option it stands for"
+        assert recipe["profile"] in PROFILES, f"{case}: recipe profile {recipe['profile']!r} unknown"
+        assert recipe["set"] or recipe["profile"] != ENTRIES[case]["profile"], \
+            f"{case}: a recipe changes the profile or sets at least one semantics option"
+        assert with_recipe, f"{case}: a recipe needs its outcome ('with_recipe')"
+        category, why, measured = parse(with_recipe)
+        assert category in OUTCOMES, f"{case}: recipe outcome {with_recipe!r} is not one of {OUTCOMES}"
+        if category != "exact":
+            assert why, f"{case}: the recipe's {category} outcome needs a reason"
+            assert measured, f"{case}: the recipe's {category} outcome needs a [measured] part"
+            assert not why.startswith("TODO"), f"{case}: write the recipe outcome's reason"
 
 
 def test_cases_are_complete_and_small() -> None:
@@ -188,6 +232,21 @@ def test_case_outcome_is_the_recorded_one(case: str) -> None:
     assert seen.measured == measured, hint
 
 
+@pytest.mark.parametrize("case", RECIPE_CASES)
+def test_recipe_outcome_is_the_recorded_one(case: str) -> None:
+    """The case with the aedc setting a user applies for the framework option (its recipe)."""
+    _, recipe, with_recipe = entries()[case]
+    assert recipe is not None
+    assert with_recipe is not None
+    category, why, measured = parse(with_recipe)
+    seen = observe(ENTRIES[case], recipe_semantics(ENTRIES[case], recipe))
+    hint = (f"\n{case} with {recipe['set']}: aedc now gives {seen.render(why or '<why>')!r}, "
+            f"expected.json says {with_recipe!r}; update it (.venv/bin/python conformance/expected.py "
+            f"--refresh) and the README table (.venv/bin/python conformance/readme.py)")
+    assert seen.outcome == category, hint
+    assert seen.measured == measured, hint
+
+
 def test_readme_table_is_generated_from_expected() -> None:
     spec = importlib.util.spec_from_file_location("conformance_readme", ROOT / "conformance" / "readme.py")
     assert spec is not None
@@ -195,5 +254,6 @@ def test_readme_table_is_generated_from_expected() -> None:
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     readme = (DATA / "README.md").read_text()
-    assert mod.table(manifest(), expected()) in readme, \
+    doc = json.loads((DATA / "expected.json").read_text())
+    assert mod.table(manifest(), doc) in readme, \
         "tests/data/conformance/README.md is stale: run .venv/bin/python conformance/readme.py"

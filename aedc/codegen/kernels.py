@@ -59,7 +59,7 @@ class NeuronKernel:
 def _clears_before_update(sem: Semantics, cuba: bool) -> bool:
     """A pending zero reset clears ``v`` before the update (snnTorch ``Leaky``), except in a model with
     a synaptic current (``Synaptic``: after it, in :func:`_fire`)."""
-    return sem.reset == "zero" and sem.pending_reset and not cuba
+    return sem.reset == "zero" and sem.pending_reset and not cuba and not sem.zero_after_update
 
 
 def _v_start(k: int, sem: Semantics, cuba: bool, spiking: bool) -> str:

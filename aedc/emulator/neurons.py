@@ -52,7 +52,8 @@ def _synaptic_current(t: NeuronTick, x: Array) -> Array:
 def _clears_before_update(t: NeuronTick) -> bool:
     """A pending zero reset clears ``v`` before the update, except with a synaptic current (after)."""
     sem = t.sem  # "z" is in the state of spiking models only (a non-spiking one has no reset)
-    return sem.reset == "zero" and sem.pending_reset and "z" in t.st and "i_syn" not in t.st
+    return (sem.reset == "zero" and sem.pending_reset and "z" in t.st and "i_syn" not in t.st
+            and not sem.zero_after_update)
 
 
 def _v_start(t: NeuronTick) -> Array:

@@ -31,7 +31,8 @@ chosen from a named *profile* at import time and recorded in the IR:
 Options beyond the profiles: ``reset="zero"`` is snnTorch's ``reset_mechanism="zero"`` — with the reset
 one tick late, ``Leaky`` clears the membrane *before* the next update, so that tick's input is kept
 (``v ← β·(1 − z)·v + x``); ``Synaptic`` (a model with a synaptic current: CubaLIF) clears the updated
-membrane (``v ← (1 − z)·(βv + I)``) and keeps the current; in the tick of the spike both set ``v ← 0``.
+membrane (``v ← (1 − z)·(βv + I)``) and keeps the current, as ``RLeaky`` does for its plain membrane
+(``zero_after_update``); in the tick of the spike all set ``v ← 0``.
 ``reset_recheck`` is snnTorch's ``reset_delay=False`` (see the field). ``reset="none"`` never resets
 (snnTorch's ``reset_mechanism="none"``). ``max_spikes > 1`` emits a spike *count* per tick (Sinabs'
 ``MultiSpike``, Rockpool's ``max_spikes_per_dt``): where ``v`` crosses ``θ`` the count is
@@ -93,6 +94,11 @@ class Semantics(IRModel):
         (), description="neuron models whose input is added without the dt/τ (or 1 − e^(−dt/τ)) "
                         "factor: gain = r (LIF, ALIF, LI), r·1 (IF, I), syn_gain = w_in (CubaLIF, "
                         "CubaLI) — Sinabs' ExpLeak and IAF, Norse's LIFCell current jump and IAFCell")
+    zero_after_update: bool = Field(
+        False, description="a pending zero reset (reset 'zero' one tick late) clears the updated "
+                           "membrane, input included, in every model (snnTorch RLeaky: mem ← base − "
+                           "reset·base), not the membrane before the update (Leaky); models with a "
+                           "synaptic current (Synaptic) clear after the update anyway")
     max_spikes: int = Field(
         1, ge=1, le=MAX_SPIKE_COUNT,
         description="spikes a neuron may emit in one tick: 1 is a binary spike; above 1 the count "

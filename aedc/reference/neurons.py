@@ -46,9 +46,11 @@ def synaptic_current(cell: Cell, x: np.ndarray) -> np.ndarray:
 
 def _clears_before_update(cell: Cell) -> bool:
     """A pending ``zero`` reset clears ``v`` before the update (snnTorch ``Leaky``: the tick's input is
-    kept), except in a model with a synaptic current (snnTorch ``Synaptic``), which clears after it."""
+    kept), except in a model with a synaptic current (snnTorch ``Synaptic``) or under
+    ``zero_after_update`` (snnTorch ``RLeaky``), which clear after it."""
     sem = cell.sem
-    return sem.reset == "zero" and sem.pending_reset and "i_syn" not in cell.state
+    return (sem.reset == "zero" and sem.pending_reset and "i_syn" not in cell.state
+            and not sem.zero_after_update)
 
 
 def _v_start(cell: Cell) -> np.ndarray:
