@@ -65,7 +65,7 @@ def test_lif_slice_terms_by_hand() -> None:
     assert m.weight_tables == 64
     assert m.master_pop_table == 16  # one presynaptic key block, 12 B aligned to 16
     assert m.routing_info == 16
-    assert m.ring_buffer == 2 * 100 * 2 * 4  # 2 slots × 100 neurons × 2 receptor types (±) × 4 B
+    assert m.ring_buffer == 100 * 4  # the tick's synaptic input: one float32 per neuron
     assert m.recording == align(10 * 4 * 4)  # 10 ticks × 4 words of spike bitmap
     assert m.total == sum(v for _, v in m.items())
     assert x.memory.input_buffers == align(2 * 8)  # double-buffered 40-bit bitmap = 2 × 2 words
@@ -168,14 +168,15 @@ def test_slice_golden() -> None:
 GOLDEN = """\
 x[0:150] 80 0
 x[150:300] 80 0
-h[0:67] 45360 1005
-h[67:134] 45360 1005
-h[134:200] 44752 990
-o[0:10] 10768 100"""
-# x[0:150]: routing 16 + targets (3 h slices × 4 → 16) + input bitmap 2 × 20 B → 48.
-# h[0:67] by hand: rows 300 × (12 + 2 × 67) = 43,800, + 2 key blocks × (12 + 14) B array padding
-# → 43,852 → 43,856 aligned; weight table 64; MPT 2 blocks × 12 → 32; state 67 × 4 → 272; 6 uniform
-# params → 32; routing 16; targets (o[0:10]) 16; ring 2 × 67 × 2 × 4 = 1,072.
+h[0:100] 64624 1500
+h[100:200] 64624 1500
+o[0:10] 10704 100"""
+# x[0:150]: routing 16 + targets (2 h slices × 4 → 16) + input bitmap 2 × 20 B → 48.
+# h[0:100] by hand: rows 300 × (12 + 2 × 100) = 63,600, + 2 key blocks × (12 + 14) B array padding
+# → 63,652 → 63,664 aligned; weight table 64; MPT 2 blocks × 12 → 32; state 100 × 4 = 400; 6 uniform
+# params → 32; routing 16; targets (o[0:10]) 16; synaptic input accumulator 100 × 4 = 400 (issue 22:
+# the model used to count sPyNNaker's 2 delay slots × 2 receptor types, 4× what codegen emits, and
+# sliced h into 3 PEs instead of 2).
 
 
 def test_sigma_delta_receivers_count_their_accumulators() -> None:

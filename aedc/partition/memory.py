@@ -288,17 +288,15 @@ def slice_cost(pop: Population, lo: int, hi: int, incoming: Iterable[Incoming], 
     neuron = pop.neuron
     terms: dict[str, int] = {}
     split = set(split_projections)
-    # neuron state: float32 per state variable (+ the last sent value of a sigma-delta neuron)
-    n_state = len(type(neuron).STATE) + (1 if pop.event_rule == "sigma_delta" else 0)
+    # neuron state: float32 per state variable (+ the last sent value of a sigma-delta neuron; an
+    # input's values come from the host already as changes, so it keeps none)
+    n_state = len(type(neuron).STATE) + (1 if pop.event_rule == "sigma_delta" and not pop.is_input else 0)
     terms["neuron_state"] = align(4 * n_state * n)
     terms["neuron_params"] = align(_params_bytes(pop, lo, hi))
     events = 0.0
     max_row = 0
     rows_fmt = False
-    max_latency = 0
-    receptors = 1
     for inc in incoming:
-        max_latency = max(max_latency, inc.proj.latency)
         if inc.proj.name in split:
             continue
         st = inc.stats.range(lo, hi)
@@ -313,8 +311,6 @@ def slice_cost(pop: Population, lo: int, hi: int, incoming: Iterable[Incoming], 
         if inc.fmt.format == "rows" and st.synapses:
             rows_fmt = True
             max_row = max(max_row, st.max_row)
-            if st.mixed_sign:
-                receptors = 2
     # partial sums from synapse PEs: one MPT entry each, one float32 add per post neuron per tick
     terms["master_pop_table"] = terms.get("master_pop_table", 0) + MPT_ENTRY_BYTES * partial_sum_sources
     ports = terms["master_pop_table"] // MPT_ENTRY_BYTES  # one per incoming key block
@@ -324,9 +320,10 @@ def slice_cost(pop: Population, lo: int, hi: int, incoming: Iterable[Incoming], 
     terms["routing_info"] = ROUTING_INFO_BYTES
     terms["targets"] = target_bytes(destinations)
     if not isinstance(neuron, InputModel):
-        # ring buffer: delay slots × neurons × receptor types × float32
-        slots = max(2, next_pow2(max_latency + 1))
-        terms["ring_buffer"] = align(slots * n * receptors * 4)
+        # the tick's synaptic input: one float32 accumulator per neuron (codegen's s<k>_acc). Delays
+        # live in the event histories (``event_history``), not in per-slot ring buffers as in
+        # sPyNNaker, so neither the delay nor the receptor types multiply it.
+        terms["ring_buffer"] = align(4 * n)
     else:
         # host-streamed input, double-buffered: a bitmap (binary) or float32 per neuron (graded)
         per_tick = -(-n // 32) * 4 if pop.event_rule == "binary" else 4 * n
@@ -353,9 +350,7 @@ def synapse_slice_cost(inc: Incoming, lo: int, hi: int, pre_lo: int, pre_hi: int
         terms[key] = align(terms.get(key, 0))
     terms["routing_info"] = ROUTING_INFO_BYTES
     terms["targets"] = target_bytes(1)  # the QPE of its neuron slice
-    slots = max(2, next_pow2(inc.proj.latency + 1))
-    terms["ring_buffer"] = align(slots * n * 4)  # one signed float32 accumulator per slot and neuron
-    terms["input_buffers"] = align(4 * n)  # the partial sums sent each tick
+    terms["ring_buffer"] = align(4 * n)  # the partial sums, one float32 per post neuron, sent each tick
     terms["code"] = code_bytes(["synapse"], [inc.fmt.format], ports)
     return SliceCost(MemoryBreakdown(**terms), inc.pre_rate * st.synapses,
                      st.max_row if inc.fmt.format == "rows" else 0, inc.fmt.format == "rows")
