@@ -25,8 +25,11 @@
  * the CMSDK APB timer 0 (0x40000000) counts the 25 MHz board clock down, so with shift = 10 one
  * instruction is 25.6 counts and the host recovers the exact count by rounding (shift = 0 would give a
  * 40-instruction resolution). Each call is timed by two timer reads; `calib` is the count of an empty
- * pair, subtracted by the host. The body of aedc_send (this runtime's bookkeeping) is excluded; the
- * kernel's call to it is counted. QEMU does not model timing: cycles are estimated on the host.
+ * pair, subtracted by the host, so a call counts the kernel's instructions plus the runtime's call
+ * instruction (tests/test_qemu_replay.py checks this against QEMU's single-step trace). The body of
+ * aedc_send (this runtime's bookkeeping) is excluded between its own two timer reads; the kernel's call
+ * and about ten instructions around those reads are counted, about what the chip runtime's send (three
+ * NoC register writes and a counter) costs. QEMU does not model timing: cycles are estimated on the host.
  */
 #include "aedc_pe.h"
 
