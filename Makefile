@@ -19,8 +19,9 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-# the Arm cross-compiler of 'aedc compile --build' (apt, when missing; tests skip without it, the demo
-# says what it skipped). NO_TOOLCHAIN=1 skips the install.
+# the Arm cross-compiler of 'aedc compile --build' and QEMU's Cortex-M4F board of 'aedc verify --target
+# qemu' (apt, when missing; tests skip without them, the demo says what it skipped). NO_TOOLCHAIN=1 skips
+# the install.
 toolchain:
 	@[ -n "$(NO_TOOLCHAIN)" ] || command -v arm-none-eabi-gcc >/dev/null 2>&1 || { \
 	  echo "installing the Arm cross-compiler (gcc-arm-none-eabi + newlib, about 2.5 GB, apt-get);" \
@@ -28,6 +29,12 @@ toolchain:
 	  SUDO=; [ "$$(id -u)" -ne 0 ] && SUDO=sudo; \
 	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y \
 	  gcc-arm-none-eabi libnewlib-arm-none-eabi || echo "warning: gcc-arm-none-eabi not installed"; }
+	@[ -n "$(NO_TOOLCHAIN)" ] || command -v qemu-system-arm >/dev/null 2>&1 || { \
+	  echo "installing QEMU's Arm system emulator (qemu-system-arm, apt-get) for 'aedc verify --target qemu';" \
+	       "NO_TOOLCHAIN=1 skips it"; \
+	  SUDO=; [ "$$(id -u)" -ne 0 ] && SUDO=sudo; \
+	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y \
+	  qemu-system-arm || echo "warning: qemu-system-arm not installed"; }
 
 test: $(STAMP) lint toolchain
 	$(VENV)/bin/pytest
@@ -59,7 +66,7 @@ CONF_PY := $(CONF_VENV)/bin/python
 CONF_STAMP := $(CONF_VENV)/.installed
 # a CPU build of torch 2.13.0: the local wheel where there is one, else name a CPU wheel here
 CONFORMANCE_TORCH ?= $(firstword $(wildcard /opt/wheels/torch-2.13.0+cpu-cp311-*.whl) torch==2.13.0)
-.PHONY: conformance-data conformance
+.PHONY: conformance-data conformance conformance-export
 
 $(CONF_STAMP): conformance/requirements.txt conformance/requirements-nodeps.txt
 	python3 -m venv $(CONF_VENV)
@@ -72,7 +79,14 @@ $(CONF_STAMP): conformance/requirements.txt conformance/requirements-nodeps.txt
 conformance-data: $(CONF_STAMP)
 	$(CONF_PY) conformance/generate.py
 
-conformance: conformance-data $(STAMP)
+# aedc → frameworks (issue 14 item 4): train Yin-Yang and export it in aedc's environment, load it with
+# snnTorch's / Norse's / Sinabs' NIR importers in the generator's, check aedc against them without torch
+conformance-export: $(CONF_STAMP) $(STAMP)
+	$(PY) conformance/export_yinyang.py
+	$(CONF_PY) conformance/export_frameworks.py
+	$(VENV)/bin/pytest -q tests/test_conformance_export.py
+
+conformance: conformance-data conformance-export $(STAMP)
 	-$(PY) conformance/expected.py
 	$(PY) conformance/readme.py --check
 	$(VENV)/bin/pytest -q tests/test_conformance.py

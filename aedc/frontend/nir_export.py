@@ -14,6 +14,14 @@ graphs that passes have changed:
 * NIR neurons have no bias: a non-zero population bias is moved into one incoming dense/conv projection
   (without delay) as its Affine/Conv bias, or :class:`~aedc.errors.UnsupportedNodeError` says why not.
 
+Options for importers that read NIR differently (``tests/test_conformance_export.py``):
+``dt=<reader's tick>`` writes the graph for a reader stepping at another tick — every time constant
+and delay is scaled by ``dt/graph.semantics.dt`` and ``r``/``w_in`` kept, so ``dt/τ``, ``r·dt/τ`` and
+``w_in·dt/τ_syn`` (all a tick of the Euler update uses) are unchanged (snnTorch 1.0's
+``import_from_nir`` assumes dt = 1e-4 whatever the file); ``li_as_lif=True`` writes LI/CubaLI as
+LIF/CubaLIF with ``v_threshold`` = the largest float32 (the same update, never a spike) for importers
+without LI nodes (snnTorch 1.0, Norse 1.1).
+
 Nesting is not rebuilt: a flattened ``sub.lif`` stays one node called ``sub.lif``, so importing the
 export gives the same population names. Conv/pool padding must be symmetric per axis unless the conv
 kept NIR's ``'same'``/``'valid'`` string.
@@ -31,10 +39,15 @@ from aedc.frontend.nir_ops import block_diagonal, flatten_shape, size
 from aedc.frontend.nir_schema import LINEAR_OP_TYPES
 from aedc.ir.connectivity import Conv1d, Conv2d, Dense, Identity, OneToOne, Pool2d, Shape, Sparse
 from aedc.ir.graph import Graph, Population, Projection
-from aedc.ir.neurons import InputModel, LinearModel
+from aedc.ir.neurons import TIME_CONSTANTS, InputModel, LinearModel
 
 if TYPE_CHECKING:
     import nir
+
+LIF_FOR_LI = {"LI": "LIF", "CubaLI": "CubaLIF"}
+"""``li_as_lif``: the spiking node with the same update as each leaky integrator."""
+NEVER_FIRES = float(np.finfo(np.float32).max)
+"""``li_as_lif``'s threshold: the largest float32 (finite, so aedc's verifier reads the file back)."""
 
 
 def _f32(values: Any, shape: Shape | None = None) -> np.ndarray:
@@ -105,8 +118,11 @@ def _pool_node(conn: Pool2d, where: str) -> nir.NIRNode:
 class _Exporter:
     """One export: nodes and edges are collected in graph order, so the result is deterministic."""
 
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, dt: float | None = None, li_as_lif: bool = False) -> None:
         self.graph = graph
+        self.dt = graph.semantics.dt if dt is None else dt
+        self.time_scale = self.dt / graph.semantics.dt
+        self.li_as_lif = li_as_lif
         self.pops = graph.pop_map()
         self.nodes: dict[str, nir.NIRNode] = {}
         self.edges: list[tuple[str, str]] = []
@@ -120,7 +136,7 @@ class _Exporter:
     def delay_node(self, ticks: int, shape: Shape) -> nir.NIRNode:
         import nir
 
-        return nir.Delay(delay=np.full(shape, ticks * self.graph.semantics.dt, np.float32))
+        return nir.Delay(delay=np.full(shape, ticks * self.dt, np.float32))
 
     # --- populations ------------------------------------------------------------------------------
 
@@ -183,7 +199,15 @@ class _Exporter:
             raise UnsupportedNodeError(f"population '{pop.name}': neuron model '{neuron.model}' has no NIR "
                                        f"1.0 node type", where=pop.name)
         params = {p: _f32(getattr(neuron, p), pop.shape) for p in neuron.PARAMS if p != "bias"}
-        node: nir.NIRNode = getattr(nir, neuron.NIR_TYPE)(**params)
+        if self.time_scale != 1.0:
+            for p in set(params) & set(TIME_CONSTANTS):
+                params[p] = _f32(np.asarray(params[p], np.float64) * self.time_scale)
+        kind = neuron.NIR_TYPE
+        if self.li_as_lif and kind in LIF_FOR_LI:
+            kind = LIF_FOR_LI[kind]
+            params |= {"v_threshold": np.full(pop.shape, NEVER_FIRES, np.float32),
+                       "v_reset": np.zeros(pop.shape, np.float32)}
+        node: nir.NIRNode = getattr(nir, kind)(**params)
         return node
 
     # --- projections ------------------------------------------------------------------------------
@@ -277,16 +301,19 @@ class _Exporter:
         return nir.NIRGraph(nodes=self.nodes, edges=self.edges, type_check=False)
 
 
-def to_nir(graph: Graph) -> nir.NIRGraph:
-    """Export ``graph`` as a ``nir.NIRGraph`` (see the module docstring for what maps to what)."""
-    return _Exporter(graph).run()
+def to_nir(graph: Graph, *, dt: float | None = None, li_as_lif: bool = False) -> nir.NIRGraph:
+    """Export ``graph`` as a ``nir.NIRGraph`` (see the module docstring for what maps to what, and for
+    ``dt`` — the reader's tick, default the graph's — and ``li_as_lif``)."""
+    if dt is not None and not (np.isfinite(dt) and dt > 0):
+        raise UnsupportedNodeError(f"to_nir: dt must be a positive number of seconds, got {dt!r}")
+    return _Exporter(graph, dt, li_as_lif).run()
 
 
-def write_nir(graph: Graph, path: str | Path) -> None:
-    """Export ``graph`` and write it as a ``.nir`` (HDF5) file with ``nir.write``."""
+def write_nir(graph: Graph, path: str | Path, *, dt: float | None = None, li_as_lif: bool = False) -> None:
+    """Export ``graph`` (:func:`to_nir` options) and write it as a ``.nir`` (HDF5) file with ``nir.write``."""
     import nir
 
-    model = to_nir(graph)
+    model = to_nir(graph, dt=dt, li_as_lif=li_as_lif)
     for name in model.nodes:
         if "/" in name or name in (".", ""):
             raise UnsupportedNodeError(f"node name {name!r} cannot be an HDF5 group name ('/' separates "
