@@ -78,9 +78,13 @@ def elf_sections(path: Path) -> dict[str, int]:
     return out
 
 
-def _compile(pe_dir: Path, cc: str) -> Path:
+EVENT_CROSS_SOURCES: tuple[str, ...] = ("kernel.c", "../common/event_chip_runtime.c")
+"""A tree emitted with the event schedule (manifest ``"event"``) links the event runtime instead."""
+
+
+def _compile(pe_dir: Path, cc: str, sources: tuple[str, ...] = CROSS_SOURCES) -> Path:
     elf = pe_dir / PE_ELF
-    cmd = [cc, *CROSS_CFLAGS, *CROSS_INCLUDES, *CROSS_LDFLAGS, "-o", PE_ELF, *CROSS_SOURCES, *CROSS_LIBS]
+    cmd = [cc, *CROSS_CFLAGS, *CROSS_INCLUDES, *CROSS_LDFLAGS, "-o", PE_ELF, *sources, *CROSS_LIBS]
     proc = subprocess.run(cmd, cwd=pe_dir, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise CodegenError(f"cross-compiling PE {pe_dir.name} failed:\n{proc.stderr[-4000:]}",
@@ -107,7 +111,8 @@ def cross_build(c_dir: str | Path, machine: Machine | None = None, *, jobs: int 
     wanted = set(pes) if pes is not None else None
     todo: list[dict[str, Any]] = [pe for pe in manifest["pes"] if wanted is None or pe["pe"] in wanted]
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(_compile, root / pe["dir"], cc): i for i, pe in enumerate(todo)}
+        runtime = EVENT_CROSS_SOURCES if "event" in manifest else CROSS_SOURCES
+        futures = {pool.submit(_compile, root / pe["dir"], cc, runtime): i for i, pe in enumerate(todo)}
         for done, fut in enumerate(as_completed(futures), 1):
             fut.result()  # a failed PE raises here, at once
             if progress is not None:

@@ -36,8 +36,9 @@ POLICY_CODES = {"arrival": 0, "momentum": 1, "random": 2}
 
 @dataclass(frozen=True)
 class EventHostTrace(Trace):
-    """A host run under the event schedule: the :class:`Trace` arrays, ``microsteps`` (spiking
-    non-input population → ``(T, *shape)`` micro-step of each spike, -1 where none),
+    """A host run under the event schedule: the :class:`Trace` arrays, ``microsteps`` (non-input
+    population → ``(T, *shape)`` micro-step of each spike, -1 where none; a graded population's
+    events carry the step's last micro-step),
     ``overflow_per_step`` and ``microsteps_per_step`` (``(T,)`` each), as the emulator reports them."""
 
     microsteps: dict[str, np.ndarray] = field(default_factory=dict)
@@ -122,9 +123,13 @@ def _with_microsteps(manifest: dict[str, Any], trace: Trace, mic: np.ndarray, T:
         name, lo, hi = where[o]
         fired[name][:, lo:hi] = mic[:, off:off + hi - lo]
         off += hi - lo
-    spiking = manifest["event"]["spiking"]
+    hidden = [n for n in pops if n not in manifest["inputs"]["populations"]]
+    last = mic[:, 0].astype(np.int64)[:, None] - 1
+    for n in hidden:  # a graded population's events carry the step's last micro-step (as the emulator's)
+        if n not in manifest["event"]["spiking"]:
+            fired[n] = np.where(trace.events[n].reshape(T, -1) != 0, last, -1)
     return EventHostTrace(outputs=trace.outputs, events=trace.events, state=trace.state,
-                          microsteps={n: fired[n].reshape((T, *pops[n]["shape"])) for n in spiking},
+                          microsteps={n: fired[n].reshape((T, *pops[n]["shape"])) for n in hidden},
                           overflow_per_step=mic[:, 1].astype(np.int64),
                           microsteps_per_step=mic[:, 0].astype(np.int64))
 

@@ -8,7 +8,9 @@ compiles the graph with the default pipeline (slice → place → route → C), 
 * the generated C built for the host (:func:`aedc.codegen.host.run_host`), one process per sample,
 
 under each given schedule (sync: the reference's layer order; async: the emulator's PE clocks and NoC
-latencies, which the host runtime replays). Per schedule it reports accuracy and events per inference of
+latencies, which the host runtime replays; event: the event-driven schedule, which the C's event
+runtime executes itself — its tree, :func:`aedc.codegen.event_emit.emit_event_program`, is written
+beside the tick one as ``c_event/`` and cross-compiled too). Per schedule it reports accuracy and events per inference of
 both paths and whether every sample's traces were bit-identical (events of every population and the
 readout's state) — the claim "the C does what the emulator did" checked on the whole test set.
 """
@@ -25,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from aedc.codegen.build import cross_build, cross_compiler
+from aedc.codegen.event_host import event_sources
 from aedc.codegen.host import run_host
 from aedc.codegen.model import Sources
 from aedc.emulator import Emulator, PlacedProgram, Schedule
@@ -118,6 +121,13 @@ def deploy_check(graph: Graph, x: np.ndarray, y: np.ndarray, schedules: Mapping[
         c_dir = root / "c"
         state.sources.write(c_dir)
         sizes = cross_build(c_dir) if cross_compiler() is not None else []
+        host_sources = {"sync": state.sources, "async": state.sources}
+        if any(sched.mode == "event" for sched in schedules.values()):
+            # the event schedule's tree (aedc.codegen.event_emit) beside the tick one, also cross-built
+            host_sources["event"] = event_sources(state)[0]
+            host_sources["event"].write(root / "c_event")
+            if cross_compiler() is not None:
+                sizes += cross_build(root / "c_event")
         paths: dict[str, PathScore] = {}
         identical: dict[str, bool] = {}
         for name, sched in schedules.items():
@@ -139,8 +149,9 @@ def deploy_check(graph: Graph, x: np.ndarray, y: np.ndarray, schedules: Mapping[
             same = True
             for i in _progress(len(x), f"host C {name}", progress):
                 # the sources in memory (not the tree re-read from disk per sample), built once in c/.host
-                tr = run_host(state.sources, {inp: x[i]}, work_dir=c_dir / ".host",
-                              schedule=sched if sched.mode == "async" else None, program=prog)
+                tr = run_host(host_sources[sched.mode], {inp: x[i]},
+                              work_dir=(root / "c_event" if sched.mode == "event" else c_dir) / ".host",
+                              schedule=sched if sched.mode in ("async", "event") else None, program=prog)
                 hv = tr.state[out]["v"].reshape(1, x.shape[1], -1)
                 hev = tr.events[out].reshape(hv.shape)
                 host_pred[i] = int(_logits(hv, hev, readout).argmax(axis=1)[0])
