@@ -10,9 +10,10 @@ compiles the graph with the default pipeline (slice → place → route → C), 
 under each given schedule (sync: the reference's layer order; async: the emulator's PE clocks and NoC
 latencies, which the host runtime replays; event: the event-driven schedule, which the C's event
 runtime executes itself — its tree, :func:`aedc.codegen.event_emit.emit_event_program`, is written
-beside the tick one as ``c_event/`` and cross-compiled too). Per schedule it reports accuracy and events per inference of
-both paths and whether every sample's traces were bit-identical (events of every population and the
-readout's state) — the claim "the C does what the emulator did" checked on the whole test set.
+beside the tick one as ``c_event/`` and cross-compiled too). Per schedule it reports accuracy and
+events per inference of both paths and whether every sample's traces were bit-identical (events of
+every population and the readout's state) — the claim "the C does what the emulator did" checked on
+the whole test set.
 """
 
 from __future__ import annotations
