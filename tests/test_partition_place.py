@@ -228,8 +228,9 @@ def test_placement_quality_reads_right_for_every_solver_outcome() -> None:
     problem = PlacementProblem(slice_graph(big.build(), SPINNAKER2, SliceOptions(formats="rows")))
     greedy = place(problem, SPINNAKER2, solver="greedy")
     assert greedy.baseline_objective > 0
+    assert 0 < greedy.bound < greedy.objective  # the combinatorial bound (aedc.partition.bound)
     assert quality(greedy) == (f"objective {greedy.objective:,} (greedy {greedy.baseline_objective:,}, "
-                               f"0.0% less; no lower bound (heuristic search))")
+                               f"0.0% less; lower bound {greedy.bound:,}, gap {100 * greedy.gap:.1f}%)")
     flat = place(problem, SPINNAKER2, solver="cpsat", mode="flat", time_limit_s=1.0)
     text = quality(flat)
     assert ("proved optimal" in text) == (flat.status == "OPTIMAL")
@@ -242,3 +243,67 @@ def test_placement_quality_reads_right_for_every_solver_outcome() -> None:
     alone = place(PlacementProblem(slice_graph(net.build(), SPINNAKER2)), SPINNAKER2, solver="greedy")
     assert "no inter-PE traffic to reduce" in quality(alone)
     assert "% less" not in quality(alone)
+
+
+# ---- the combinatorial lower bound (aedc.partition.bound) ----------------------------------------------
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.filter_too_much])
+@given(graphs(max_pops=3, max_size=8, recurrent=True), st.sampled_from([1.2, 1.6, 2.5]))
+def test_lower_bound_never_exceeds_the_brute_force_optimum(graph: Graph, share: float) -> None:
+    """The bound holds for every placement, so it is ≤ the optimum; it is what every placer reports as
+    ``bound`` when the solver proves none (and greedy reaching it is OPTIMAL)."""
+    from aedc.partition.bound import lower_bound
+
+    problem, machine = _tiny_problem(graph, share=share)
+    assume(2 <= problem.n <= 5)
+    assume(problem.slicing.edges)
+    optimum = brute_force(problem, machine)
+    lb = lower_bound(problem, machine)
+    assert 0 <= lb <= optimum
+    g = place(problem, machine, solver="greedy")
+    assert g.bound == min(lb, g.objective)
+    assert (g.status == "OPTIMAL") == (g.objective <= lb)
+
+
+def test_lower_bound_by_hand_and_across_chips() -> None:
+    """Four 1-neuron LIF slices in a chain a → b → c → d, each filling a PE, on a 1 × 4 row of QPEs of
+    one PE: every edge must cross at least one QPE hop. Per slice the neighbours fill the shells at
+    cost 1 (two QPEs) first: b and c have both at cost 1, a and d their one — ½ (1 + 2 + 2 + 1) · w = 3w,
+    the optimum (the chain laid out in a row). On three chips of one QPE each, every hop is a chip hop
+    (16 + 0): the bound is 16 times as large."""
+    from aedc.partition.bound import lower_bound, shell_capacity
+
+    net = Network("chain")
+    net.input("x", 1)
+    for name in "abcd":
+        net.population(name, 1, "lif", tau=0.02)
+    net.one_to_one("x", "a")
+    for pre, post in ("ab", "bc", "cd"):
+        net.one_to_one(pre, post)
+    net.output("y", "d")
+    sl = slice_graph(net.build(), SPINNAKER2, SliceOptions(max_neurons=1, record_ticks=0))
+    hidden = [i for i, s in enumerate(sl.slices) if s.population != "x"]
+    assert len({sl.slices[i].memory.total for i in hidden}) == 1  # four equal slices, each a full PE
+    biggest = max(sl.slices[i].memory.total for i in hidden)
+    row = Machine.tiny((5, 1), pes_per_qpe=1, dynamic_region_bytes=FIXED_PE_BYTES + biggest)
+    problem = PlacementProblem(sl)
+    w = {(e.src, e.dst): edge_weight(e) for e in sl.edges}
+    chain_w = [w[hidden[k], hidden[k + 1]] for k in range(3)]
+    assert len(set(chain_w)) == 1
+    np.testing.assert_array_equal(shell_capacity(row, 16, 3), [1, 3, 5, 5])
+    x_w = w[next(i for i, s in enumerate(sl.slices) if s.population == "x"), hidden[0]]
+    assert x_w == chain_w[0]
+    # x (48 B) cannot share a's full PE: from a's side x is at cost ≥ 1 (w); from x's side a fills the
+    # 176 B left in x's QPE at cost 0 and its last 48 B at cost 1 (w · 48/224); halved, rounded up
+    exact = (3 * chain_w[0] * 2 + x_w + x_w * 48 / 224) / 2
+    lb = lower_bound(problem, row)
+    assert lb == np.ceil(exact)
+    p = place(problem, row, solver="cpsat", mode="flat", time_limit_s=5.0)
+    assert p.objective == 4 * chain_w[0]  # x, a, b, c, d in a row: four one-hop edges
+    assert lb <= p.objective
+    # five chips of one single-PE QPE each (a ring): every edge between chips costs 16 per chip hop
+    ring = Machine.tiny((1, 1), pes_per_qpe=1, chips=(5, 1), dynamic_region_bytes=FIXED_PE_BYTES + biggest)
+    np.testing.assert_array_equal(shell_capacity(ring, 16, 33)[[0, 15, 16, 31, 32]], [1, 1, 3, 3, 5])
+    assert lower_bound(problem, ring) == np.ceil(16 * exact)

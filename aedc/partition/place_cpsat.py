@@ -14,8 +14,12 @@ position in their population, so slice *j* of each layer sits near slice *j* of 
 costs less and uses no more PEs; then a large-neighbourhood search re-places, exactly with CP-SAT, the
 slices inside every 2 × 2 window of QPEs of a chip while all other slices stay fixed (their traffic to
 the window is a linear cost per candidate PE), sweeping the windows in a fixed order for ``rounds``
-sweeps or until the solves have used ``time_limit_s`` deterministic seconds. The reported bound is
-then 0 (no global bound; status ``HEURISTIC``).
+sweeps or until the solves have used ``time_limit_s`` deterministic seconds (status ``HEURISTIC``).
+
+Bound: in both modes :func:`aedc.partition.bound.lower_bound` (a combinatorial bound valid for every
+placement); in flat mode it is also a constraint of the model (the search ends once a solution reaches
+it) and the reported bound is the larger of it and CP-SAT's own. A placement whose objective reaches
+the bound is reported ``OPTIMAL`` whichever mode found it.
 
 Determinism: CP-SAT runs with ``random_seed = seed``, ``num_workers = workers`` and, for more than one
 worker, ``interleave_search`` (deterministic interleaving); the limits are *deterministic* times
@@ -34,6 +38,7 @@ from typing import Any
 
 from aedc.errors import PlacementError
 from aedc.machine import Machine, PEAddress
+from aedc.partition.bound import lower_bound
 from aedc.partition.model import Placement
 from aedc.partition.objective import edge_weight, hop_cost, objective
 from aedc.partition.place import Capacity, PlacementProblem, build_placement
@@ -97,8 +102,10 @@ def solve_interruptible(solver: Any, model: Any) -> Any:
 
 def _solve(problem: PlacementProblem, machine: Machine, ids: list[int], pes: Sequence[PEAddress],
            hint: dict[int, PEAddress], *, time_limit_s: float, workers: int, seed: int,
-           window: int | None, log: bool = False) -> tuple[dict[int, PEAddress], str, int]:
-    """Place slices ``ids`` on ``pes``; returns (assignment, status name, bound)."""
+           window: int | None, log: bool = False, lower: int = 0) -> tuple[dict[int, PEAddress], str, int]:
+    """Place slices ``ids`` on ``pes``; returns (assignment, status name, bound). ``lower`` is a valid
+    lower bound on the objective (:func:`aedc.partition.bound.lower_bound`), added as a constraint: the
+    search stops as soon as a solution reaches it."""
     from ortools.sat.python import cp_model
 
     t0 = time.perf_counter()
@@ -166,6 +173,8 @@ def _solve(problem: PlacementProblem, machine: Machine, ids: list[int], pes: Seq
                     m.add(z >= y[i, c1] + y[j, c2] - 1)
                     zs[i, j, c1, c2] = z
                     terms.append(w * problem.chip_weight * machine.chip_hops(c1, c2) * z)
+    if lower > 0:
+        m.add(sum(terms) >= lower)
     m.minimize(sum(terms))
     # a complete hint (every variable), so the first solution is the greedy placement itself
     index = {p: k for k, p in enumerate(pes)}
@@ -343,10 +352,11 @@ def place(problem: PlacementProblem, machine: Machine, *, seed: int = 0, time_li
     if mode == "auto":
         mode = "flat" if n <= flat_limit and len(machine.chips) <= 4 else "hierarchical"
     hint = dict(enumerate(greedy))
+    lower = min(lower_bound(problem, machine), baseline)
     if mode == "flat":
         got, status, bound = _solve(problem, machine, list(range(n)), machine.pes(), hint,
                                     time_limit_s=time_limit_s, workers=workers, seed=seed, window=None,
-                                    log=log)
+                                    log=log, lower=lower)
         assignment = [got[i] for i in range(n)]
         solver = "cpsat"
     else:
@@ -356,6 +366,9 @@ def place(problem: PlacementProblem, machine: Machine, *, seed: int = 0, time_li
         status, bound, solver = "HEURISTIC", 0, "cpsat-hierarchical"
     obj = objective(machine, problem.slicing.edges, assignment, problem.chip_weight)
     if obj > baseline:  # the hint was not kept (time limit before a first solution): keep the baseline
-        assignment, status = list(greedy), "HEURISTIC"
+        assignment, status, obj = list(greedy), "HEURISTIC", baseline
+    bound = max(bound, lower)
+    if obj <= bound:  # the combinatorial bound proves what the solver could not
+        status, bound = "OPTIMAL", obj
     return build_placement(problem, machine, assignment, solver=solver, status=status, bound=bound,
                            baseline_objective=baseline, seed=seed)

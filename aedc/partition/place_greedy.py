@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aedc.machine import Machine, PEAddress
+from aedc.partition.bound import lower_bound
 from aedc.partition.model import Placement
 from aedc.partition.objective import objective
 from aedc.partition.place import Capacity, PlacementProblem, build_placement, check_slices_fit, too_big
@@ -42,5 +43,7 @@ def place(problem: PlacementProblem, machine: Machine, *, seed: int = 0, **_: An
     """Greedy graph-order placement (deterministic; ``seed`` is recorded only)."""
     assignment = greedy_assignment(problem, machine)
     obj = objective(machine, problem.slicing.edges, assignment, problem.chip_weight)
-    return build_placement(problem, machine, assignment, solver="greedy", status="HEURISTIC", bound=0,
+    bound = min(lower_bound(problem, machine), obj)
+    return build_placement(problem, machine, assignment, solver="greedy",
+                           status="OPTIMAL" if obj <= bound else "HEURISTIC", bound=bound,
                            baseline_objective=obj, seed=seed)

@@ -11,8 +11,9 @@ from aedc.partition.model import MemoryBreakdown, PEUsage, Placement
 
 
 def quality(p: Placement) -> str:
-    """The placement's objective against the greedy baseline and, where the solver proved one, its
-    lower bound — worded so that a heuristic result (no bound) or an empty objective reads right."""
+    """The placement's objective against the greedy baseline and its lower bound (the solver's or the
+    combinatorial one of :mod:`aedc.partition.bound`) — worded so that a result without a bound or
+    an empty objective reads right."""
     base = p.baseline_objective
     if base > 0:
         vs = f"greedy {base:,}, {100 * (1 - p.objective / base):.1f}% less"
