@@ -22,6 +22,7 @@ from aedc.emulator import Emulator
 from aedc.errors import AedcError, VerifyError
 from aedc.frontend import from_nir
 from aedc.frontend.builder import Network
+from aedc.ir.discretise import neuron_constants
 from aedc.ir.graph import Graph
 from aedc.ir.options import Semantics, profile
 from aedc.ir.verify import verify
@@ -207,3 +208,38 @@ def test_sinabs_multispike_golden_case_through_host_c_and_the_memory_model(tmp_p
     for s in sizes:
         assert s.code <= predicted[s.pe]["code"], s
         assert s.dynamic <= predicted[s.pe]["total"], s
+
+
+def test_rockpool_profile_reads_the_exported_r_as_rockpool_computes() -> None:
+    """Profile rockpool (dt = 1e-3) with max_spikes = 2^16. Rockpool's LIFTorch exports as
+    CubaLIF(τs, τm, r = τm·e^(−dt/τm)/dt, no w_in) and computes i ← β(i + x); v ← αv + i;
+    k = (v ≥ θ)·⌊v/θ⌋ spikes (up to 2^16); v ← v − k·θ (α, β the exact decays). The loop below is that
+    update by hand; nir-euler reads the same file as a weaker drive."""
+    dt, tau_syn, tau_mem, theta = 1e-3, 5e-3, 1e-2, 1.0
+    r = F32(tau_mem * np.exp(-dt / tau_mem) / dt)  # what the exporter writes (float32 of torch)
+    node = nir.CubaLIF(tau_syn=a(tau_syn), tau_mem=a(tau_mem), r=np.array([r], F32), v_leak=a(0.0),
+                       v_threshold=a(theta))
+    graph = nir.NIRGraph(nodes={"x": nir.Input(input_type=np.array([1])), "n": node,
+                                "y": nir.Output(output_type=np.array([1]))},
+                         edges=[("x", "n"), ("n", "y")], type_check=False)
+    x = [3.0, 0.0, 0.0, 0.5, 2.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+    alpha, beta = np.exp(-dt / tau_mem), np.exp(-dt / tau_syn)
+    i = v = 0.0
+    spikes, vs = [], []
+    for xi in x:
+        i = beta * (i + xi)
+        v = alpha * v + i
+        k = float(np.floor(v / theta)) if v >= theta else 0.0
+        v -= k * theta
+        spikes.append(k)
+        vs.append(v)
+    assert max(spikes) >= 2  # several spikes in one step, as Rockpool's default allows
+    g = from_nir(graph, profile=profile("rockpool", max_spikes=2**16))  # Rockpool's default
+    tr = simulate(g, {"x": np.asarray(x, F32).reshape(-1, 1)})
+    assert tr.events["n"].ravel().tolist() == spikes
+    # float32 (aedc: β·i + β·x) against this float64 loop (β·(i + x)): a few ulp per step
+    np.testing.assert_allclose(tr.state["n"]["v"].ravel(), vs, atol=5e-6)
+    assert float(neuron_constants(g.population("n").neuron, g.semantics)["gain"][0]) == pytest.approx(1.0,
+                                                                                                     abs=2e-7)
+    euler = simulate(from_nir(graph, profile="nir-euler", dt=dt), {"x": np.asarray(x, F32).reshape(-1, 1)})
+    assert euler.events["n"].sum() < sum(spikes)

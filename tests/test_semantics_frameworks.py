@@ -302,6 +302,8 @@ OPTION_CASES: list[dict[str, object]] = [
     {"reset": "zero", "reset_next_tick": True, "zero_after_update": True},
     {"reset": "subtract", "max_spikes": 3}, {"reset": "subtract", "max_spikes": 2**24, "v_min": -0.3},
     {"reset": "zero", "max_spikes": 2**16, "threshold_cmp": ">="}, {"reset": "subtract", "v_min": -0.2},
+    {"reset": "subtract", "discretisation": "exact", "threshold_cmp": ">=", "gain_reading": "rockpool",
+     "max_spikes": 2**16},
 ]
 """Semantics options (on top of current_first, dt = 1e-3) run through every backend."""
 

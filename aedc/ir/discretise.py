@@ -16,6 +16,10 @@ Update forms (all float32, evaluated left to right, no fused multiply-add):
 * unscaled input (a model in ``Semantics.unscaled_input``: Sinabs' ExpLeak and IAF, Norse's LIFCell and
   IAFCell): the input is added as it comes, ``gain = r`` (LIF, ALIF, LI, IF, I) or ``syn_gain = w_in``
   (CubaLIF, CubaLI); decays and leaks are unchanged.
+* the ``rockpool`` reading (``Semantics.gain_reading``; Rockpool's exporter writes ``r = τ·e^(−dt/τ)/dt``
+  and no ``w_in`` for its LIFTorch/LIFNeuronTorch/ExpSynTorch): the membrane takes the input after the
+  decay with unit gain, ``gain = r·dt/(τ·decay)`` (LIF; CubaLIF from its current), ``LI`` (ExpSynTorch)
+  and the synaptic current before it, ``gain = r·dt/τ``, ``syn_gain = w_in·syn_decay``.
 * threshold adaptation (ALIF): ``a' = adapt_decay·a + z`` with Euler ``adapt_decay = 1 - dt/τ_adapt``,
   exact ``adapt_decay = e^(-dt/τ_adapt)``.
 
@@ -25,6 +29,7 @@ Which constants a model has is :data:`NEURON_CONSTANTS`, one entry per model nam
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 import numpy as np
 
@@ -32,9 +37,12 @@ from aedc.errors import VerifyError
 from aedc.ir.neurons import Neuron, NeuronModel
 from aedc.ir.options import Semantics
 
-ConstantTerm = Callable[[NeuronModel, float, bool, bool], dict[str, np.ndarray]]
-"""One group of a model's constants: ``(neuron, dt, exact, unscaled) → {name: float64 array}``
-(``unscaled``: the model is in ``Semantics.unscaled_input``)."""
+GainMode = Literal["scaled", "unscaled", "rockpool"]
+"""How a model's input gain is read: ``scaled`` (NIR: ``r·dt/τ`` or ``r·(1 − decay)``), ``unscaled`` (the
+model is in ``Semantics.unscaled_input``: ``r``) or ``rockpool`` (``Semantics.gain_reading``)."""
+
+ConstantTerm = Callable[[NeuronModel, float, bool, GainMode], dict[str, np.ndarray]]
+"""One group of a model's constants: ``(neuron, dt, exact, gain mode) → {name: float64 array}``."""
 
 
 def _f64(neuron: NeuronModel, param: str) -> np.ndarray:
@@ -51,38 +59,49 @@ def _leaky(tau: np.ndarray, dt: float, exact: bool) -> tuple[np.ndarray, np.ndar
     return 1.0 - a, a
 
 
-def leaky_membrane(tau: str, *, takes_input: bool = True) -> ConstantTerm:
+def leaky_membrane(tau: str, *, takes_input: bool = True, input_before_decay: bool = False) -> ConstantTerm:
     """``decay``, ``gain`` (from ``r``) and ``leak`` (from ``v_leak``) of a membrane with time constant
     parameter ``tau``. ``takes_input=False``: the membrane is driven by a synaptic current, not by the
-    model's input, so ``unscaled_input`` leaves its gain alone (it applies to ``syn_gain``)."""
-    def term(neuron: NeuronModel, dt: float, exact: bool, unscaled: bool) -> dict[str, np.ndarray]:
+    model's input, so ``unscaled_input`` leaves its gain alone (it applies to ``syn_gain``).
+    ``input_before_decay``: under the ``rockpool`` reading the input joins before the decay
+    (Rockpool's ExpSynTorch, NIR ``LI``: ``v ← e^(−dt/τ)(v + x)``)."""
+    def term(neuron: NeuronModel, dt: float, exact: bool, mode: GainMode) -> dict[str, np.ndarray]:
         decay, one_minus = _leaky(_f64(neuron, tau), dt, exact)
         r = _f64(neuron, "r")
-        return {"decay": decay, "gain": r if unscaled and takes_input else r * one_minus,
-                "leak": _f64(neuron, "v_leak") * one_minus}
+        if mode == "unscaled" and takes_input:
+            gain = r
+        elif mode == "rockpool":
+            # Rockpool's exporter writes r = τ·e^(−dt/τ)/dt for a unit gain after the decay
+            unit = r * dt / (_f64(neuron, tau) * decay)
+            gain = unit * decay if input_before_decay else unit
+        else:
+            gain = r * one_minus
+        return {"decay": decay, "gain": gain, "leak": _f64(neuron, "v_leak") * one_minus}
     return term
 
 
 def synaptic_current(tau: str) -> ConstantTerm:
-    """``syn_decay`` and ``syn_gain`` (from ``w_in``) of a synaptic current with time constant ``tau``."""
-    def term(neuron: NeuronModel, dt: float, exact: bool, unscaled: bool) -> dict[str, np.ndarray]:
+    """``syn_decay`` and ``syn_gain`` (from ``w_in``) of a synaptic current with time constant ``tau``
+    (``rockpool``: the input joins before the decay, ``i ← e^(−dt/τ)(i + x)``: ``syn_gain = w_in·decay``)."""
+    def term(neuron: NeuronModel, dt: float, exact: bool, mode: GainMode) -> dict[str, np.ndarray]:
         decay, one_minus = _leaky(_f64(neuron, tau), dt, exact)
         w_in = _f64(neuron, "w_in")
-        return {"syn_decay": decay, "syn_gain": w_in if unscaled else w_in * one_minus}
+        gain = {"unscaled": w_in, "rockpool": w_in * decay}.get(mode, w_in * one_minus)
+        return {"syn_decay": decay, "syn_gain": gain}
     return term
 
 
 def integrator() -> ConstantTerm:
     """``gain = r·dt`` of a leak-free integrator (``r`` when unscaled)."""
-    def term(neuron: NeuronModel, dt: float, exact: bool, unscaled: bool) -> dict[str, np.ndarray]:
+    def term(neuron: NeuronModel, dt: float, exact: bool, mode: GainMode) -> dict[str, np.ndarray]:
         r = _f64(neuron, "r")
-        return {"gain": r if unscaled else r * dt}
+        return {"gain": r if mode == "unscaled" else r * dt}
     return term
 
 
 def adaptation(tau: str) -> ConstantTerm:
     """``adapt_decay`` of a threshold adaptation variable with time constant parameter ``tau``."""
-    def term(neuron: NeuronModel, dt: float, exact: bool, unscaled: bool) -> dict[str, np.ndarray]:
+    def term(neuron: NeuronModel, dt: float, exact: bool, mode: GainMode) -> dict[str, np.ndarray]:
         return {"adapt_decay": _leaky(_f64(neuron, tau), dt, exact)[0]}
     return term
 
@@ -93,7 +112,7 @@ NEURON_CONSTANTS: dict[str, tuple[ConstantTerm, ...]] = {
     "relu": (),
     "threshold": (),
     "lif": (leaky_membrane("tau"),),
-    "li": (leaky_membrane("tau"),),
+    "li": (leaky_membrane("tau", input_before_decay=True),),
     "alif": (leaky_membrane("tau"), adaptation("tau_adapt")),
     "cuba_lif": (synaptic_current("tau_syn"), leaky_membrane("tau_mem", takes_input=False)),
     "cuba_li": (synaptic_current("tau_syn"), leaky_membrane("tau_mem", takes_input=False)),
@@ -115,8 +134,9 @@ def neuron_constants(neuron: Neuron, sem: Semantics) -> dict[str, np.ndarray]:
                           f"aedc.ir.discretise.NEURON_CONSTANTS; add one (an empty tuple if it has "
                           f"no constants)")
     exact = sem.discretisation == "exact"
-    unscaled = neuron.model in sem.unscaled_input
+    mode: GainMode = ("unscaled" if neuron.model in sem.unscaled_input
+                      else "rockpool" if sem.gain_reading == "rockpool" else "scaled")
     out: dict[str, np.ndarray] = {}
     for term in terms:
-        out.update(term(neuron, sem.dt, exact, unscaled))
+        out.update(term(neuron, sem.dt, exact, mode))
     return {k: np.asarray(v, np.float32) for k, v in out.items()}

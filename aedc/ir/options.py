@@ -28,6 +28,14 @@ chosen from a named *profile* at import time and recorded in the IR:
     ``IAFCell`` (``IF``) is ``v ← v + x``. (Norse's NIR export writes ``dt·τ`` as ``τ``: the importer
     warns when a file looks like that.)
 
+``rockpool``
+    Rockpool's torch modules at their default ``dt = 1e-3``: ``LIFTorch`` (NIR ``CubaLIF``:
+    ``i ← e^(−dt/τs)(i + x); v ← e^(−dt/τm)v + i``), ``LIFNeuronTorch`` (``LIF``: ``v ← e^(−dt/τ)v + x``),
+    ``ExpSynTorch`` (``LI``: ``v ← e^(−dt/τ)(v + x)``), read through the ``r`` its exporter writes
+    (``gain_reading``); spike on ``v ≥ θ``, subtract reset in the same tick. Like the sinabs preset it
+    emits one spike per tick (``max_spikes_per_dt=1``); Rockpool's default ``⌊v/θ⌋`` spikes up to
+    ``max_spikes_per_dt = 2^16`` is ``max_spikes=2**16``. A LIFTorch bias is not exported.
+
 Options beyond the profiles: ``reset="zero"`` is snnTorch's ``reset_mechanism="zero"`` — with the reset
 one tick late, ``Leaky`` clears the membrane *before* the next update, so that tick's input is kept
 (``v ← β·(1 − z)·v + x``); ``Synaptic`` (a model with a synaptic current: CubaLIF) clears the updated
@@ -59,7 +67,8 @@ from aedc.ir.base import IRModel
 Discretisation = Literal["euler", "exact"]
 ResetMode = Literal["to_v_reset", "subtract", "zero", "none"]
 ThresholdCmp = Literal[">", ">="]
-ProfileName = Literal["nir-euler", "snntorch", "sinabs", "norse", "custom"]
+ProfileName = Literal["nir-euler", "snntorch", "sinabs", "norse", "rockpool", "custom"]
+GainReading = Literal["nir", "rockpool"]
 
 MAX_SPIKE_COUNT = 2**24
 """Largest ``Semantics.max_spikes``: every count up to it is an exact float32 integer (Sinabs'
@@ -99,6 +108,11 @@ class Semantics(IRModel):
                            "membrane, input included, in every model (snnTorch RLeaky: mem ← base − "
                            "reset·base), not the membrane before the update (Leaky); models with a "
                            "synaptic current (Synaptic) clear after the update anyway")
+    gain_reading: GainReading = Field(
+        "nir", description="how input gains are read from r and w_in: 'nir' (r·dt/τ, r·(1 − decay), or "
+                           "unscaled_input); 'rockpool': Rockpool's exporter writes r = τ·e^(−dt/τ)/dt "
+                           "and no w_in for a unit gain, the membrane takes the input after its decay "
+                           "(gain = r·dt/(τ·decay)), LI and the synaptic current before it")
     max_spikes: int = Field(
         1, ge=1, le=MAX_SPIKE_COUNT,
         description="spikes a neuron may emit in one tick: 1 is a binary spike; above 1 the count "
@@ -155,6 +169,8 @@ PROFILES: dict[str, Semantics] = {
     "sinabs": Semantics(profile="sinabs", dt=1.0, discretisation="exact", reset="subtract",
                         threshold_cmp=">=", unscaled_input=("if", "integrator", "li")),
     "norse": Semantics(profile="norse", dt=1e-3, current_first=True, unscaled_input=("cuba_lif", "if")),
+    "rockpool": Semantics(profile="rockpool", dt=1e-3, discretisation="exact", reset="subtract",
+                          threshold_cmp=">=", current_first=True, gain_reading="rockpool"),
 }
 
 
