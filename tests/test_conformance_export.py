@@ -110,3 +110,33 @@ def test_aedcs_default_reading_is_not_the_importers(aedc_data: dict[str, np.ndar
     got = _run(graph, aedc_data["input"][:4])
     differ = int(np.sum(got["spikes/h1"] != fw["spikes/h1"][:4]))
     assert differ > 100, differ
+
+
+def test_export_for_another_tick_and_without_li_changes_no_tick() -> None:
+    """``to_nir(g, dt=1e-4, li_as_lif=True)`` read back at 1e-4 (the recorded semantics, profile auto)
+    computes the ticks of ``g`` at 1e-3: τ scaled by 0.1, r and w_in kept, the CubaLI readout a CubaLIF
+    that never fires. Not bit for bit: ``dt/τ`` is recomputed from the rescaled float32 τ, so a decay
+    constant may move by an ulp (|Δv| ~1e-7 relative here); the spikes are the same."""
+    import nir
+
+    from aedc.frontend import to_nir
+    from aedc.frontend.nir_export import NEVER_FIRES
+    from aedc.train import mlp
+
+    g = mlp([5, 12, 3], seed=3, w_scale=3.0).model_copy(update={"semantics": READING.evolve(dt=1e-3)})
+    exported = to_nir(g, dt=1e-4, li_as_lif=True)
+    h1, out = exported.nodes["h1"], exported.nodes["out"]
+    assert isinstance(h1, nir.CubaLIF)
+    assert isinstance(out, nir.CubaLIF)
+    np.testing.assert_array_equal(h1.tau_mem, np.float32(np.float64(np.float32(0.02)) * 0.1))
+    np.testing.assert_array_equal(h1.r, np.float32(20.0))
+    np.testing.assert_array_equal(out.w_in, np.float32(5.0))
+    np.testing.assert_array_equal(out.v_threshold, np.float32(NEVER_FIRES))
+    with pytest.warns(UserWarning, match="written by aedc"):
+        back = from_nir(exported)
+    assert back.semantics == READING.evolve(dt=1e-4)
+    x = (np.random.default_rng(0).random((50, 5)) < 0.2).astype(np.float32)
+    want, got = simulate(g, {"in": x}), simulate(back, {"in": x})
+    assert int(want.outputs["h1"].sum()) > 20  # the hidden layer fires
+    np.testing.assert_array_equal(got.outputs["h1"], want.outputs["h1"])
+    np.testing.assert_allclose(got.state["out"]["v"], want.state["out"]["v"], rtol=1e-5, atol=1e-6)

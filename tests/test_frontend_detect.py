@@ -290,3 +290,23 @@ def test_inspect_prints_the_detected_profile_and_evidence() -> None:
     res = CliRunner().invoke(app, ["inspect", str(CONFORMANCE / "norse" / "lifbox.nir"), "--profile",
                                    "nir-euler"])
     assert "detected:" not in res.output
+
+
+def test_an_aedc_export_is_read_back_with_its_own_semantics() -> None:
+    """to_nir records the whole semantics; auto restores them (options included), an unreadable record
+    falls back to NIR's literal reading and says so."""
+    from aedc.frontend import to_nir
+    from aedc.ir.options import profile
+    from aedc.train import mlp
+
+    sem = profile("snntorch", dt=1e-3, reset="zero", reset_next_tick=False, reset_recheck=True)
+    exported = to_nir(mlp([3, 4, 2], seed=0).model_copy(update={"semantics": sem}))
+    assert exported.metadata["exporter"] == "aedc"
+    with pytest.warns(ProfileDetectedWarning, match="written by aedc; reading it with profile 'snntorch'"):
+        back = from_nir(exported)
+    assert back.semantics == sem
+    assert back.meta["framework"] == "aedc"
+    exported.metadata["aedc_semantics"] = '{"profile": "snntorch", "unknown_field": 1}'
+    again = from_nir(exported)
+    assert (again.semantics.profile, again.semantics.dt) == ("nir-euler", 1e-4)
+    assert "no readable aedc_semantics" in again.meta["profile_evidence"]

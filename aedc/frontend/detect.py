@@ -7,8 +7,8 @@ exporter as the golden files in ``tests/data/conformance/`` show it (snnTorch 1.
 
 *Signatures* (the file's structure: what the exporter names and shapes, not what the user trained):
 
-* graph or node ``metadata`` naming a framework (``framework``/``exporter``/``source`` keys; aedc's
-  ``to_nir`` writes ``exporter = "aedc"`` and its profile) — decisive;
+* graph or node ``metadata`` naming a framework (``framework``/``exporter``/``source_framework`` keys; aedc's
+  ``to_nir`` writes ``exporter = "aedc"`` and its whole semantics, which are then used) — decisive;
 * node names: Rockpool ``<i>_<Module>Torch`` (``0_LinearTorch``, ``1_LIFTorch``); Spyx ``layer_<i>``
   (``layer_1_threshold``, ``layer_1.layer_1.lif``); snnTorch, Sinabs and Norse the indices of a
   ``torch.nn.Sequential`` (``0``, ``1``, …, snnTorch's recurrent ``1.lif``/``1.w_rec``) with
@@ -49,12 +49,13 @@ import numpy as np
 from aedc.errors import FrontendError
 from aedc.frontend.nir_reader import NIRImportWarning, RawGraph, RawNode
 from aedc.frontend.nir_structure import FlatGraph
+from aedc.ir.options import Semantics
 
 FRAMEWORKS = ("snntorch", "sinabs", "norse", "rockpool", "spyx")
 """Frameworks whose NIR exports aedc recognises (those of the conformance suite)."""
 
 PROFILE_FOR: Mapping[str, str] = {"snntorch": "snntorch", "sinabs": "sinabs", "norse": "norse",
-                                  "rockpool": "nir-euler", "spyx": "snntorch", "aedc": "nir-euler"}
+                                  "rockpool": "nir-euler", "spyx": "snntorch", "aedc": "as recorded"}
 """The aedc profile that reads each framework's export (tests/data/conformance/README.md)."""
 
 DEFAULT_DT: Mapping[str, float | None] = {"snntorch": None, "sinabs": 1.0, "norse": 1e-3,
@@ -78,7 +79,8 @@ LEAKY = {"LIF": ("tau",), "LI": ("tau",), "CubaLIF": ("tau_mem", "tau_syn"),
          "CubaLI": ("tau_mem", "tau_syn")}
 """Neuron types with time constants, and their fields (the membrane's first)."""
 
-META_KEYS = ("framework", "exporter", "source", "source_framework", "aedc_profile")
+META_KEYS = ("framework", "exporter", "source_framework")
+"""Metadata keys whose value may name the framework (not ``source``: a file path may contain a name)."""
 
 _ROCKPOOL = re.compile(r"^\d+_[A-Za-z]\w*Torch$")
 _SPYX = re.compile(r"^layer_\d+(_threshold)?(\.layer_\d+\.(lif|w_rec))?$")
@@ -125,6 +127,8 @@ class Detection:
     caveat: str = ""
     fingerprint: bool = True
     """Whether the file carries any exporter's fingerprint (``False``: a hand-built graph)."""
+    semantics: Semantics | None = None
+    """The whole semantics, where the file records them (an aedc export)."""
 
     def summary(self) -> str:
         who = self.framework or "no known exporter"
@@ -298,13 +302,14 @@ def clues(raw: RawGraph, flat: FlatGraph) -> list[Clue]:
     return [*_metadata(raw), *_names(flat), *_shapes(flat), *_parameters(flat)]
 
 
-def _aedc_profile(raw: RawGraph) -> tuple[str, float | None]:
-    profile = str(raw.metadata.get("aedc_profile", "nir-euler"))
+def _aedc_semantics(raw: RawGraph) -> tuple[Semantics | None, str]:
+    """The semantics aedc's ``to_nir`` recorded, and what the evidence says about them."""
+    text = str(raw.metadata.get("aedc_semantics", ""))
     try:
-        dt = float(str(raw.metadata.get("dt", "")))
+        return Semantics.model_validate_json(text), "the semantics aedc recorded"
     except ValueError:
-        dt = None
-    return (profile if profile in PROFILE_FOR.values() else "nir-euler"), dt
+        return None, ("no readable aedc_semantics (another aedc version?): NIR's literal reading"
+                      if text else "no aedc_semantics recorded: NIR's literal reading")
 
 
 def detect(raw: RawGraph, flat: FlatGraph) -> Detection:
@@ -314,8 +319,9 @@ def detect(raw: RawGraph, flat: FlatGraph) -> Detection:
     named = sorted({c.framework for c in meta})
     if len(named) == 1:
         if named[0] == "aedc":
-            profile, dt = _aedc_profile(raw)
-            return Detection("aedc", profile, dt, tuple(c.text for c in meta))
+            sem, how = _aedc_semantics(raw)
+            return Detection("aedc", sem.profile if sem else "nir-euler", sem.dt if sem else None,
+                             (*(c.text for c in meta), how), semantics=sem)
         return _result(named[0], found, named)
     if len(named) > 1:
         raise _ambiguous(raw, named, found)

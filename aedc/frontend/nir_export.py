@@ -14,10 +14,14 @@ graphs that passes have changed:
 * NIR neurons have no bias: a non-zero population bias is moved into one incoming dense/conv projection
   (without delay) as its Affine/Conv bias, or :class:`~aedc.errors.UnsupportedNodeError` says why not.
 
+The graph's ``metadata`` records ``exporter = "aedc"`` and the semantics (JSON, at the written ``dt``):
+``from_nir(path)`` (``profile="auto"``) reads an aedc export back with the semantics it had.
+
 Options for importers that read NIR differently (``tests/test_conformance_export.py``):
 ``dt=<reader's tick>`` writes the graph for a reader stepping at another tick — every time constant
 and delay is scaled by ``dt/graph.semantics.dt`` and ``r``/``w_in`` kept, so ``dt/τ``, ``r·dt/τ`` and
-``w_in·dt/τ_syn`` (all a tick of the Euler update uses) are unchanged (snnTorch 1.0's
+``w_in·dt/τ_syn`` (all a tick of the Euler update uses) are unchanged up to the float32 rounding of the
+scaled τ (snnTorch 1.0's
 ``import_from_nir`` assumes dt = 1e-4 whatever the file); ``li_as_lif=True`` writes LI/CubaLI as
 LIF/CubaLIF with ``v_threshold`` = the largest float32 (the same update, never a spike) for importers
 without LI nodes (snnTorch 1.0, Norse 1.1).
@@ -298,7 +302,9 @@ class _Exporter:
             name = self.unique(port)
             self.nodes[name] = nir.Output(output_type={"output": np.array(self.pops[src].shape)})
             self.edges.append((src, name))
-        return nir.NIRGraph(nodes=self.nodes, edges=self.edges, type_check=False)
+        semantics = self.graph.semantics.evolve(dt=self.dt)
+        return nir.NIRGraph(nodes=self.nodes, edges=self.edges, type_check=False,
+                            metadata={"exporter": "aedc", "aedc_semantics": semantics.model_dump_json()})
 
 
 def to_nir(graph: Graph, *, dt: float | None = None, li_as_lif: bool = False) -> nir.NIRGraph:

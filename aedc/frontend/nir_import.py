@@ -117,17 +117,19 @@ def snntorch_dt(flat: FlatGraph) -> float | None:
 
 def _semantics(profile: str | Semantics, dt: float | None, flat: FlatGraph,
                detection: Detection | None) -> tuple[Semantics, str]:
-    name = profile.profile if isinstance(profile, Semantics) else profile
+    """The semantics and where their ``dt`` came from (``argument``, ``detected``, ``inferred``,
+    ``profile``)."""
     if detection is not None:
-        name = profile = detection.profile
-    source = "argument"
-    if dt is None:
+        profile = detection.semantics or detection.profile
+    if dt is not None:
+        source = "argument"
+    elif detection is not None and detection.dt is not None:
+        dt, source = detection.dt, "detected"
+    elif profile == "snntorch":
+        dt = snntorch_dt(flat)
+        source = "profile" if dt is None else "inferred"
+    else:
         source = "profile"
-        if detection is not None and detection.dt is not None:
-            dt, source = detection.dt, "detected"
-        elif name == "snntorch":
-            dt = snntorch_dt(flat)
-            source = "profile" if dt is None else "inferred"
     if isinstance(profile, Semantics):
         return (profile if dt is None else profile.evolve(dt=dt)), source
     return make_profile(profile, dt=dt), source
