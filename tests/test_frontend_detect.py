@@ -84,8 +84,8 @@ def test_detection_says_so_and_records_the_evidence() -> None:
     assert g.meta["dt_source"] == "detected"
     assert "r = 1 and τ ≥ 1" in g.meta["profile_evidence"]
     assert "not snntorch: r ≠ τ_mem/dt" in g.meta["profile_evidence"]
-    with pytest.warns(ProfileDetectedWarning, match=r"rockpool.*profile 'nir-euler' at dt=0\.001 s.*"
-                                                    r"Note: Rockpool has no aedc profile"):
+    with pytest.warns(ProfileDetectedWarning, match=r"rockpool.*profile 'rockpool' at dt=0\.001 s.*"
+                                                    r"Note: Rockpool's LIFTorch emits up to 2\*\*16"):
         g = from_nir(CONFORMANCE / "rockpool" / "lif_single.nir")
     assert g.meta["dt_source"] == "detected"
 
@@ -111,7 +111,7 @@ def test_paper_graphs() -> None:
     cnn = _detect(PAPER / "02_cnn" / "cnn_sinabs.nir")
     assert (cnn.framework, cnn.profile, cnn.dt) == ("sinabs", "sinabs", 1.0)
     rock = _detect(PAPER / "01_lif" / "lif_rockpool.nir")
-    assert (rock.framework, rock.profile, rock.dt) == ("rockpool", "nir-euler", 1e-4)
+    assert (rock.framework, rock.profile, rock.dt) == ("rockpool", "rockpool", 1e-4)
     two = _detect(PAPER / "01_lif" / "two_lif_neurons.nir")
     assert (two.framework, two.profile, two.dt, two.fingerprint) == (None, "nir-euler", None, False)
     norse = _detect(PAPER / "01_lif" / "lif_norse.nir")

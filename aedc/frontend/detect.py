@@ -33,8 +33,9 @@ Decision (:func:`detect`): without any signature the file is not recognised and 
 Otherwise the candidates are the frameworks a signature points to minus every framework a clue rules
 out; one left is the answer; several left are narrowed to those a parameter pattern confirms; still
 several is an :class:`AmbiguousProfileError` listing them and how to pass one; none left is read as
-``nir-euler`` and said so. Rockpool and Spyx have no profile of their own: they get the one the
-conformance suite documents (``nir-euler``; ``snntorch`` at ``dt = 1``) with a caveat.
+``nir-euler`` and said so. Spyx has no profile of its own: it gets the one the conformance suite
+documents (``snntorch`` at ``dt = 1``) with a caveat, as do frameworks whose options the file does not
+carry (snnTorch's reset, Sinabs' spike_fn, Rockpool's spikes per step).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ FRAMEWORKS = ("snntorch", "sinabs", "norse", "rockpool", "spyx")
 """Frameworks whose NIR exports aedc recognises (those of the conformance suite)."""
 
 PROFILE_FOR: Mapping[str, str] = {"snntorch": "snntorch", "sinabs": "sinabs", "norse": "norse",
-                                  "rockpool": "nir-euler", "spyx": "snntorch", "aedc": "as recorded"}
+                                  "rockpool": "rockpool", "spyx": "snntorch", "aedc": "as recorded"}
 """The aedc profile that reads each framework's export (tests/data/conformance/README.md)."""
 
 DEFAULT_DT: Mapping[str, float | None] = {"snntorch": None, "sinabs": 1.0, "norse": 1e-3,
@@ -63,10 +64,15 @@ DEFAULT_DT: Mapping[str, float | None] = {"snntorch": None, "sinabs": 1.0, "nors
 """The tick each framework runs at when the file does not imply one (``None``: the profile's)."""
 
 CAVEAT: Mapping[str, str] = {
-    "rockpool": "Rockpool has no aedc profile: nir-euler differs from LIFTorch's exact decays and input "
-                "jump, so spikes will not match Rockpool's (see tests/data/conformance/README.md)",
+    "rockpool": "Rockpool's LIFTorch emits up to 2**16 spikes per step by default (max_spikes_per_dt), "
+                "which the file does not record: aedc reads one per tick unless you pass "
+                "profile('rockpool', max_spikes=2**16)",
     "spyx": "Spyx has no aedc profile: snntorch's reading at dt = 1 differs from Spyx's r = β input "
             "gain and its spike from the previous V (see tests/data/conformance/README.md)",
+    "snntorch": "snnTorch's reset_mechanism and reset_delay are not in the file: the profile assumes "
+                "its defaults (subtract, one tick late); see the README for the other settings",
+    "sinabs": "Sinabs' spike_fn (MultiSpike by default), reset_fn and norm_input are not in the file: "
+              "the profile assumes SingleSpike, MembraneSubtract, norm_input=True; see the README",
 }
 
 NORSE_QUIRK_TAU = 1e-4
