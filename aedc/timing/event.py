@@ -95,6 +95,27 @@ schedule. NoC latency and per-event processing cost are not part of the order (e
 micro-step); they give the execution its µs time line (:mod:`aedc.timing.event_time`: per-PE busy
 time, receive-queue depth, decision time in µs, steps that overrun their deadline) under the PE cost
 model ``Schedule.cost``.
+
+**How the generated C implements it** (``aedc.codegen.event_emit.emit_event_program``, run by
+``aedc.codegen.host.run_host(build, inputs, schedule=Schedule.event_driven(...))``; interface in
+``aedc/codegen/runtime/aedc_event.h``). Each PE's ``kernel.c`` gets, per slice, *begin* (``acc = 0``,
+nothing fired), *integrate* (the micro-step's packets, loaded into the kernel's key-sorted receive
+queue, apply their synaptic rows to ``acc`` at once — projections in graph order, presynaptic index
+within one, which is the key order; the delayed and sigma-delta ports only in the slice's first
+micro-step, from the event histories every packet is stored in on arrival), *evaluate* (the model's
+update lines up to the spike test on the step-start state with ``acc + bias``, the state stores left
+out; a crossing unfired neuron keeps or gets its arrival micro-step and ``float32(v − θ)``, the others
+stop being candidates), *fire* (fired flag, the spike sent at once) and *end* (the whole update with
+``z`` = fired). The policy order (momentum's margin, the random hash written in C, then arrival, then
+the PE's neuron order) and the pick of up to ``k`` candidates per PE are ``aedc_ev_select``, shared by
+both runtimes. The host runtime (``event_runtime.c``) runs every PE in the global micro-steps above —
+readiness (5), the end test (6) and overflow (4) included — and is compared bit for bit with the JAX
+emulator and the oracle (``tests/test_codegen_event.py``); it computes the order itself and replays
+nothing. The chip runtime (``event_chip_runtime.c``) runs the same functions on one PE: the timer marks
+the steps, each pass over the NoC receive FIFO is a local micro-step (no global barrier, so the order
+there depends on the NoC, and ``layered`` is host-only); ``k``, policy and seed are compile-time
+options. Testing every unfired neuron instead of only the touched ones is the same predicate: an
+untouched neuron's ``acc`` has not changed since its last test.
 """
 
 from __future__ import annotations
