@@ -56,9 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         changed += not same
         if isinstance(entry, dict) and entry.get("recipe"):  # recipes are written by hand, kept here
             recipe = entry["recipe"]
-            sem = tc.recipe_semantics(tc.ENTRIES[case], recipe)
-            with_recipe, same = _compare(tc, f"{case} with {recipe['set']}",
-                                         tc.observe(tc.ENTRIES[case], sem), entry.get("with_recipe"))
+            label = f"{case} with {recipe['set']}{' ' + str(recipe['import']) if 'import' in recipe else ''}"
+            with_recipe, same = _compare(tc, label, tc.observe_recipe(tc.ENTRIES[case], recipe),
+                                         entry.get("with_recipe"))
             changed += not same
             new[case] = {"plain": plain, "recipe": recipe, "with_recipe": with_recipe}
         else:

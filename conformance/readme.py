@@ -26,7 +26,8 @@ def _options(opts: dict[str, Any]) -> str:
 def _recipe(recipe: dict[str, Any]) -> str:
     """``option → profile("p", k=v)``: the framework option and the aedc setting a user applies."""
     sets = "".join(f", {k}={tuple(v) if isinstance(v, list) else v!r}" for k, v in recipe["set"].items())
-    return f"{recipe['option']} → `profile({recipe['profile']!r}{sets})`"
+    imports = "".join(f", {k}={v!r}" for k, v in recipe.get("import", {}).items())
+    return f"{recipe['option']} → `profile({recipe['profile']!r}{sets})`{imports and f' `{imports[2:]}`'}"
 
 
 def _split(value: str | dict[str, Any]) -> tuple[str, dict[str, Any] | None, str | None]:

@@ -19,8 +19,9 @@ outcomes) and the README table (``conformance/readme.py``).
 a setting for it, the case's entry in ``expected.json`` is an object: ``plain`` (the outcome with the
 manifest's profile, as above), ``recipe`` — ``option`` (the framework's option, as its user wrote it),
 ``profile`` (the manifest's or another preset) and ``set`` (the :class:`~aedc.ir.options.Semantics`
-overrides a user who knows the option applies: ``from_nir(path, profile=profile(<profile>, **set))``)
-— and ``with_recipe``, the outcome then. Both outcomes are asserted.
+overrides a user who knows the option applies: ``from_nir(path, profile=profile(<profile>, **set))``),
+``import`` (``from_nir`` options such as ``fix_quirks``) — and ``with_recipe``, the outcome then. Both
+outcomes are asserted.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import numpy as np
 import pytest
 
 from aedc.errors import AedcError
-from aedc.frontend import from_nir
+from aedc.frontend import QuirkFixWarning, from_nir
 from aedc.ir.options import PROFILES, Semantics, profile
 from aedc.reference import simulate
 
@@ -48,6 +49,8 @@ TOLERANCE = 1e-4
 and a different order of the same operations stay far below; a different update rule does not)."""
 
 OUTCOMES = ("exact", "approximate", "refused")
+IMPORT_OPTIONS = {"fix_quirks"}
+"""``from_nir`` options a recipe may set (beside the semantics)."""
 KINDS = ("spikes", "v", "i_syn")
 MEASURED = re.compile(r"\[([^\[\]]*)\]\s*$")
 
@@ -92,6 +95,11 @@ def recipe_semantics(entry: dict[str, Any], recipe: dict[str, Any]) -> Semantics
     return profile(recipe["profile"], dt=entry["dt"], **sets)
 
 
+def observe_recipe(entry: dict[str, Any], recipe: dict[str, Any]) -> Observation:
+    """:func:`observe` with the recipe: its semantics and its ``from_nir`` options (``import``)."""
+    return observe(entry, recipe_semantics(entry, recipe), recipe.get("import"))
+
+
 def parse(outcome: str) -> tuple[str, str, str]:
     """``"approximate: why [measured]"`` → (category, why, measured)."""
     category, _, rest = outcome.partition(":")
@@ -108,16 +116,22 @@ def _aedc_array(trace: Any, node: str, kind: str) -> np.ndarray | None:
     return state.get(kind)
 
 
-def observe(entry: dict[str, Any], semantics: Semantics | None = None) -> Observation:
-    """Import and run one case with aedc (with the manifest's profile, or ``semantics``: a recipe) and
-    compare it with the framework's recording."""
+def observe(entry: dict[str, Any], semantics: Semantics | None = None,
+            import_options: dict[str, Any] | None = None) -> Observation:
+    """Import and run one case with aedc (with the manifest's profile, or ``semantics`` and
+    ``import_options``: a recipe) and compare it with the framework's recording. An aedc warning makes
+    the case refused, except the report of a quirk fix the recipe asked for (``fix_quirks``)."""
+    opts = import_options or {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            graph = from_nir(DATA / entry["nir"], profile=semantics or entry["profile"], dt=entry["dt"])
+            graph = from_nir(DATA / entry["nir"], profile=semantics or entry["profile"], dt=entry["dt"],
+                             **opts)
         except AedcError as exc:
             return Observation("refused", type(exc).__name__)
-    named = sorted({w.category.__name__ for w in caught if w.category.__module__.startswith("aedc")})
+    asked = {QuirkFixWarning} if opts.get("fix_quirks") else set()
+    named = sorted({w.category.__name__ for w in caught
+                    if w.category.__module__.startswith("aedc") and w.category not in asked})
     if named:
         return Observation("refused", ", ".join(named))
     with np.load(DATA / entry["data"]) as f:
@@ -192,8 +206,9 @@ def test_every_case_has_an_expected_outcome() -> None:
             continue
         assert recipe.get("option"), f"{case}: a recipe names the framework option it stands for"
         assert recipe["profile"] in PROFILES, f"{case}: recipe profile {recipe['profile']!r} unknown"
-        assert recipe["set"] or recipe["profile"] != ENTRIES[case]["profile"], \
-            f"{case}: a recipe changes the profile or sets at least one semantics option"
+        assert recipe["set"] or recipe.get("import") or recipe["profile"] != ENTRIES[case]["profile"], \
+            f"{case}: a recipe changes the profile, a semantics option or an import option"
+        assert set(recipe.get("import", {})) <= IMPORT_OPTIONS, f"{case}: unknown import option"
         assert with_recipe, f"{case}: a recipe needs its outcome ('with_recipe')"
         category, why, measured = parse(with_recipe)
         assert category in OUTCOMES, f"{case}: recipe outcome {with_recipe!r} is not one of {OUTCOMES}"
@@ -239,7 +254,7 @@ def test_recipe_outcome_is_the_recorded_one(case: str) -> None:
     assert recipe is not None
     assert with_recipe is not None
     category, why, measured = parse(with_recipe)
-    seen = observe(ENTRIES[case], recipe_semantics(ENTRIES[case], recipe))
+    seen = observe_recipe(ENTRIES[case], recipe)
     hint = (f"\n{case} with {recipe['set']}: aedc now gives {seen.render(why or '<why>')!r}, "
             f"expected.json says {with_recipe!r}; update it (.venv/bin/python conformance/expected.py "
             f"--refresh) and the README table (.venv/bin/python conformance/readme.py)")
