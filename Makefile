@@ -90,3 +90,4 @@ conformance: conformance-data conformance-export $(STAMP)
 	-$(PY) conformance/expected.py
 	$(PY) conformance/readme.py --check
 	$(VENV)/bin/pytest -q tests/test_conformance.py
+	$(CONF_PY) conformance/recipes.py
