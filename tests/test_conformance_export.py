@@ -5,8 +5,7 @@ Oracle: the frameworks' forward passes on aedc's Yin-Yang export, stored by ``ma
 (``conformance/export_yinyang.py`` trains 5-120-3 for 8 epochs with seed 0 and exports it;
 ``conformance/export_frameworks.py`` runs snnTorch 1.0.0 / Norse 1.1.0 in ``.venv-conformance``) under
 ``tests/data/conformance/export/``. Here, without torch, aedc imports the *stored* ``.nir`` files and
-runs them with :func:`aedc.reference.simulate` (equal to the emulator's sync mode bit for bit,
-``tests/test_emulator_sync.py``). Hidden spike rasters must be identical; the readout membrane equal to
+runs them with :func:`aedc.reference.simulate` and (on 8 samples) the JAX emulator's sync schedule. Hidden spike rasters must be identical; the readout membrane equal to
 float32 rounding (the frameworks sum in another order).
 
 Profile: the reading both importers implement — ``profile("nir-euler", current_first=True)``: Euler, the
@@ -140,3 +139,16 @@ def test_export_for_another_tick_and_without_li_changes_no_tick() -> None:
     assert int(want.outputs["h1"].sum()) > 20  # the hidden layer fires
     np.testing.assert_array_equal(got.outputs["h1"], want.outputs["h1"])
     np.testing.assert_allclose(got.state["out"]["v"], want.state["out"]["v"], rtol=1e-5, atol=1e-6)
+
+
+def test_the_emulators_sync_mode_gives_the_same(aedc_data: dict[str, np.ndarray]) -> None:
+    """The JAX emulator (sync schedule, exact event order) on the stored snnTorch file, batched: the
+    framework's spike rasters again."""
+    from aedc.emulator import Emulator
+
+    entry = _report()["frameworks"]["snntorch"]
+    fw = _data(entry["data"])
+    graph = from_nir(DIR / entry["nir"], profile=READING, dt=DT["snntorch"])
+    run = Emulator(graph).run_batch({"in": aedc_data["input"][:8]})
+    np.testing.assert_array_equal(np.asarray(run.outputs["h1"]).astype(np.uint8), fw["spikes/h1"][:8])
+    assert np.abs(np.asarray(run.state["out"]["v"]) - fw["v/out"][:8]).max() <= V_TOL
