@@ -20,6 +20,8 @@ from typing import Any
 import nir
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from aedc.cli import app
@@ -33,8 +35,10 @@ from aedc.frontend import (
     read_nir,
 )
 from aedc.frontend.detect import PROFILE_FOR, fix_norse_tau
+from aedc.frontend.nir_reader import raw_from_nir
 from aedc.frontend.nir_structure import flatten
 from aedc.ir.neurons import CubaLIFModel, LIFModel
+from aedc.ir.options import PROFILES
 
 DATA = Path(__file__).parent / "data"
 CONFORMANCE = DATA / "conformance"
@@ -310,3 +314,44 @@ def test_an_aedc_export_is_read_back_with_its_own_semantics() -> None:
     again = from_nir(exported)
     assert (again.semantics.profile, again.semantics.dt) == ("nir-euler", 1e-4)
     assert "no readable aedc_semantics" in again.meta["profile_evidence"]
+
+
+NAMES = {"sequential": ("0", "1", "2"), "rockpool": ("0_LinearTorch", "1_LIFTorch", "2_LinearTorch"),
+         "spyx": ("layer_0", "layer_1", "layer_2"), "hand": ("fc", "lif", "readout")}
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(names=st.sampled_from(sorted(NAMES)), kind=st.sampled_from(["LIF", "CubaLIF", "LI", "IF"]),
+       tau=st.floats(1e-7, 1e3), r=st.floats(0.0, 1e3), w_in=st.floats(0.0, 1e2),
+       batch=st.booleans(), meta=st.sampled_from(["", "snntorch", "Norse", "aedc", "mystery"]))
+def test_detection_never_fails_otherwise(names: str, kind: str, tau: float, r: float, w_in: float,
+                                         batch: bool, meta: str) -> None:
+    """Any parameters, names, batch axis and metadata: a Detection with a real profile, or the
+    ambiguity error — never another exception."""
+    n = 3
+    one = np.ones(n, F32)
+    neuron: nir.NIRNode = {
+        "LIF": lambda: nir.LIF(tau=one * tau, r=one * r, v_leak=0 * one, v_threshold=one, v_reset=0 * one),
+        "CubaLIF": lambda: nir.CubaLIF(tau_syn=one * tau / 2, tau_mem=one * tau, r=one * r, w_in=one * w_in,
+                                       v_leak=0 * one, v_threshold=one, v_reset=0 * one),
+        "LI": lambda: nir.LI(tau=one * tau, r=one * r, v_leak=0 * one),
+        "IF": lambda: nir.IF(r=one * r, v_threshold=one, v_reset=0 * one)}[kind]()
+    a, b, c = NAMES[names]
+    shape = [1, n] if batch else [n]
+    g = _graph({"input": nir.Input(input_type=np.array(shape)),
+                a: nir.Affine(weight=np.eye(n, dtype=F32), bias=np.zeros(n, F32)), b: neuron,
+                c: nir.Affine(weight=np.eye(n, dtype=F32), bias=np.zeros(n, F32)),
+                "output": nir.Output(output_type=np.array(shape))},
+               [("input", a), (a, b), (b, c), (c, "output")], **({"exporter": meta} if meta else {}))
+    raw = raw_from_nir(g)
+    message = ""
+    try:
+        found = detect(raw, flatten(raw))
+    except AmbiguousProfileError as exc:
+        message = str(exc)
+    if message:
+        assert "pass the profile" in message
+        return
+    assert found.profile in PROFILES, found
+    assert found.evidence
+    assert found.dt is None or found.dt > 0

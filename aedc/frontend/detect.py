@@ -249,7 +249,10 @@ def _parameters(flat: FlatGraph) -> list[Clue]:
         clues.append(Clue("sinabs", "against", "CubaLIF nodes (Sinabs exports LIF, dropping tau_syn)"))
     if not leaky:
         return clues
-    f = {n: _arrays(node) for n, node in leaky.items()}
+    f = {n: a for n, node in leaky.items()
+         if all(k in (a := _arrays(node)) and a[k].size for k in ("r", *LEAKY[node.type]))}
+    if not f:  # no usable parameters (empty or missing arrays): the importer reports those
+        return clues
     r = np.concatenate([a["r"] for a in f.values()])
     w_in = np.concatenate([a.get("w_in", np.ones(1)) for a in f.values()])
     taus = np.concatenate([a[k] for n, a in f.items() for k in LEAKY[leaky[n].type]])
