@@ -290,6 +290,19 @@ def test_a_flipped_policy_tie_is_detected() -> None:
 # ---- scope, trees, the chip build ----------------------------------------------------------------------
 
 
+def test_run_from_an_event_build_directory(tmp_path: Path) -> None:
+    state = compile_graph(_three_on_one_pe((1.0, 3.0, 2.0)))
+    x = {"x": np.ones((2, 3), F32)}
+    sched = Schedule.event_driven(1, "momentum")
+    event_sources(state)[0].write(tmp_path / "c")
+    from_dir, from_state = run_host(tmp_path, x, schedule=sched), run_host(state, x, schedule=sched)
+    assert isinstance(from_dir, EventHostTrace)
+    assert isinstance(from_state, EventHostTrace)
+    assert from_dir.microsteps["h"].tolist() == from_state.microsteps["h"].tolist() == [[2, 0, 1]] * 2
+    assert _bits(from_dir.state["h"]["v"]) == _bits(from_state.state["h"]["v"])
+    assert (tmp_path / "c" / ".host" / "bin").is_dir()  # built once next to the tree
+
+
 def test_graded_senders_and_sync_sources_are_refused_by_name(mixed_state: CompileState) -> None:
     net = Network("graded_sender")
     net.input("x", 3)

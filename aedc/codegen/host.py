@@ -67,8 +67,8 @@ def build_host(sources: Sources, work: Path) -> Path:
     A tree emitted with the event schedule (manifest ``"event"``) links ``runtime/event_runtime.c``
     and ``host/event_table.c`` instead of the tick runtime."""
     event = "event" in sources.manifest
-    runtime = resources.files("aedc.codegen").joinpath(
-        "runtime", "event_runtime.c" if event else "host_runtime.c").read_bytes()
+    runtime_c = "event_runtime.c" if event else "host_runtime.c"
+    runtime = resources.files("aedc.codegen").joinpath("runtime", runtime_c).read_bytes()
     digest = hashlib.sha256(runtime)
     for path, data in sources.files:
         digest.update(path.encode() + b"\0" + data + b"\0")
@@ -77,7 +77,7 @@ def build_host(sources: Sources, work: Path) -> Path:
         return exe
     src = work / "src"
     sources.write(src)
-    (src / "host" / "host_runtime.c").write_bytes(runtime)
+    (src / "host" / runtime_c).write_bytes(runtime)
     obj = work / "bin" / "obj"
     obj.mkdir(parents=True, exist_ok=True)
     manifest = sources.manifest
@@ -93,7 +93,7 @@ def build_host(sources: Sources, work: Path) -> Path:
     tmp = exe.with_suffix(".tmp")
     tables = [str(src / "host" / "host_table.c")] + ([str(src / "host" / "event_table.c")] if event else [])
     _run([cc, *HOST_CFLAGS, inc, "-o", str(tmp), *wrappers, *tables,
-          str(src / "host" / "host_runtime.c")], "the host program")
+          str(src / "host" / runtime_c)], "the host program")
     tmp.replace(exe)
     return exe
 
