@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from test_codegen_host import compile_graph, driven_mlp, fan_in_split_state, mixed_net
+from conftest import in_ci
+from test_codegen_host import compile_graph, conv_net, driven_mlp, fan_in_split_state, mixed_net
 from typer.testing import CliRunner
 
 from aedc.codegen import qemu as Q
@@ -179,6 +180,47 @@ def test_fan_in_split_synapse_pes() -> None:
     report = Q.verify_qemu(state, inp)
     report.raise_on_mismatch()
     assert_arm_equals_reference(state, report, simulate(state.graph, inp))
+
+
+def test_conv_and_pool_kernels_sync_and_async() -> None:
+    """Convolution and pooling kernels (targets computed at run time), sync and with clock jitter."""
+    from aedc.timing.program import PlacedProgram
+    from aedc.timing.schedule import Schedule
+
+    state = compile_graph(conv_net(2), 16)
+    assert state.placement is not None
+    assert len(state.placement.pes) >= 3
+    rng = np.random.default_rng(7)
+    inp = {"x": (rng.random((10, 2, 8, 8)) < 0.3).astype(F32)}
+    report = Q.verify_qemu(state, inp)
+    report.raise_on_mismatch()
+    assert assert_arm_equals_reference(state, report, simulate(state.graph, inp)) > 100
+    prog = PlacedProgram.from_placement(state.graph, state.placement)
+    report = Q.verify_qemu(state, inp, schedule=Schedule.asynchronous(jitter_us=400, link_us=50, seed=4),
+                           program=prog)
+    report.raise_on_mismatch()
+
+
+@pytest.mark.skipif(not in_ci(), reason="cnn_sinabs sample (≈ 60 s, most of it the host build of its 112 "
+                                        "kernels): runs in CI (.ci/run); make bench replays every PE")
+def test_cnn_sinabs_sample_of_pes() -> None:
+    from aedc.passes import CompileState as State
+    from aedc.passes import PassContext, PassManager
+
+    with pytest.warns(Warning, match="NIR file has version"):
+        g = load_model(DATA.parent / "02_cnn" / "cnn_sinabs.nir", profile="sinabs")
+    state = PassManager("verify,fold-scale,fuse-affine,dce,slice,place{solver=greedy},route,emit-c").run(
+        State(graph=g), PassContext())
+    assert isinstance(state.sources, Sources)
+    names = [p["pe"] for p in state.sources.manifest["pes"]]
+    assert len(names) > 100
+    rng = np.random.default_rng(0)
+    inp = {"input": (rng.random((3, 2, 34, 34)) < 0.05).astype(F32)}
+    sample = [names[0], names[len(names) // 3], names[2 * len(names) // 3], names[-1]]
+    report = Q.verify_qemu(state, inp, pes=sample)
+    report.raise_on_mismatch()
+    assert [p.pe for p in report.pes] == sample
+    assert all(int(p.received.sum()) + int(p.sent.sum()) > 0 for p in report.pes)
 
 
 # ---- the check can fail -----------------------------------------------------------------------------------
