@@ -152,7 +152,8 @@ def test_reset_none_never_resets() -> None:
         Semantics(reset="none", reset_recheck=True)
 
 
-@pytest.mark.parametrize("options", [{"max_spikes": 2}, {"v_min": -1.0}, {"reset": "none"}])
+@pytest.mark.parametrize("options", [{"max_spikes": 2}, {"v_min": -1.0}, {"reset": "none"},
+                                     {"reset_next_tick": True, "spike_from_previous": True}])
 def test_event_schedule_refuses_what_its_contract_does_not_name(options: dict[str, object]) -> None:
     """The event-driven schedule (aedc.timing.event) splits the spike stage into a threshold test and
     a reset by 'fired': a count, a clip and 'none' are not part of it, so it refuses by population."""
@@ -243,3 +244,39 @@ def test_rockpool_profile_reads_the_exported_r_as_rockpool_computes() -> None:
                                                                                                      abs=2e-7)
     euler = simulate(from_nir(graph, profile="nir-euler", dt=dt), {"x": np.asarray(x, F32).reshape(-1, 1)})
     assert euler.events["n"].sum() < sum(spikes)
+
+
+@pytest.mark.parametrize("kind", ["lif", "cubalif"])
+def test_spyx_profile_spikes_from_the_previous_v(kind: str) -> None:
+    """Profile spyx (dt = 1). Spyx's LIF: s = H(V − θ) of the previous V, then V ← βV + x − sθ; its
+    CuBaLIF: s = H(V − θ), V ← V − sθ, I ← αI + x, V ← βV + I. The exporter writes LIF(τ = dt/(1 − β),
+    r = β) and CubaLIF(τ_mem = dt/(1 − β), τ_syn = dt/(1 − α), r = β, no w_in). The loops below are
+    Spyx's updates by hand in float32."""
+    beta, alpha, theta = F32(0.75), F32(0.5), F32(1.0)
+    node: nir.NIRNode = (
+        nir.LIF(tau=np.array([1 / (1 - beta)], F32), r=np.array([beta]), v_leak=a(0.0), v_threshold=a(1.0))
+        if kind == "lif" else
+        nir.CubaLIF(tau_mem=np.array([1 / (1 - beta)], F32), tau_syn=np.array([1 / (1 - alpha)], F32),
+                    r=np.array([beta]), v_leak=a(0.0), v_threshold=a(1.0)))
+    graph = nir.NIRGraph(nodes={"x": nir.Input(input_type=np.array([1])), "n": node,
+                                "y": nir.Output(output_type=np.array([1]))},
+                         edges=[("x", "n"), ("n", "y")], type_check=False)
+    x = [0.6, 0.6, 0.6, 0.0, 1.5, 0.0, 0.0, 0.9, 0.9, 0.0]
+    v, i, spikes, vs = F32(0), F32(0), [], []
+    for xi in map(F32, x):
+        s = F32(1.0) if v - theta > 0 else F32(0.0)
+        if kind == "lif":
+            v = F32(F32(beta * v) + xi) - F32(s * theta)
+        else:
+            v = F32(v - F32(s * theta))
+            i = F32(F32(alpha * i) + xi)
+            v = F32(F32(beta * v) + i)
+        spikes.append(float(s))
+        vs.append(float(v))
+    assert sum(spikes) >= 2
+    g = from_nir(graph, profile="spyx")
+    tr = simulate(g, {"x": np.asarray(x, F32).reshape(-1, 1)})
+    assert tr.events["n"].ravel().tolist() == spikes
+    np.testing.assert_allclose(tr.state["n"]["v"].ravel(), vs, atol=1e-6)
+    emu = Emulator(g).run({"x": np.asarray(x, F32).reshape(-1, 1)}, metrics=False)
+    assert np.asarray(emu.events["n"]).ravel().tolist() == spikes

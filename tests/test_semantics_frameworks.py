@@ -304,6 +304,8 @@ OPTION_CASES: list[dict[str, object]] = [
     {"reset": "zero", "max_spikes": 2**16, "threshold_cmp": ">="}, {"reset": "subtract", "v_min": -0.2},
     {"reset": "subtract", "discretisation": "exact", "threshold_cmp": ">=", "gain_reading": "rockpool",
      "max_spikes": 2**16},
+    {"reset": "subtract", "reset_next_tick": True, "gain_reading": "spyx", "spike_from_previous": True,
+     "cuba_reset_before_update": True},
 ]
 """Semantics options (on top of current_first, dt = 1e-3) run through every backend."""
 

@@ -62,10 +62,17 @@ def _clears_before_update(sem: Semantics, cuba: bool) -> bool:
     return sem.reset == "zero" and sem.pending_reset and not cuba and not sem.zero_after_update
 
 
+def _subtracts_before_update(sem: Semantics, cuba: bool) -> bool:
+    """A pending subtract reset applies before the membrane update (``cuba_reset_before_update``)."""
+    return sem.cuba_reset_before_update and sem.reset == "subtract" and sem.pending_reset and cuba
+
+
 def _v_start(k: int, sem: Semantics, cuba: bool, spiking: bool) -> str:
     """The C expression of the membrane the update starts from."""
     if spiking and _clears_before_update(sem, cuba):
         return f"(s{k}_zprev[i] ? 0.0f : s{k}_v[i])"
+    if spiking and _subtracts_before_update(sem, cuba):
+        return f"(s{k}_zprev[i] ? s{k}_v[i] - S{k}_V_THRESHOLD(i) : s{k}_v[i])"
     return f"s{k}_v[i]"
 
 
@@ -112,10 +119,10 @@ def _fire(k: int, sem: Semantics, membrane: list[str], theta: str | None = None,
         state = (("uint8_t", f"s{k}_zprev", f"{what}, slice {k}"),)
         if sem.reset_recheck or not _clears_before_update(sem, cuba):
             lines.append(f"int pending = s{k}_zprev[i];")
-        if not _clears_before_update(sem, cuba):
+        if not (_clears_before_update(sem, cuba) or _subtracts_before_update(sem, cuba)):
             lines.append(reset("pending"))
     lines.append(f"int z = v {cmp} {th};")
-    spikes = "(z ? 1.0f : 0.0f)"
+    spikes = "(pending ? 1.0f : 0.0f)" if sem.spike_from_previous else "(z ? 1.0f : 0.0f)"
     if sem.multi_spike:  # the count of reference.spike_count; a cast floors ratio in [1, 2^24]
         cap = c_float(sem.max_spikes)
         lines += [f"float ratio = v / {th};", "if (!(ratio >= 1.0f)) ratio = 1.0f;",
@@ -134,7 +141,9 @@ def _fire(k: int, sem: Semantics, membrane: list[str], theta: str | None = None,
         lines += [f"float above = v - {m};", "if (above < 0.0f) above = 0.0f;", f"v = above + {m};"]
     # ``after`` reads the spike as "(z ? 1.0f : 0.0f)": a count takes its place (ALIF's a += count)
     lines += [f"s{k}_v[i] = v;", *(a.replace("(z ? 1.0f : 0.0f)", spikes) for a in after),
-              "float value = count;" if sem.multi_spike else "float value = z ? 1.0f : 0.0f;"]
+              "float value = count;" if sem.multi_spike
+              else f"float value = {spikes[1:-1]};" if sem.spike_from_previous
+              else "float value = z ? 1.0f : 0.0f;"]
     return NeuronUpdate(tuple(lines), state)
 
 

@@ -221,11 +221,13 @@ def _scope_errors(pops: dict[str, Population], projs: list[_Proj],
                                      f" is not part of the event-driven contract (aedc.timing.event "
                                      f"resets to v_reset or by v − θ, in the step of the spike or one "
                                      f"step late); use the sync or async schedule"))
-    if sem.multi_spike or sem.v_min is not None:  # not in aedc.timing.event's reset/threshold split
+    spyx = sem.spike_from_previous or sem.cuba_reset_before_update
+    if sem.multi_spike or sem.v_min is not None or spyx:  # not in aedc.timing.event's split
         spiking = [n for n, p in pops.items() if not p.is_input and type(p.neuron).SPIKING]
         if spiking:
             what = (f"max_spikes={sem.max_spikes} (a spike count)" if sem.multi_spike
-                    else f"v_min={sem.v_min}")
+                    else f"v_min={sem.v_min}" if sem.v_min is not None
+                    else "spike_from_previous/cuba_reset_before_update (Spyx)")
             errs.append((spiking[0], f"population '{spiking[0]}': semantics {what} is not part of the "
                                      f"event-driven contract (aedc.timing.event); use the sync or "
                                      f"async schedule"))

@@ -56,8 +56,17 @@ def _clears_before_update(t: NeuronTick) -> bool:
             and not sem.zero_after_update)
 
 
+def _subtracts_before_update(t: NeuronTick) -> bool:
+    """A pending subtract reset applies before the update (``cuba_reset_before_update``)."""
+    sem = t.sem
+    return (sem.cuba_reset_before_update and sem.reset == "subtract" and sem.pending_reset
+            and "z" in t.st and "i_syn" in t.st)
+
+
 def _v_start(t: NeuronTick) -> Array:
     v = t.st["v"]
+    if _subtracts_before_update(t):
+        return jnp.where(t.st["z"], v - t.c["v_threshold"], v)
     return jnp.where(t.st["z"], jnp.float32(0.0), v) if _clears_before_update(t) else v
 
 
@@ -120,7 +129,7 @@ def _fire(t: NeuronTick, v: Array, theta: Array) -> Array:
     the spikes (0/1, or a count under ``max_spikes > 1``)."""
     sem = t.sem
     r = t.st["z"]
-    if sem.pending_reset and not _clears_before_update(t):
+    if sem.pending_reset and not (_clears_before_update(t) or _subtracts_before_update(t)):
         v = reset(t, v, r, theta)
     zf = heaviside(v, theta, sem.threshold_cmp == ">=")
     z = zf > 0.5
@@ -134,6 +143,8 @@ def _fire(t: NeuronTick, v: Array, theta: Array) -> Array:
         v = reset(t, v, z, theta, count if sem.multi_spike else None)
         t.st["z"] = z
     t.st["v"] = clip_below(sem, v)
+    if sem.spike_from_previous:  # the previous tick's test (no surrogate gradient through it)
+        return r.astype(jnp.float32)
     return count
 
 

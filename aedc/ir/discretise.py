@@ -20,6 +20,9 @@ Update forms (all float32, evaluated left to right, no fused multiply-add):
   and no ``w_in`` for its LIFTorch/LIFNeuronTorch/ExpSynTorch): the membrane takes the input after the
   decay with unit gain, ``gain = r·dt/(τ·decay)`` (LIF; CubaLIF from its current), ``LI`` (ExpSynTorch)
   and the synaptic current before it, ``gain = r·dt/τ``, ``syn_gain = w_in·syn_decay``.
+* the ``spyx`` reading (Spyx's exporter writes ``r = β`` for LIF/CubaLIF and ``r = 1``, no ``w_in``
+  otherwise, and adds every input unscaled): ``gain = r/decay`` (LIF, ALIF, CubaLIF's membrane), ``r``
+  (LI, CubaLI's membrane, IF, I), ``syn_gain = w_in``.
 * threshold adaptation (ALIF): ``a' = adapt_decay·a + z`` with Euler ``adapt_decay = 1 - dt/τ_adapt``,
   exact ``adapt_decay = e^(-dt/τ_adapt)``.
 
@@ -37,9 +40,9 @@ from aedc.errors import VerifyError
 from aedc.ir.neurons import Neuron, NeuronModel
 from aedc.ir.options import Semantics
 
-GainMode = Literal["scaled", "unscaled", "rockpool"]
+GainMode = Literal["scaled", "unscaled", "rockpool", "spyx"]
 """How a model's input gain is read: ``scaled`` (NIR: ``r·dt/τ`` or ``r·(1 − decay)``), ``unscaled`` (the
-model is in ``Semantics.unscaled_input``: ``r``) or ``rockpool`` (``Semantics.gain_reading``)."""
+model is in ``Semantics.unscaled_input``: ``r``), ``rockpool`` or ``spyx`` (``Semantics.gain_reading``)."""
 
 ConstantTerm = Callable[[NeuronModel, float, bool, GainMode], dict[str, np.ndarray]]
 """One group of a model's constants: ``(neuron, dt, exact, gain mode) → {name: float64 array}``."""
@@ -59,12 +62,14 @@ def _leaky(tau: np.ndarray, dt: float, exact: bool) -> tuple[np.ndarray, np.ndar
     return 1.0 - a, a
 
 
-def leaky_membrane(tau: str, *, takes_input: bool = True, input_before_decay: bool = False) -> ConstantTerm:
+def leaky_membrane(tau: str, *, takes_input: bool = True, input_before_decay: bool = False,
+                   r_is_decay: bool = False) -> ConstantTerm:
     """``decay``, ``gain`` (from ``r``) and ``leak`` (from ``v_leak``) of a membrane with time constant
     parameter ``tau``. ``takes_input=False``: the membrane is driven by a synaptic current, not by the
     model's input, so ``unscaled_input`` leaves its gain alone (it applies to ``syn_gain``).
     ``input_before_decay``: under the ``rockpool`` reading the input joins before the decay
-    (Rockpool's ExpSynTorch, NIR ``LI``: ``v ← e^(−dt/τ)(v + x)``)."""
+    (Rockpool's ExpSynTorch, NIR ``LI``: ``v ← e^(−dt/τ)(v + x)``). ``r_is_decay``: under the ``spyx``
+    reading ``r`` holds the decay β (Spyx's LIF/CubaLIF export), so the unit gain is ``r/decay``."""
     def term(neuron: NeuronModel, dt: float, exact: bool, mode: GainMode) -> dict[str, np.ndarray]:
         decay, one_minus = _leaky(_f64(neuron, tau), dt, exact)
         r = _f64(neuron, "r")
@@ -74,6 +79,8 @@ def leaky_membrane(tau: str, *, takes_input: bool = True, input_before_decay: bo
             # Rockpool's exporter writes r = τ·e^(−dt/τ)/dt for a unit gain after the decay
             unit = r * dt / (_f64(neuron, tau) * decay)
             gain = unit * decay if input_before_decay else unit
+        elif mode == "spyx":
+            gain = r / decay if r_is_decay else r
         else:
             gain = r * one_minus
         return {"decay": decay, "gain": gain, "leak": _f64(neuron, "v_leak") * one_minus}
@@ -86,7 +93,7 @@ def synaptic_current(tau: str) -> ConstantTerm:
     def term(neuron: NeuronModel, dt: float, exact: bool, mode: GainMode) -> dict[str, np.ndarray]:
         decay, one_minus = _leaky(_f64(neuron, tau), dt, exact)
         w_in = _f64(neuron, "w_in")
-        gain = {"unscaled": w_in, "rockpool": w_in * decay}.get(mode, w_in * one_minus)
+        gain = {"unscaled": w_in, "spyx": w_in, "rockpool": w_in * decay}.get(mode, w_in * one_minus)
         return {"syn_decay": decay, "syn_gain": gain}
     return term
 
@@ -95,7 +102,7 @@ def integrator() -> ConstantTerm:
     """``gain = r·dt`` of a leak-free integrator (``r`` when unscaled)."""
     def term(neuron: NeuronModel, dt: float, exact: bool, mode: GainMode) -> dict[str, np.ndarray]:
         r = _f64(neuron, "r")
-        return {"gain": r if mode == "unscaled" else r * dt}
+        return {"gain": r if mode in ("unscaled", "spyx") else r * dt}
     return term
 
 
@@ -111,10 +118,10 @@ NEURON_CONSTANTS: dict[str, tuple[ConstantTerm, ...]] = {
     "linear": (),
     "relu": (),
     "threshold": (),
-    "lif": (leaky_membrane("tau"),),
+    "lif": (leaky_membrane("tau", r_is_decay=True),),
     "li": (leaky_membrane("tau", input_before_decay=True),),
-    "alif": (leaky_membrane("tau"), adaptation("tau_adapt")),
-    "cuba_lif": (synaptic_current("tau_syn"), leaky_membrane("tau_mem", takes_input=False)),
+    "alif": (leaky_membrane("tau", r_is_decay=True), adaptation("tau_adapt")),
+    "cuba_lif": (synaptic_current("tau_syn"), leaky_membrane("tau_mem", takes_input=False, r_is_decay=True)),
     "cuba_li": (synaptic_current("tau_syn"), leaky_membrane("tau_mem", takes_input=False)),
     "if": (integrator(),),
     "integrator": (integrator(),),
@@ -135,7 +142,7 @@ def neuron_constants(neuron: Neuron, sem: Semantics) -> dict[str, np.ndarray]:
                           f"no constants)")
     exact = sem.discretisation == "exact"
     mode: GainMode = ("unscaled" if neuron.model in sem.unscaled_input
-                      else "rockpool" if sem.gain_reading == "rockpool" else "scaled")
+                      else "scaled" if sem.gain_reading == "nir" else sem.gain_reading)
     out: dict[str, np.ndarray] = {}
     for term in terms:
         out.update(term(neuron, sem.dt, exact, mode))

@@ -36,6 +36,14 @@ chosen from a named *profile* at import time and recorded in the IR:
     emits one spike per tick (``max_spikes_per_dt=1``); Rockpool's default ``⌊v/θ⌋`` spikes up to
     ``max_spikes_per_dt = 2^16`` is ``max_spikes=2**16``. A LIFTorch bias is not exported.
 
+``spyx``
+    Spyx (Flax NNX) exported with ``to_nir(dt=1)``: Euler decays ``β = 1 − dt/τ``, inputs added
+    unscaled through the ``r = β`` (LIF, CubaLIF) or ``r = 1`` its exporter writes (``gain_reading``);
+    the spike is the previous step's test ``s(t) = H(V(t−1) − θ)`` (``spike_from_previous``) whose
+    θ the step subtracts, after the update (LIF ``V ← βV + x − sθ``, IF) or, for CuBaLIF, before it
+    (``V ← β(V − sθ) + I``: ``cuba_reset_before_update``). Spike on ``v > θ``. Its recurrent cells (RLIF,
+    RCuBaLIF) feed ``s(t)`` back within the same step, which a back-edge delivers a tick later.
+
 Options beyond the profiles: ``reset="zero"`` is snnTorch's ``reset_mechanism="zero"`` — with the reset
 one tick late, ``Leaky`` clears the membrane *before* the next update, so that tick's input is kept
 (``v ← β·(1 − z)·v + x``); ``Synaptic`` (a model with a synaptic current: CubaLIF) clears the updated
@@ -67,8 +75,8 @@ from aedc.ir.base import IRModel
 Discretisation = Literal["euler", "exact"]
 ResetMode = Literal["to_v_reset", "subtract", "zero", "none"]
 ThresholdCmp = Literal[">", ">="]
-ProfileName = Literal["nir-euler", "snntorch", "sinabs", "norse", "rockpool", "custom"]
-GainReading = Literal["nir", "rockpool"]
+ProfileName = Literal["nir-euler", "snntorch", "sinabs", "norse", "rockpool", "spyx", "custom"]
+GainReading = Literal["nir", "rockpool", "spyx"]
 
 MAX_SPIKE_COUNT = 2**24
 """Largest ``Semantics.max_spikes``: every count up to it is an exact float32 integer (Sinabs'
@@ -112,7 +120,16 @@ class Semantics(IRModel):
         "nir", description="how input gains are read from r and w_in: 'nir' (r·dt/τ, r·(1 − decay), or "
                            "unscaled_input); 'rockpool': Rockpool's exporter writes r = τ·e^(−dt/τ)/dt "
                            "and no w_in for a unit gain, the membrane takes the input after its decay "
-                           "(gain = r·dt/(τ·decay)), LI and the synaptic current before it")
+                           "(gain = r·dt/(τ·decay)), LI and the synaptic current before it; 'spyx': "
+                           "Spyx's exporter writes r = β for LIF/CubaLIF (gain = r/decay) and r = 1, no "
+                           "w_in elsewhere, all added unscaled (gain = r, syn_gain = w_in)")
+    spike_from_previous: bool = Field(
+        False, description="the spike a tick emits is the previous tick's threshold test, whose reset "
+                           "this tick applies (Spyx: s(t) = H(V(t−1) − θ)); needs reset_next_tick")
+    cuba_reset_before_update: bool = Field(
+        False, description="a pending subtract reset of a model with a synaptic current (CubaLIF) "
+                           "applies before its membrane update, v ← decay·(v − θ) + gain·i (Spyx "
+                           "CuBaLIF), not after it; needs reset 'subtract' and reset_next_tick")
     max_spikes: int = Field(
         1, ge=1, le=MAX_SPIKE_COUNT,
         description="spikes a neuron may emit in one tick: 1 is a binary spike; above 1 the count "
@@ -141,6 +158,11 @@ class Semantics(IRModel):
         if self.max_spikes > 1 and self.pending_reset:
             raise ValueError(f"max_spikes={self.max_spikes} (a spike count per tick) needs the reset in "
                              f"the tick of the spike: set reset_next_tick and reset_recheck False")
+        if (self.spike_from_previous or self.cuba_reset_before_update) and not self.reset_next_tick:
+            raise ValueError("spike_from_previous and cuba_reset_before_update (Spyx) need "
+                             "reset_next_tick (the reset of the previous tick's spike)")
+        if self.cuba_reset_before_update and self.reset != "subtract":
+            raise ValueError(f"cuba_reset_before_update needs reset 'subtract' (got {self.reset!r})")
         if self.v_min is not None and not math.isfinite(self.v_min):
             raise ValueError(f"v_min must be a finite number or None, got {self.v_min}")
         return self
@@ -171,6 +193,8 @@ PROFILES: dict[str, Semantics] = {
     "norse": Semantics(profile="norse", dt=1e-3, current_first=True, unscaled_input=("cuba_lif", "if")),
     "rockpool": Semantics(profile="rockpool", dt=1e-3, discretisation="exact", reset="subtract",
                           threshold_cmp=">=", current_first=True, gain_reading="rockpool"),
+    "spyx": Semantics(profile="spyx", dt=1.0, reset="subtract", current_first=True, reset_next_tick=True,
+                      gain_reading="spyx", spike_from_previous=True, cuba_reset_before_update=True),
 }
 
 

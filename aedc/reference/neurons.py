@@ -53,11 +53,22 @@ def _clears_before_update(cell: Cell) -> bool:
             and not sem.zero_after_update)
 
 
+def _subtracts_before_update(cell: Cell) -> bool:
+    """A pending subtract reset applies before the membrane update (``cuba_reset_before_update``: a
+    spiking model with a synaptic current, Spyx CuBaLIF)."""
+    sem = cell.sem
+    return (sem.cuba_reset_before_update and sem.reset == "subtract" and sem.pending_reset
+            and "i_syn" in cell.state and "v_threshold" in cell.p)
+
+
 def _v_start(cell: Cell) -> np.ndarray:
-    """The membrane the update starts from: ``0`` where a pending zero reset clears it first."""
+    """The membrane the update starts from: ``0`` where a pending zero reset clears it first, ``v − θ``
+    where a pending subtract applies first (:func:`_subtracts_before_update`)."""
     v = cell.state["v"]
     if _clears_before_update(cell):
         return np.where(cell.z_prev, F32(0.0), v).astype(F32)
+    if _subtracts_before_update(cell):
+        return np.where(cell.z_prev, v - cell.p["v_threshold"], v).astype(F32)
     return v
 
 
@@ -130,11 +141,12 @@ def _fire(cell: Cell, v: np.ndarray, theta: np.ndarray) -> np.ndarray:
     current: :func:`_v_start`); with ``reset_recheck`` whether the membrane the previous reset left is
     still above its threshold — reset again now, before the threshold test, then corrected by
     :func:`_undo`. Without either, the reset is applied in the tick of the spike (``count·θ``
-    subtracted for a count). Last, ``v_min`` clips the membrane (:func:`clip_below`).
+    subtracted for a count). Last, ``v_min`` clips the membrane (:func:`clip_below`). With
+    ``spike_from_previous`` the tick emits ``r`` (the previous tick's test), not this tick's.
     """
     sem = cell.sem
     r = cell.z_prev
-    if sem.pending_reset and not _clears_before_update(cell):
+    if sem.pending_reset and not (_clears_before_update(cell) or _subtracts_before_update(cell)):
         v = _reset(cell, v, r, theta)
     z = (v > theta) if sem.threshold_cmp == ">" else (v >= theta)
     count = spike_count(sem, v, z, theta)
@@ -147,6 +159,8 @@ def _fire(cell: Cell, v: np.ndarray, theta: np.ndarray) -> np.ndarray:
         v = _reset(cell, v, z, theta, count if sem.multi_spike else None)
         cell.z_prev = z
     cell.state["v"] = clip_below(sem, v)
+    if sem.spike_from_previous:  # Spyx: the spike of the previous tick's test, reset now
+        return r.astype(F32)
     return count
 
 
