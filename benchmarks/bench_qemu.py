@@ -19,6 +19,7 @@ Writes benchmarks/results/qemu.json. Run: ``.venv/bin/python benchmarks/bench_qe
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import platform
 import sys
@@ -32,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from aedc.codegen.qemu import CYCLES_PER_INSTRUCTION, verify_qemu  # noqa: E402
+from aedc.codegen.qemu import CYCLES_PER_INSTRUCTION, fit_cost, verify_qemu  # noqa: E402
 from aedc.frontend.builder import Network  # noqa: E402
 from aedc.ir import Graph  # noqa: E402
 from aedc.passes import DEFAULT_PIPELINE, CompileState, PassContext, PassManager  # noqa: E402
@@ -76,15 +77,7 @@ def run(name: str, graph: Graph, T: int) -> dict[str, Any]:
     report = verify_qemu(state, inputs, jobs=2)
     verify_s = time.perf_counter() - t0
     rows = report.rows()
-    neurons = {p["pe"]: sum(s["hi"] - s["lo"] for s in p["slices"]) for p in manifest["pes"]}
-    X, y = [], []
-    for p in report.pes:
-        for t in range(report.steps):
-            X.append([neurons[p.pe], p.received[t], p.sent[t], 1.0])
-            y.append(p.instructions[t])
-    a, b = np.asarray(X, float), np.asarray(y, float)
-    coef, *_ = np.linalg.lstsq(a, b, rcond=None)
-    rel = np.abs(a @ coef - b) / np.maximum(b, 1)
+    fit = fit_cost(report.pes)
     worst = max(rows, key=lambda r: r["budget_fill"])
     out = {
         "network": name, "pes": len(rows), "ticks": report.steps, "activity": ACTIVITY,
@@ -94,21 +87,19 @@ def run(name: str, graph: Graph, T: int) -> dict[str, Any]:
         "worst_pe": worst["pe"], "worst_instructions": worst["instructions_worst"],
         "worst_cycles_est": worst["cycles_worst"], "budget_cycles": worst["budget_cycles"],
         "worst_budget_fill": worst["budget_fill"],
-        "mean_instructions_per_pe_tick": float(b.mean()),
+        "mean_instructions_per_pe_tick": float(np.mean([p.instructions.mean() for p in report.pes])),
         "qemu_ms_per_pe_tick": float(np.mean([r["qemu_ms_per_tick"] for r in rows])),
         "compile_s": compile_s, "verify_s": verify_s,
-        "fit": {"instructions_per_neuron": coef[0], "per_packet_received": coef[1],
-                "per_packet_sent": coef[2], "per_tick": coef[3],
-                "median_rel_error": float(np.median(rel)), "p95_rel_error": float(np.quantile(rel, 0.95)),
-                "max_rel_error": float(rel.max())},
+        "fit": dataclasses.asdict(fit),
         "per_pe": rows,
     }
     print(f"{name}: {out['bit_identical_pes']}/{out['pes']} PEs bit-identical over {T} ticks "
           f"({out['dropped_packets']} packets dropped); worst PE {worst['pe']}: "
           f"{worst['instructions_worst']:,} instructions ≈ {worst['cycles_worst']:,.0f} cycles = "
           f"{100 * worst['budget_fill']:.1f}% of 1 ms at 150 MHz; QEMU {out['qemu_ms_per_pe_tick']:.2f} ms "
-          f"per PE-tick; fit a={coef[0]:.1f}/neuron b={coef[1]:.1f}/packet in c={coef[2]:.1f}/packet out "
-          f"d={coef[3]:.0f}, median error {100 * out['fit']['median_rel_error']:.1f}%; "
+          f"per PE-tick; fit a={fit.per_neuron:.1f}/neuron b={fit.per_packet_in:.1f}/packet in "
+          f"c={fit.per_packet_out:.1f}/packet out d={fit.per_tick:.0f}, median error "
+          f"{100 * fit.median_rel_error:.1f}%; "
           f"compile {compile_s:.0f} s, verify {verify_s:.0f} s", flush=True)
     return out
 

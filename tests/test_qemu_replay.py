@@ -135,6 +135,13 @@ def test_multi_pe_mlp_binary_spikes_bit_identical_to_the_reference() -> None:
     coef, *_ = np.linalg.lstsq(a, y, rcond=None)
     assert coef[1] > 0
     assert np.abs(a @ coef - y).max() < 0.05 * y.mean()
+    # and the whole PE-tick over all PEs: the per-PE cost model's form
+    fit = Q.fit_cost(report.pes)
+    assert fit.samples == 12 * len(report.pes)
+    assert fit.per_packet_in > 0
+    assert fit.median_rel_error < 0.05
+    p = report.pes[0]
+    assert abs(fit.predict(p.neurons, p.received[3], p.sent[3]) - p.instructions[3]) < 0.2 * p.instructions[3]
 
 
 def test_graded_sigma_delta_delays_and_back_edges() -> None:
@@ -366,6 +373,7 @@ def test_cli_verify_reports_cycles_and_a_receive_queue_overflow(tmp_path: Path) 
     assert doc["steps"] == 6
     assert all(r["ok"] and r["ticks"] == 6 and r["instructions_worst"] > 0 for r in doc["pes"])
     assert all(r["budget_cycles"] == 150_000 for r in doc["pes"])  # 1000 µs at 150 MHz
+    assert sum(r["neurons"] for r in doc["pes"]) == 308  # every input and LIF neuron, once
     np.save(tmp_path / "all.npy", np.ones((3, 300), F32))
     res = runner.invoke(app, ["verify", str(build), "--target", "qemu", "--input", str(tmp_path / "all.npy")])
     assert res.exit_code == 2, res.output

@@ -63,8 +63,9 @@ if TYPE_CHECKING:
     from aedc.timing.schedule import Schedule
 
 __all__ = ["CYCLES_PER_INSTRUCTION", "ICOUNT_SHIFT", "QEMU", "QEMU_BOARD", "QEMU_INSTALL_HINT",
-           "Mismatch", "PEBehaviour", "PEReplay", "Recording", "VerifyReport", "build_replay", "compare",
-           "elf_symbols", "qemu_command", "record", "replay", "verify_qemu"]
+           "CostFit", "Mismatch", "PEBehaviour", "PECalls", "PEReplay", "Recording", "VerifyReport",
+           "build_replay", "compare", "elf_symbols", "fit_cost", "qemu_command", "record", "replay",
+           "verify_qemu"]
 
 QEMU = "qemu-system-arm"
 QEMU_BOARD = "mps2-an386"
@@ -170,6 +171,7 @@ class PEReplay:
     mismatch: Mismatch | None
     wall_s: float
     tick_us: int
+    neurons: int = 0  # neurons the PE updates every tick (its slices)
 
     @property
     def cycles(self) -> np.ndarray:
@@ -206,7 +208,8 @@ class VerifyReport:
             worst = int(np.argmax(p.instructions)) if p.instructions.size else 0
             peak = int(p.instructions[worst]) if p.instructions.size else 0
             out.append({
-                "pe": p.pe, "ticks": int(p.instructions.size), "received": int(p.received.sum()),
+                "pe": p.pe, "neurons": p.neurons, "ticks": int(p.instructions.size),
+                "received": int(p.received.sum()),
                 "sent": int(p.sent.sum()), "worst_tick": worst, "instructions_worst": peak,
                 "instructions_mean": float(p.instructions.mean()) if p.instructions.size else 0.0,
                 "received_worst_tick": int(p.received[worst]) if p.received.size else 0,
@@ -536,6 +539,44 @@ def _instructions(counts: int) -> int:
     return round(counts * BOARD_TIMER_NS / (1 << ICOUNT_SHIFT))
 
 
+@dataclass(frozen=True)
+class CostFit:
+    """Least-squares ``instructions per tick = per_neuron·neurons + per_packet_in·received +
+    per_packet_out·sent + per_tick`` over PE-ticks, with its relative errors: the form of the per-PE
+    cost model the slicer can use as a second budget beside bytes."""
+
+    per_neuron: float
+    per_packet_in: float
+    per_packet_out: float
+    per_tick: float
+    median_rel_error: float
+    p95_rel_error: float
+    max_rel_error: float
+    samples: int
+
+    def predict(self, neurons: float, received: float, sent: float) -> float:
+        return (self.per_neuron * neurons + self.per_packet_in * received + self.per_packet_out * sent
+                + self.per_tick)
+
+
+def fit_cost(pes: Iterable[PEReplay]) -> CostFit:
+    """Fit :class:`CostFit` to the measured ticks of ``pes``."""
+    rows, y = [], []
+    for p in pes:
+        for t in range(p.instructions.size):
+            rows.append((p.neurons, float(p.received[t]), float(p.sent[t]), 1.0))
+            y.append(float(p.instructions[t]))
+    if len(rows) < 4:
+        raise CodegenError(f"a cost fit needs at least 4 PE-ticks, got {len(rows)}")
+    a, b = np.asarray(rows, np.float64), np.asarray(y, np.float64)
+    coef = np.linalg.lstsq(a, b, rcond=None)[0]
+    rel = np.abs(a @ coef - b) / np.maximum(b, 1.0)
+    return CostFit(per_neuron=float(coef[0]), per_packet_in=float(coef[1]), per_packet_out=float(coef[2]),
+                   per_tick=float(coef[3]), median_rel_error=float(np.median(rel)),
+                   p95_rel_error=float(np.quantile(rel, 0.95)), max_rel_error=float(rel.max()),
+                   samples=len(rows))
+
+
 # ---- comparison -----------------------------------------------------------------------------------------
 
 _SEND_FIELDS = ("key", "payload", "payload flag", "destination")
@@ -644,7 +685,8 @@ def verify_qemu(build: object, inputs: Mapping[str, np.ndarray], *, steps: int |
             return PEReplay(pe=all_pes[i], behaviour=got, instructions=total, by_op=by_op,
                             received=received, sent=sent, dropped=int(dropped),
                             mismatch=compare(all_pes[i], rec.expected[i], got, manifest, i), wall_s=wall,
-                            tick_us=_tick_us(sources, d))
+                            tick_us=_tick_us(sources, d),
+                            neurons=sum(int(s["hi"]) - int(s["lo"]) for s in manifest["pes"][i]["slices"]))
 
         order = [all_pes.index(p) for p in wanted]
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
