@@ -12,6 +12,7 @@ row, whole input rows are assumed touched).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -20,6 +21,9 @@ from aedc.ir.graph import Graph, Projection
 
 COO_LIMIT = 4_000_000
 """Largest synapse count expanded to an explicit list; bigger convolutions use the structural answer."""
+WID_LIMIT = 16_000_000
+"""Projections with at most this many stored weights keep an int32 weight id per synapse (64 MB at the
+limit) so that range queries count distinct weights without sorting."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,13 @@ class ProjectionStats:
         elif isinstance(conn, Conv2d | Conv1d | Pool2d):
             self._conv_prefix = self._conv_fanin_prefix()
         self.weights = self._weight_values()
+        # a range's distinct weights without sorting its weights on every query (the slicer asks
+        # thousands of times): each weight's rank among the distinct ones, counted through a bitmap
+        self._wid: np.ndarray | None = None
+        w_all = (self._coo.weight if self._coo is not None
+                 else np.asarray(conn.weight, np.float32) if isinstance(conn, Dense) else None)
+        if w_all is not None and w_all.size <= WID_LIMIT:
+            self._wid = np.searchsorted(self.weights, w_all).astype(np.int32)  # zeros: any id, unused
 
     # ---- weights --------------------------------------------------------------------------------------
 
@@ -79,7 +90,7 @@ class ProjectionStats:
         w = np.asarray(c.weight, np.float32).ravel()
         return np.unique(w[w != 0])
 
-    @property
+    @cached_property
     def mixed_sign(self) -> bool:
         return bool((self.weights > 0).any() and (self.weights < 0).any())
 
@@ -137,14 +148,17 @@ class ProjectionStats:
         if self._coo is not None:
             a, b = np.searchsorted(self._coo.post, [lo, hi])
             pre, w = self._coo.pre[a:b], self._coo.weight[a:b]
+            ids = self._wid[a:b] if self._wid is not None else None
             if pre_lo > 0 or pre_hi < self.n_pre:
                 inside = (pre >= pre_lo) & (pre < pre_hi)
                 pre, w = pre[inside], w[inside]
+                ids = ids[inside] if ids is not None else None
             if pre.size == 0:
                 return RangeStats(0, 0, 0, 1, 0, mixed)
             counts = np.bincount(pre - pre.min())
+            distinct = self._distinct(ids) if ids is not None else int(np.unique(w).size)
             return RangeStats(int(pre.size), int(np.count_nonzero(counts)), int(counts.max()),
-                              int(pre.min()), int(pre.max()), mixed, int(np.unique(w).size))
+                              int(pre.min()), int(pre.max()), mixed, distinct)
         if isinstance(c, Dense):
             m = min(pre_hi, self.n_pre) - pre_lo
             if m <= 0:
@@ -155,8 +169,10 @@ class ProjectionStats:
             idx = np.flatnonzero(nz)
             if rows == 0:
                 return RangeStats(0, 0, 0, 1, 0, mixed)
+            distinct = (self._distinct(self._wid[lo:hi, pre_lo:pre_hi][block != 0]) if self._wid is not None
+                        else int(np.unique(block[block != 0]).size))
             return RangeStats(int(nz.sum()), rows, int(nz.max()), pre_lo + int(idx[0]),
-                              pre_lo + int(idx[-1]), mixed, int(np.unique(block[block != 0]).size))
+                              pre_lo + int(idx[-1]), mixed, distinct)
         if isinstance(c, OneToOne | Identity):
             a, b = max(lo, pre_lo), min(hi, pre_hi)
             nzw: int
@@ -201,6 +217,12 @@ class ProjectionStats:
         frac = (pmax - pmin + 1) / max(self.n_pre, 1) if (pre_lo > 0 or pre_hi < self.n_pre) else 1.0
         return RangeStats(int(np.ceil(syn * frac)), rows, max_row, pmin, pmax, mixed,
                           int(self.weights.size))
+
+    def _distinct(self, ids: np.ndarray) -> int:
+        """Distinct weights among the weight ids ``ids`` (a bitmap over the projection's weights)."""
+        seen = np.zeros(self.weights.size, bool)
+        seen[ids] = True
+        return int(np.count_nonzero(seen))
 
     def pre_rows_in(self, lo: int, hi: int, bounds: np.ndarray) -> np.ndarray:
         """For post ``lo..hi``: per presynaptic range ``bounds[k]..bounds[k+1]`` (increasing; need not
