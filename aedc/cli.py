@@ -142,7 +142,7 @@ def _semantics_options(model: Path, profile: str | None, dt: float | None) -> st
         warnings.warn(f"{' and '.join(given)} ignored: {model} is an aedc IR/build, whose semantics are "
                       f"recorded in it (aedc inspect {model} shows them); they apply to NIR files",
                       stacklevel=2)
-    return profile or "nir-euler"
+    return profile or "auto"
 
 
 def _machine(chips: str) -> Machine:
@@ -211,8 +211,10 @@ def compile_cmd(
     output: Annotated[Path, typer.Option("-o", "--output", help="Build directory to (re)create.")],
     pipeline: Annotated[str, typer.Option(help="Pass pipeline, e.g. 'verify,fold-scale,dce'.")] =
         DEFAULT_PIPELINE,
-    profile: Annotated[str | None, typer.Option(help="Discrete-time semantics of a NIR file: nir-euler "
-                                                     "(default), snntorch, sinabs, norse.")] = None,
+    profile: Annotated[str | None, typer.Option(help="Discrete-time semantics of a NIR file: auto "
+                                                     "(default: the exporting framework's, detected "
+                                                     "from the file), nir-euler, snntorch, sinabs, "
+                                                     "norse, rockpool.")] = None,
     dt: Annotated[float | None, typer.Option(help="Tick length in seconds (default: the profile's).")]
         = None,
     strict: Annotated[bool, typer.Option("--strict", help="Refuse a NIR file whose semantics warnings "
@@ -404,8 +406,10 @@ def run_cmd(
                                           "inputs (layer-synchronous; equals sync).")] = False,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Run directory (default "
                                                 "BUILD/run, or build/<name>.run for a file).")] = None,
-    profile: Annotated[str | None, typer.Option(help="Discrete-time semantics of a NIR file: nir-euler "
-                                                     "(default), snntorch, sinabs, norse.")] = None,
+    profile: Annotated[str | None, typer.Option(help="Discrete-time semantics of a NIR file: auto "
+                                                     "(default: the exporting framework's, detected "
+                                                     "from the file), nir-euler, snntorch, sinabs, "
+                                                     "norse, rockpool.")] = None,
     dt: Annotated[float | None, typer.Option(help="Tick length of a NIR file in seconds.")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Refuse a NIR file whose semantics warnings "
                                          "would apply.")] = False,

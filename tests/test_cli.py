@@ -181,16 +181,21 @@ def test_a_large_machine_costs_what_the_network_uses() -> None:
 
 
 def test_strict_refuses_a_known_exporter_quirk_that_otherwise_warns(tmp_path: Path) -> None:
-    """Norse's LIFBox export writes τ·dt as τ (decay −99 at dt = 1e-3): a warning names the fix; with
-    --strict the compile refuses (exit 2) and writes nothing."""
+    """Norse's LIFBox export writes τ·dt as τ (decay −99 at dt = 1e-3). Read with an explicit profile,
+    a warning names the fix, and with --strict the compile refuses (exit 2) and writes nothing; without
+    --profile the file is detected as Norse's and the quirk corrected, which --strict accepts."""
     quirk = Path(__file__).parent / "data" / "conformance" / "norse" / "lifbox.nir"
-    res = runner.invoke(app, ["compile", str(quirk), "-o", str(tmp_path / "a"), "--dt", "1e-3",
-                              "--pipeline", "verify"])
+    explicit = ["--dt", "1e-3", "--pipeline", "verify", "--profile", "nir-euler"]
+    res = runner.invoke(app, ["compile", str(quirk), "-o", str(tmp_path / "a"), *explicit])
     assert res.exit_code == 0, res.output
     assert "warning" in res.output
     assert "τ" in res.output or "tau" in res.output
-    res = runner.invoke(app, ["compile", str(quirk), "-o", str(tmp_path / "b"), "--dt", "1e-3",
-                              "--pipeline", "verify", "--strict"])
+    res = runner.invoke(app, ["compile", str(quirk), "-o", str(tmp_path / "b"), *explicit, "--strict"])
     assert res.exit_code == 2, res.output
     assert "strict" in res.output
     assert not (tmp_path / "b").exists()
+    res = runner.invoke(app, ["compile", str(quirk), "-o", str(tmp_path / "c"), "--pipeline", "verify",
+                              "--strict"])
+    assert res.exit_code == 0, res.output
+    assert "norse" in res.output and "corrected" in res.output
+    assert json.loads((tmp_path / "c" / "ir.json").read_text())["graph"]["semantics"]["profile"] == "norse"

@@ -28,7 +28,7 @@ def is_nir_file(path: str | Path) -> bool:
         return False
 
 
-def load_model(path: str | Path, *, profile: str = "nir-euler", dt: float | None = None,
+def load_model(path: str | Path, *, profile: str = "auto", dt: float | None = None,
                strict: bool = False) -> Graph:
     """Load ``path``: ``.nir``/HDF5 via :func:`from_nir` (with ``profile``/``dt``/``strict``), JSON as
     IR, or the ``ir.json`` of an aedc build directory."""
