@@ -1,7 +1,8 @@
 """Import a NIR graph exported by another framework, compile it for SpiNNaker2 and run every executor.
 
 For any NIR file (by default the NIR paper's N-MNIST CNN exported by Sinabs): import with a semantics
-profile (``--profile`` nir-euler | snntorch | sinabs, ``--dt``), compile through the CLI (the default
+profile (``--profile`` auto | nir-euler | snntorch | sinabs | norse, ``--dt``; auto, the default, detects
+the exporting framework from the file), compile through the CLI (the default
 pipeline: passes → slices → CP-SAT placement → routing tables → per-PE C; ``--build`` also
 cross-compiles every PE and checks ITCM/DTCM), then run the same random input events through
 
@@ -47,7 +48,7 @@ HERE = Path(__file__).parent / "nir"
 ASYNC = Schedule.asynchronous(jitter_us=200, link_us=100, hop_us=20, seed=1)
 
 
-def check(path: Path, out: Path, *, profile: str = "nir-euler", dt: float | None = None, ticks: int = 40,
+def check(path: Path, out: Path, *, profile: str = "auto", dt: float | None = None, ticks: int = 40,
           rate: float = 0.05, cross: bool = False, seed: int = 0) -> dict[str, Any]:
     """Compile ``path`` into ``out`` with the CLI and compare every executor on random input events."""
     args = ["compile", str(path), "-o", str(out), "--profile", profile]
@@ -129,8 +130,8 @@ def print_report(rep: dict[str, Any]) -> bool:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("nir", nargs="?", default=str(HERE / "cnn_sinabs.nir"))
-    p.add_argument("--profile", default=None, help="semantics profile (default: sinabs for the Sinabs "
-                   "CNN, nir-euler otherwise)")
+    p.add_argument("--profile", default="auto", help="semantics profile (default auto: the exporting "
+                   "framework's, detected from the file)")
     p.add_argument("--dt", type=float, default=None)
     p.add_argument("--ticks", type=int, default=40)
     p.add_argument("--rate", type=float, default=0.05, help="input event probability per tick")
@@ -139,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
     path = Path(args.nir)
-    profile = args.profile or ("sinabs" if "sinabs" in path.name else "nir-euler")
+    profile = args.profile
     rep = check(path, Path(args.out), profile=profile, dt=args.dt, ticks=args.ticks, rate=args.rate,
                 cross=args.build)
     ok = print_report(rep)
