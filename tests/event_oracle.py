@@ -250,8 +250,9 @@ def _rank(policy: str, seed: int, t: int, m: int, c: _Cell, i: int) -> tuple[flo
 
 
 _SEMANTICS_READ = ("profile", "dt", "discretisation", "reset", "threshold_cmp", "current_first",
-                   "reset_next_tick", "unscaled_input")
-"""The ``Semantics`` fields this oracle implements (``unscaled_input`` through the host constants); any
+                   "reset_next_tick", "unscaled_input", "gain_reading")
+"""The ``Semantics`` fields this oracle implements (``unscaled_input``, ``gain_reading`` through the host
+constants); any
 other field away from its default is refused rather than silently ignored."""
 
 
