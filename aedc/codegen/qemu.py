@@ -108,7 +108,8 @@ def qemu_command(elf: Path) -> list[str]:
 class PEBehaviour:
     """What one PE produced, in order: packets ``(tick, key, payload, has_payload, target)``, the
     state words of slice ``k`` after each of its ticks ``(tick, k, uint32 words)`` and the row of the
-    PE's own spike recording (output slices) written in that tick ``(tick, k, bitmap words)``."""
+    PE's own recording (output slices) written in that tick ``(tick, k, words)``: a spike bitmap, or
+    float32 values of a non-spiking output."""
 
     sends: list[tuple[int, int, int, int, int]] = field(default_factory=list)
     states: list[tuple[int, int, np.ndarray]] = field(default_factory=list)
@@ -251,24 +252,28 @@ def _slice_shapes(manifest: Mapping[str, Any], i: int) -> tuple[list[int], list[
     return sizes, nstate
 
 
-def _spike_recordings(sources: Sources, i: int) -> dict[int, tuple[int, int]]:
-    """Slice → (rows, words per row) of PE ``i``'s spike-bitmap recording rings (output slices); the
-    value recordings of non-spiking outputs are not replayed."""
+def _recordings(sources: Sources, i: int) -> dict[int, tuple[int, int, bool]]:
+    """Slice → (rows, words per row, is a spike bitmap) of PE ``i``'s recording rings (output slices:
+    a spike bitmap for spiking or binary populations, else a float32 value per neuron)."""
     pe = sources.manifest["pes"][i]
     text = sources.text(f"{pe['dir']}/data.c")
-    return {int(m.group(1)): (int(m.group(2)), int(m.group(3)))
-            for m in re.finditer(r"static uint32_t s(\d+)_rec\[(\d+)\]\[(\d+)\]", text)}
+    return {int(m.group(2)): (int(m.group(3)), int(m.group(4)), m.group(1) == "uint32_t")
+            for m in re.finditer(r"static (uint32_t|float) s(\d+)_rec\[(\d+)\]\[(\d+)\]", text)}
 
 
 def _expected_records(sources: Sources, trace: Trace, T: int) -> list[list[tuple[int, int, np.ndarray]]]:
-    """Per PE, the spike-recording rows the host run implies: bit i of tick t set iff neuron lo + i
-    sent an event in tick t (the kernel records inside the emit branch)."""
+    """Per PE, the recording rows the host run implies: bit i of tick t set iff neuron lo + i sent an
+    event in tick t; or the float32 value of neuron lo + i in tick t — what the emulator reports."""
     manifest = sources.manifest
     out: list[list[tuple[int, int, np.ndarray]]] = []
     for i, pe in enumerate(manifest["pes"]):
         rows: list[tuple[int, int, np.ndarray]] = []
-        for k, (_, words) in sorted(_spike_recordings(sources, i).items()):
+        for k, (_, words, bitmap) in sorted(_recordings(sources, i).items()):
             s = pe["slices"][k]
+            if not bitmap:
+                value = np.asarray(trace.outputs[s["population"]], np.float32).reshape(T, -1)
+                rows.extend((t, k, value[t, s["lo"]:s["hi"]].view(np.uint32).copy()) for t in range(T))
+                continue
             ev = np.asarray(trace.events[s["population"]]).reshape(T, -1)[:, s["lo"]:s["hi"]] != 0
             bits = np.zeros((T, 32 * words), bool)
             bits[:, :ev.shape[1]] = ev
@@ -438,7 +443,7 @@ def elf_symbols(path: Path) -> dict[str, list[tuple[int, int]]]:
 
 def _dump_table(elf: Path, sources: Sources, pe_index: int) -> list[tuple[int, int, int, int]]:
     """``(slice, address, words, rows)`` of every traced state array of the PE (``s<k>_<var>``, the host
-    trace's order), its spike-recording rings (rows > 0) and, at the end (slice 0xFFFFFFFF), the
+    trace's order), its recording rings (rows > 0) and, at the end (slice 0xFFFFFFFF), the
     kernel's counters."""
     manifest = sources.manifest
     syms = elf_symbols(elf)
@@ -453,7 +458,7 @@ def _dump_table(elf: Path, sources: Sources, pe_index: int) -> list[tuple[int, i
                 raise CodegenError(f"PE {pe['pe']}: state array '{name}' ({4 * sizes[k]} B) is not one "
                                    f"symbol of that size in {elf} (found {found})", where=pe["pe"])
             table.append((k, found[0][0], sizes[k], 0))
-    for k, (rows, words) in sorted(_spike_recordings(sources, pe_index).items()):
+    for k, (rows, words, _) in sorted(_recordings(sources, pe_index).items()):
         found = syms.get(f"s{k}_rec", [])
         if len(found) != 1 or found[0][1] != 4 * rows * words:
             raise CodegenError(f"PE {pe['pe']}: recording 's{k}_rec' is not one symbol of "
@@ -625,7 +630,8 @@ def compare(pe: str, expected: PEBehaviour, got: PEBehaviour, manifest: Mapping[
             diff = np.flatnonzero(ra[k] != wb)
             if diff.size:
                 j = int(diff[0])
-                return Mismatch(pe, t, f"spike recording of slice {k}, word {j}", int(ra[k][j]), int(wb[j]))
+                return Mismatch(pe, t, f"recording of slice {k} (the PE's output buffer), word {j}",
+                                int(ra[k][j]), int(wb[j]))
     return None
 
 
