@@ -8,6 +8,7 @@ Heavy stages (JAX, OR-Tools) are imported only by the commands that run them, so
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -230,6 +231,9 @@ def compile_cmd(
         = "1x1",
     build_c: Annotated[bool, typer.Option("--build/--no-build", help="Cross-compile the generated C "
                                           "(arm-none-eabi-gcc) and check every PE's sizes.")] = False,
+    event: Annotated[bool, typer.Option("--event", help="Generate the event-driven schedule's runtime "
+                                        "too (slice{event=true} budgets its state, emit-c{event=true} "
+                                        "writes it).")] = False,
 ) -> None:
     """Import MODEL, run the pass pipeline and write ir.json, summary.txt, build.json (and
     placement.json when the pipeline places, c/ when it emits C) to OUTPUT."""
@@ -241,6 +245,12 @@ def compile_cmd(
 
     graph = load_model(model, profile=_semantics_options(model, profile, dt), dt=dt, strict=strict)
     manager = PassManager(pipeline)
+    if event:
+        manager = PassManager([dataclasses.replace(p, event=True)  # type: ignore[call-arg]
+                               if p.name in ("slice", "emit-c") else p
+                               for p in manager.pipeline.passes])
+        if "emit-c" not in manager.pipeline.names:
+            raise AedcError("--event needs a pipeline that ends in 'emit-c'", where="--event")
     sizes: list[PESize] = []
     with atomic_output_dir(output) as tmp, err.status("compiling") as status:
         def progress(event: str, index: int, pass_: object) -> None:

@@ -386,3 +386,47 @@ def test_deploy_check_runs_the_event_schedule_sample_by_sample(tmp_path: Path) -
     assert "event" not in json.loads((tmp_path / "d" / "c" / "manifest.json").read_text())
     # layered k = 0 is the layer-synchronous schedule: the sync run's predictions
     assert np.array_equal(rep.paths["host C sync"].predictions, rep.paths["host C event layered"].predictions)
+
+
+def test_aedc_compile_event_writes_a_budgeted_event_tree(tmp_path: Path) -> None:
+    """``aedc compile --event``: the slicer budgets the event runtime's state (slice{event=true}), the
+    tree carries the event code (emit-c{event=true}), and the host C run from the build directory
+    equals the JAX event emulator on the compiled placement."""
+    from typer.testing import CliRunner
+
+    from aedc.cli import app
+    from aedc.emulator import Emulator, PlacedProgram
+    from aedc.ir.serialize import load, save
+    from aedc.partition.model import Placement
+
+    rng = np.random.default_rng(4)
+    net = Network("ev_cli", dt=1e-3)
+    net.input("x", 20)
+    net.population("h", 40, "lif", tau=0.01, v_threshold=0.6)
+    net.population("o", 4, "lif", tau=0.01, v_threshold=0.5)
+    net.dense("x", "h", rng.uniform(-0.2, 0.6, (40, 20)).astype(F32))
+    net.dense("h", "o", rng.uniform(-0.1, 0.4, (4, 40)).astype(F32))
+    net.output("y", "o")
+    save(net.build(), tmp_path / "ev.json")
+    res = CliRunner().invoke(app, ["compile", str(tmp_path / "ev.json"), "-o", str(tmp_path / "b"),
+                                   "--event", "--pipeline",
+                                   "verify,slice{max-neurons=16},place{solver=greedy},route,emit-c"])
+    assert res.exit_code == 0, res.output
+    manifest = json.loads((tmp_path / "b" / "c" / "manifest.json").read_text())
+    assert "event" in manifest
+    placement = Placement.load(tmp_path / "b" / "placement.json")
+    assert all(s.memory.event_state > 0 for s in placement.slicing.slices)
+    for pe in manifest["pes"]:
+        assert pe["bytes"]["emitted"]["event_state"] <= pe["bytes"]["predicted"]["event_state"]
+    graph = load(tmp_path / "b" / "ir.json")
+    x = {"x": (rng.random((12, 20)) < 0.4).astype(F32)}
+    sched = Schedule.event_driven(2, "momentum")
+    host = run_host(tmp_path / "b", x, schedule=sched)
+    emu = Emulator(PlacedProgram.from_placement(graph, placement), sched).run(x)
+    assert int(emu.events["h"].sum()) > 10
+    for pop in ("h", "o"):
+        assert _bits(host.events[pop]) == _bits(emu.events[pop]), pop
+    bad = CliRunner().invoke(app, ["compile", str(tmp_path / "ev.json"), "-o", str(tmp_path / "c"),
+                                   "--event", "--pipeline", "verify,slice,place"])
+    assert bad.exit_code == 2
+    assert "--event" in bad.output

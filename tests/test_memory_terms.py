@@ -7,11 +7,12 @@ array codegen writes, per term (``manifest.json``: ``bytes.emitted``), and with 
 sizes of the ELF's ``.aedc_image`` + ``.aedc_state`` sections. Binary, graded and sigma-delta traffic,
 with and without delays, sparse rows and dense blocks, several key blocks per projection.
 
-Terms the model computes exactly must be equal. Three are bounds by design, each with its slack
+Terms the model computes exactly must be equal. Four are bounds by design, each with its slack
 stated: synapse rows and dense blocks (the 16-byte alignment of each key block's arrays, at most 12 +
 16 − word bytes and 15 bytes per block: the model counts the worst case, since blocks are not known
-per PE when slicing) and destination lists (the slicer knows only an upper bound of the destination
-QPEs before placement).
+per PE when slicing), destination lists (the slicer knows only an upper bound of the destination
+QPEs before placement) and the event runtime's state (the candidate buffer's one spare entry, counted
+by every non-spiking slice: 16 B per extra slice on a PE).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from aedc.passes import CompileState, PassContext, PassManager
 F32 = np.float32
 EXACT = ("neuron_state", "neuron_params", "ring_buffer", "event_history", "master_pop_table",
          "routing_info", "weight_tables", "input_buffers", "recording")
-BOUNDED = ("synapse_rows", "dense_blocks", "targets")
+BOUNDED = ("synapse_rows", "dense_blocks", "targets", "event_state")
 
 
 def network(rule: str, delay: int) -> Any:
@@ -51,19 +52,21 @@ def network(rule: str, delay: int) -> Any:
     return net.build()
 
 
-def compile_c(rule: str, delay: int) -> CompileState:
-    state = PassManager("verify,slice,place{solver=greedy},route,emit-c").run(
+def compile_c(rule: str, delay: int, *, event: bool = False) -> CompileState:
+    ev = "{event=true}" if event else ""
+    state = PassManager(f"verify,slice{ev},place{{solver=greedy}},route,emit-c{ev}").run(
         CompileState(graph=network(rule, delay)), PassContext())
     assert state.sources is not None
     return state
 
 
-CASES = [(r, d) for r in ("binary", "graded", "sigma_delta") for d in (0, 3)]
+CASES = [(r, d, False) for r in ("binary", "graded", "sigma_delta") for d in (0, 3)]
+CASES += [("binary", 3, True)]  # the event-driven runtime's state (emit-c{event=true})
 
 
-@pytest.mark.parametrize(("rule", "delay"), CASES)
-def test_every_term_of_every_pe(rule: str, delay: int) -> None:
-    state = compile_c(rule, delay)
+@pytest.mark.parametrize(("rule", "delay", "event"), CASES)
+def test_every_term_of_every_pe(rule: str, delay: int, event: bool) -> None:
+    state = compile_c(rule, delay, event=event)
     assert state.sources is not None
     pes = state.sources.manifest["pes"]
     assert len(pes) >= 5  # the hidden layer is sliced: several key blocks per projection
@@ -76,13 +79,16 @@ def test_every_term_of_every_pe(rule: str, delay: int) -> None:
                 seen.add(term)
         blocks = predicted["master_pop_table"] // 12
         slack = {"synapse_rows": blocks * (12 + 16 - 2) + 16, "dense_blocks": blocks * 15 + 16,
-                 "targets": predicted["targets"]}
+                 "targets": predicted["targets"], "event_state": 16 * (len(pe["slices"]) - 1)}
         for term in BOUNDED:
             got = emitted.get(term, 0)
             assert got <= predicted[term] <= got + slack[term], (pe["pe"], term, got, predicted[term])
+        if predicted["event_state"]:
+            seen.add("event_state")
     # the exact terms this network exercises (h → o has delay 1: event histories in every case)
     assert {"neuron_state", "ring_buffer", "master_pop_table", "input_buffers", "event_history",
             "weight_tables"} <= seen
+    assert ("event_state" in seen) == event
 
 
 def test_sigma_delta_state_is_counted_where_it_lives() -> None:

@@ -53,9 +53,10 @@ def event_sources(build: object) -> tuple[Sources, Path | None]:
         return sources, c_dir
     graph, placement, tables = (getattr(build, a, None) for a in ("graph", "placement", "tables"))
     if graph is None or placement is None or tables is None:
-        raise CodegenError("this build has no event-schedule code: emit it with "
-                           "aedc.codegen.event_emit.emit_event_program(graph, placement, tables), or pass "
-                           "the CompileState (run_host then emits it)", where=str(c_dir or "sources"))
+        raise CodegenError("this build has no event-schedule code: emit it with `aedc compile --event` "
+                           "(emit-c{event=true}), aedc.codegen.event_emit.emit_event_program(graph, "
+                           "placement, tables), or pass the CompileState (run_host then emits it)",
+                           where=str(c_dir or "sources"))
     from aedc.codegen.event_emit import emit_event_program
 
     layout = next((data for path, data in sources.files if path.endswith("/layout.h")), b"")

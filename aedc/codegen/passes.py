@@ -17,7 +17,9 @@ class EmitC(Pass):
     """Generate the per-PE SpiNNaker2 C programs, data images, linker scripts and Makefiles.
 
     The result is the ``sources`` artifact (:class:`aedc.codegen.model.Sources`); ``aedc compile``
-    writes it to ``<build>/c/``. Option: ``tick-us``, the PEs' timer period (µs).
+    writes it to ``<build>/c/``. Options: ``tick-us``, the PEs' timer period (µs); ``event``, add the
+    event-driven schedule's runtime (:func:`aedc.codegen.event_emit.emit_event_program`; budget its
+    state with ``slice{event=true}``).
     """
 
     name: ClassVar[str] = "emit-c"
@@ -25,11 +27,14 @@ class EmitC(Pass):
     produces: ClassVar[frozenset[str]] = frozenset({"sources"})
 
     tick_us: int = 1000
+    event: bool = False
 
     def apply(self, ctx: PassContext, state: CompileState) -> CompileState:
         from aedc.codegen.emit import emit_program
+        from aedc.codegen.event_emit import emit_event_program
         placement, tables = state.require("placement"), state.require("tables")
-        sources = emit_program(state.graph, placement, tables, tick_us=self.tick_us)
+        emit = emit_event_program if self.event else emit_program
+        sources = emit(state.graph, placement, tables, tick_us=self.tick_us)
         n = len(placement.pes)
         ctx.report(self.name, f"{n} PE program{'s' if n != 1 else ''}, {len(sources.files)} files")
         budget = tables.machine.dynamic_region_bytes

@@ -277,12 +277,14 @@ def synapse_terms(inc: Incoming, st: RangeStats, n: int) -> dict[str, int]:
 
 def slice_cost(pop: Population, lo: int, hi: int, incoming: Iterable[Incoming], *,
                record_ticks: int, is_output: bool, partial_sum_sources: int = 0,
-               split_projections: Iterable[str] = (), destinations: int = 1) -> SliceCost:
+               split_projections: Iterable[str] = (), destinations: int = 1,
+               event: bool = False) -> SliceCost:
     """Memory and load of neuron slice ``pop[lo:hi]``.
 
     ``partial_sum_sources``: synapse PEs sending partial sums to this slice (fan-in splitting);
     projections named in ``split_projections`` are held by those synapse PEs, not by this slice;
-    ``destinations``: an upper bound of the destination QPEs of the slice's events.
+    ``destinations``: an upper bound of the destination QPEs of the slice's events; ``event``: the
+    program also carries the event-driven schedule's runtime (:func:`event_state_bytes`).
     """
     n = hi - lo
     neuron = pop.neuron
@@ -328,6 +330,8 @@ def slice_cost(pop: Population, lo: int, hi: int, incoming: Iterable[Incoming], 
         # host-streamed input, double-buffered: a bitmap (binary) or float32 per neuron (graded)
         per_tick = -(-n // 32) * 4 if pop.event_rule == "binary" else 4 * n
         terms["input_buffers"] = align(2 * per_tick)
+    if event:
+        terms["event_state"] = event_state_bytes(pop, n)
     if is_output and record_ticks:
         # a spike bitmap (binary), else float32 per neuron (a spike count of max_spikes > 1 included)
         per_tick = -(-n // 32) * 4 if pop.event_rule == "binary" else 4 * n
@@ -336,6 +340,22 @@ def slice_cost(pop: Population, lo: int, hi: int, incoming: Iterable[Incoming], 
     fmts = [inc.fmt.format for inc in incoming if inc.proj.name not in split]
     terms["code"] = code_bytes(models, fmts, ports)
     return SliceCost(MemoryBreakdown(**terms), events, max_row, rows_fmt)
+
+
+EVENT_CANDIDATE_BYTES = 16
+"""One entry of a PE's candidate buffer in the event-driven runtime (``aedc_ev_cand_t``)."""
+
+
+def event_state_bytes(pop: Population, n: int) -> int:
+    """The event-driven schedule's state of ``n`` neurons of ``pop`` (codegen's
+    ``aedc.codegen.event_kernel``): for a spiking population a fired flag (1 B), the micro-step it
+    became a candidate (2 B) and its margin (4 B) per neuron, each array 16-byte aligned, and its
+    entries of the PE's candidate buffer (16 B each). The buffer has one entry even on a PE without
+    spiking neurons, so an input or graded slice counts one (at most 16 B too many per extra such
+    slice on a PE)."""
+    if pop.is_input or not type(pop.neuron).SPIKING:
+        return EVENT_CANDIDATE_BYTES
+    return align(n) + align(2 * n) + align(4 * n) + EVENT_CANDIDATE_BYTES * n
 
 
 def synapse_slice_cost(inc: Incoming, lo: int, hi: int, pre_lo: int, pre_hi: int) -> SliceCost:

@@ -41,7 +41,7 @@ WeightType = Literal["lut4", "wide", "int8", "fp16", "f32"]
 
 TERMS: tuple[str, ...] = ("neuron_state", "neuron_params", "synapse_rows", "dense_blocks", "weight_tables",
                           "master_pop_table", "routing_info", "targets", "ring_buffer", "event_history",
-                          "input_buffers", "recording", "fixed")
+                          "input_buffers", "recording", "event_state", "fixed")
 """The DTCM terms of :class:`MemoryBreakdown`, in display order (see :mod:`aedc.partition.memory`)."""
 
 
@@ -76,6 +76,8 @@ class MemoryBreakdown(IRModel):
     ring_buffer: int = 0
     input_buffers: int = 0
     recording: int = 0
+    event_state: int = Field(0, description="event-driven schedule only: per spiking neuron its fired "
+                                            "flag, candidate arrival, margin and candidate entry")
     fixed: int = Field(0, description="per-PE runtime regions (packet queue, counters), once per PE")
     code: int = Field(0, description="ITCM bytes of the kernels (not in total)")
 

@@ -28,7 +28,8 @@ class SlicePopulations(Pass):
     Options: ``max-neurons`` per slice; ``record-ticks`` of recording budgeted for outputs;
     ``activity`` = expected fraction of binary/sigma-delta neurons firing per tick (event budget and
     traffic); ``formats`` = auto (by bytes) | rows | dense; below ``min-neurons`` per PE the fan-in is
-    split onto synapse PEs (``fanin-split``).
+    split onto synapse PEs (``fanin-split``); ``event`` budgets the event-driven runtime's state
+    (what ``emit-c{event=true}`` adds).
     """
 
     name: ClassVar[str] = "slice"
@@ -41,13 +42,14 @@ class SlicePopulations(Pass):
     formats: Literal["auto", "rows", "dense"] = "auto"
     min_neurons: int = 16
     fanin_split: bool = True
+    event: bool = False
 
     def apply(self, ctx: PassContext, state: CompileState) -> CompileState:
         from aedc.partition.slicing import SliceOptions, slice_graph
 
         opts = SliceOptions(max_neurons=self.max_neurons, record_ticks=self.record_ticks,
                             activity=self.activity, formats=self.formats, min_neurons=self.min_neurons,
-                            fanin_split=self.fanin_split)
+                            fanin_split=self.fanin_split, event=self.event)
         slicing = slice_graph(state.graph, target_machine(ctx), opts)
         n_syn = sum(1 for s in slicing.slices if s.role == "synapse")
         ctx.report(self.name, f"{len(slicing.slices)} slices ({n_syn} synapse PEs), "

@@ -55,6 +55,7 @@ class SliceOptions:
     min_neurons: int = 16  # below this many neurons per PE, split the fan-in onto synapse PEs
     fanin_split: bool = True
     fanin_unit: int = 32  # presynaptic neurons per step of a synapse PE's range
+    event: bool = False  # budget the event-driven runtime's per-neuron state (emit-c{event=true})
 
 
 @dataclass
@@ -118,7 +119,8 @@ class _Slicer:
                     split: Sequence[str] = ()) -> SliceCost:
         return slice_cost(pop, lo, hi, self.incoming(pop), record_ticks=self.opts.record_ticks,
                           is_output=pop.name in self.outputs, partial_sum_sources=sources,
-                          split_projections=split, destinations=self.destinations(pop, lo, hi))
+                          split_projections=split, destinations=self.destinations(pop, lo, hi),
+                          event=self.opts.event)
 
     def hulls(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """Per destination slice of projection ``name`` (post neuron slices, or its synapse PEs when
