@@ -8,10 +8,12 @@ from typing import Any
 
 import jax
 import numpy as np
+from jax.sharding import Mesh
 
 from aedc.emulator.engine import Compiled
 from aedc.emulator.event_engine import EventCompiled
 from aedc.emulator.metrics import FanOut, compute_event_metrics, compute_metrics
+from aedc.emulator.sharded import ShardedCompiled, make_mesh
 from aedc.errors import EmulatorError
 from aedc.ir.graph import Graph
 from aedc.ir.verify import verify
@@ -55,10 +57,14 @@ class Emulator:
     ``remat=True`` wraps the scan step in :func:`jax.checkpoint` (memory for gradients).
     Compiled functions are cached per number of ticks; batches are vmapped. A schedule with
     ``mode == "event"`` runs on :mod:`aedc.emulator.event_engine` (micro-steps within each step).
+    ``mesh`` (a :class:`jax.sharding.Mesh`) or ``devices`` (a count of JAX devices) shards the PEs over
+    devices, sync and async schedules, exact mode (:mod:`aedc.emulator.sharded`: the same answers bit for
+    bit; ``lookahead=False`` exchanges every step instead of every Λ steps).
     """
 
     def __init__(self, program: PlacedProgram | Graph, schedule: Schedule | None = None, *,
-                 exact: bool = True, record_state: bool = True, remat: bool = False) -> None:
+                 exact: bool = True, record_state: bool = True, remat: bool = False,
+                 mesh: Mesh | None = None, devices: int | None = None, lookahead: bool = True) -> None:
         if isinstance(program, Graph):
             program = PlacedProgram.trivial(program)
         verify(program.graph)
@@ -68,6 +74,12 @@ class Emulator:
         self._chip_hops, self._qpe_hops = program.hops()
         self._cache: dict[int, tuple[Compiled | EventCompiled, Any]] = {}
         self._fanout: FanOut | None = None
+        self.mesh = make_mesh(mesh) if mesh is not None else None if devices is None else make_mesh(devices)
+        self.lookahead = lookahead
+        self._sharded: dict[int, ShardedCompiled] = {}
+        if self.mesh is not None and (self.event_driven or not exact):
+            raise EmulatorError("a mesh runs the sync and async schedules in exact mode; the event "
+                                "schedule and fast mode (training) are not sharded yet")
 
     @property
     def graph(self) -> Graph:
@@ -94,6 +106,28 @@ class Emulator:
             fn = jax.jit(jax.vmap(comp.run_one, in_axes=(None, 0)))
             self._cache[T] = (comp, fn)
         return self._cache[T]
+
+    def sharded(self, T: int) -> ShardedCompiled:
+        """The per-device tables and the ``shard_map`` run for ``T`` ticks (cached; needs a mesh)."""
+        if self.mesh is None:
+            raise EmulatorError("this Emulator has no mesh: pass mesh= or devices=")
+        if T not in self._sharded:
+            comp, _ = self.compiled(T)
+            assert isinstance(comp, Compiled)
+            self._sharded[T] = ShardedCompiled(self.program, comp, self.mesh, lookahead=self.lookahead)
+        return self._sharded[T]
+
+    def _execute(self, data: dict[str, np.ndarray], B: int, T: int,
+                 metrics: bool) -> EmulatorResult:
+        if self.mesh is not None:
+            sc = self.sharded(T)
+            res = self._result(sc.run(data, self.program), data, B, T, sc.base, metrics)
+            for m in res.metrics or ():
+                m.update(sc.metrics())
+            return res
+        comp, fn = self.compiled(T)
+        raw = jax.device_get(fn(comp.params, data))
+        return self._result(raw, data, B, T, comp, metrics)
 
     def trainable(self, T: int) -> tuple[dict[str, Any], Callable[..., Any]]:
         """``(weights, fn)`` for training (fast mode only): ``fn(weights, data)`` runs a batch
@@ -179,17 +213,13 @@ class Emulator:
                   metrics: bool = True) -> EmulatorResult:
         """Run a batch: ``inputs[name]`` is ``(B, T, *shape)``; results get a leading batch axis."""
         data, B, T = self._check(inputs, True, steps)
-        comp, fn = self.compiled(T)
-        raw = jax.device_get(fn(comp.params, data))
-        return self._result(raw, data, B, T, comp, metrics)
+        return self._execute(data, B, T, metrics)
 
     def run(self, inputs: Mapping[str, np.ndarray], *, steps: int | None = None,
             metrics: bool = True) -> EmulatorResult:
         """Run one sample: ``inputs[name]`` is ``(T, *shape)``."""
         data, _, T = self._check(inputs, False, steps)
-        comp, fn = self.compiled(T)
-        raw = jax.device_get(fn(comp.params, data))
-        res = self._result(raw, data, 1, T, comp, metrics)
+        res = self._execute(data, 1, T, metrics)
         return EmulatorResult(
             events={k: v[0] for k, v in res.events.items()},
             outputs={k: v[0] for k, v in res.outputs.items()},

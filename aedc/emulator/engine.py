@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import jax
@@ -154,12 +155,17 @@ class Compiled:
                     cfg = (conn.in_shape, conn.stride, conn.padding, conn.dilation, conn.groups)
                 entry["kernel"] = kernel
                 self.conv_cfg[pr.name] = cfg
-        self.params = jax.tree_util.tree_map(jnp.asarray, p)
+        self.host_params = p  # NumPy; the sharded executor slices these per device, never all on one
         self.needs_ring = {n: any(i.pre == n and not i.now for i in self.projs) for n in self.order}
         # fast (training) runs also output ``sent``: the sigma-delta send decisions with the surrogate
         # derivative, so an activity regulariser can count sigma-delta events differentiably
         self.count_sends = {n: not exact and pops[n].event_rule == "sigma_delta" and not pops[n].is_input
                             for n in self.order}
+
+    @cached_property
+    def params(self) -> dict[str, Any]:
+        """:attr:`host_params` as device arrays (made on first use, on the default device)."""
+        return jax.tree_util.tree_map(jnp.asarray, self.host_params)  # type: ignore[no-any-return]
 
     # ---- host tables ----------------------------------------------------------------------------------
 
