@@ -298,7 +298,7 @@ OPTION_CASES: list[dict[str, object]] = [
     {"reset": "subtract", "reset_recheck": True},
     {"reset": "zero", "unscaled_input": ("lif", "if")},
     {"reset": "to_v_reset", "reset_next_tick": True, "unscaled_input": ("cuba_lif",)},
-    {"reset": "none", "reset_next_tick": True}, {"reset": "none"},
+    {"reset": "none", "reset_next_tick": True},
     {"reset": "zero", "reset_next_tick": True, "zero_after_update": True},
     {"reset": "subtract", "max_spikes": 3}, {"reset": "subtract", "max_spikes": 2**24, "v_min": -0.3},
     {"reset": "zero", "max_spikes": 2**16, "threshold_cmp": ">="}, {"reset": "subtract", "v_min": -0.2},
