@@ -330,10 +330,7 @@ def test_instruction_counts_equal_the_single_step_trace(
     short = Q.PECalls(words=calls.words[a:b], ops=calls.ops[a:b], ticks=calls.ticks[a:b], async_mode=0)
     _, cost, _, _ = Q.replay(elf, short, state.sources, 0)
     ops = np.array(short.ops)
-    table = Q._dump_table(elf, state.sources, 0)
-    head = np.array([0x52514541, 1, 0, len(table)], np.uint32)
-    np.concatenate([head, np.array(table, np.uint32).ravel(), short.body()]).astype("<u4").tofile(
-        tmp_path / "replay.in")
+    Q.replay_input(elf, short, state.sources, 0).tofile(tmp_path / "replay.in")
     subprocess.run([*Q.qemu_command(elf), "-singlestep", "-d", "exec,nochain", "-D", "exec.log"],
                    cwd=tmp_path, check=True, capture_output=True, timeout=60)
     pcs = np.array([int(m, 16) for m in re.findall(r"\[[0-9a-f]+/([0-9a-f]+)/",

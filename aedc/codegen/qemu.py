@@ -65,7 +65,7 @@ if TYPE_CHECKING:
 __all__ = ["CYCLES_PER_INSTRUCTION", "ICOUNT_SHIFT", "QEMU", "QEMU_BOARD", "QEMU_INSTALL_HINT",
            "CostFit", "Mismatch", "PEBehaviour", "PECalls", "PEReplay", "Recording", "VerifyReport",
            "build_replay", "compare", "elf_symbols", "fit_cost", "qemu_command", "record", "replay",
-           "verify_qemu"]
+           "replay_input", "verify_qemu"]
 
 QEMU = "qemu-system-arm"
 QEMU_BOARD = "mps2-an386"
@@ -77,11 +77,12 @@ ICOUNT_SHIFT = 10
 timer, so the count of instructions between two timer reads is exact after rounding."""
 BOARD_TIMER_NS = 40
 """One count of the mps2 board's CMSDK APB timer (25 MHz system clock)."""
-CYCLES_PER_INSTRUCTION = 1.5
-"""Estimated Cortex-M4 cycles per instruction of the kernels, from zero-wait-state TCMs and the
-Cortex-M4 TRM's timings: data processing and VFP add/multiply 1 cycle, loads 2 (1 when pipelined),
-taken branches 2–4 (1 + refill), VLDR/VSTR 2, ``acc[j] += w[j] * p`` loops ≈ 12 cycles per 8
-instructions. QEMU counts instructions, not cycles: treat cycles as ±30 %."""
+CYCLES_PER_INSTRUCTION = 1.7
+"""Estimated Cortex-M4 cycles per instruction of the kernels. QEMU counts instructions, not cycles;
+``benchmarks/bench_qemu.py`` weights the instructions actually executed (QEMU's single-step trace) by
+the Cortex-M4 TRM's cycle counts at zero wait states (taken branch 3, LDR/STR 2 or 1 pipelined,
+LDM/STM 1 + N, VLDR/VSTR 2, VFP add/multiply 1, …): 1.48–1.94 over eight MLP and cnn_sinabs PEs, 1.63
+on average. Treat cycles as ±20 %."""
 REPLAY_TIMEOUT_S = 120.0
 _IN_LIMIT = 16 << 20  # the runtime's input buffer (board PSRAM)
 _DROPPED = "counters"  # kernel.c's counters[0]: packets dropped by a full receive queue
@@ -470,14 +471,19 @@ def _dump_table(elf: Path, sources: Sources, pe_index: int) -> list[tuple[int, i
     return table
 
 
+def replay_input(elf: Path, calls: PECalls, sources: Sources, pe_index: int) -> np.ndarray:
+    """The words of ``replay.in`` for PE ``pe_index``'s ``elf`` (format: runtime/qemu_runtime.c)."""
+    table = _dump_table(elf, sources, pe_index)
+    head = np.array([0x52514541, 1, calls.async_mode, len(table)], np.uint32)
+    return np.concatenate([head, np.array(table, np.uint32).reshape(-1), calls.body()]).astype("<u4")
+
+
 def replay(elf: Path, calls: PECalls, sources: Sources, pe_index: int, *,
            timeout_s: float = REPLAY_TIMEOUT_S) -> tuple[PEBehaviour, dict[str, np.ndarray], int, float]:
     """Run one PE's calls on QEMU: (behaviour, instructions per call op → per call, dropped packets,
     wall seconds). The per-op arrays are aligned with ``calls.ops``."""
     pe = sources.manifest["pes"][pe_index]["pe"]
-    table = _dump_table(elf, sources, pe_index)
-    head = np.array([0x52514541, 1, calls.async_mode, len(table)], np.uint32)
-    body = np.concatenate([head, np.array(table, np.uint32).reshape(-1), calls.body()]).astype("<u4")
+    body = replay_input(elf, calls, sources, pe_index)
     if body.nbytes > _IN_LIMIT:
         raise CodegenError(f"PE {pe}: the replay input is {body.nbytes:,} B, over the runtime's "
                            f"{_IN_LIMIT:,} B; replay fewer ticks (--steps)", where=pe)
