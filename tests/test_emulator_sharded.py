@@ -1,0 +1,149 @@
+"""The emulator sharded over a JAX device mesh equals the single-device run bit for bit.
+
+The comparisons need 4 JAX devices, and this process has already imported JAX with one, so they run
+once in a subprocess (``tests/sharded_check.py``, which sets
+``XLA_FLAGS=--xla_force_host_platform_device_count=4`` before importing JAX) and report, per case, the
+(population, field) pairs whose float32 bytes differ. Programs: the NIR paper LIF (``nir-euler``, one
+PE per population, 3 PEs on 4 devices: one device holds nothing), the 100-64-10 MLP compiled by slice +
+greedy placement onto 7 PEs of 2 chips (builder default ``nir-euler``), and a recurrent sigma-delta /
+CubaLIF / LI net (``snntorch``) spread over 24 chips of a 48-chip machine. Schedules: sync, async with
+300 µs jitter (receivers take two source ticks or none), and async with 2,550 µs between chips, whose
+minimum cross-shard latency is L = 3 ticks when each of 2 devices holds one chip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from sharded_check import MLP_MACHINE, compiled_mlp
+
+from aedc.emulator import Emulator, PlacedProgram, Schedule
+from aedc.emulator.sharded import assign_shards
+from aedc.errors import EmulatorError
+from aedc.ir import Graph
+from aedc.machine import Machine, PEAddress
+
+HERE = Path(__file__).parent
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("sharded") / "report.json"
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
+    done = subprocess.run([sys.executable, str(HERE / "sharded_check.py"), str(out)], env=env,
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-4000:]
+    return {row["case"]: row for row in json.loads(out.read_text())}
+
+
+@pytest.mark.parametrize("program", ["lif", "mlp", "recurrent"])
+@pytest.mark.parametrize("schedule", ["sync", "async_jitter"])
+def test_sharded_run_equals_single_device(report: dict[str, dict[str, Any]], program: str,
+                                          schedule: str) -> None:
+    row = report[f"{program}_{schedule}"]
+    assert row["differences"] == []
+    assert row["metrics_equal"]
+    assert row["shards"] == 4
+    assert all(v > 0 for v in row["events"].values()), row["events"]  # every population is active
+    assert sum(row["shard_neurons"]) == row["neurons"]
+    if schedule == "async_jitter":  # jitter: PEs tick at different times, more steps than ticks
+        assert row["steps"] > row["ticks"]
+
+
+def test_programs_span_pes_and_chips(report: dict[str, dict[str, Any]]) -> None:
+    assert (report["mlp_sync"]["n_pes"], report["mlp_sync"]["chips"]) == (7, 2)
+    assert report["recurrent_sync"]["chips"] == 24
+    assert report["lif_sync"]["shard_neurons"] == [1, 1, 1, 0]  # more devices than PEs
+
+
+def test_lookahead_divides_exchanges_by_the_cross_shard_latency(report: dict[str, dict[str, Any]]) -> None:
+    # between chips an event arrives 50 + 2,500 µs after it leaves: the first receiver tick starting
+    # strictly later is 3 ticks on (period 1,000 µs), so L = 3; 30 ticks, zero jitter: 30 steps
+    every, ahead = report["mlp_chips_every_step"], report["mlp_chips_lookahead"]
+    assert (every["lookahead_steps"], every["exchanges"]) == (1, 30)
+    assert (ahead["lookahead_steps"], ahead["exchanges"]) == (3, 10)
+    assert every["differences"] == ahead["differences"] == []
+    assert all(v > 0 for v in ahead["events"].values())
+
+
+def test_one_step_beyond_the_lookahead_changes_the_answer(report: dict[str, dict[str, Any]]) -> None:
+    """The comparison can fail, and the lookahead is tight: exchanging every L + 1 steps reads events
+    that have not arrived yet."""
+    row = report["too_far"]
+    assert row["lookahead_steps"] == 4
+    assert row["differences"] != []
+
+
+def test_exchange_is_smaller_than_an_all_gather(report: dict[str, dict[str, Any]]) -> None:
+    for name in ("mlp_sync", "mlp_chips_lookahead", "recurrent_sync"):
+        row = report[name]
+        assert 0 < row["exchange_floats"] < row["shards"] * row["neurons"], name
+
+
+def test_shards_are_whole_chips_when_there_are_enough() -> None:
+    program, _ = compiled_mlp()
+    shard = assign_shards(program, 2)
+    chips = [p.chip for p in program.pes]
+    assert {c: {int(s) for s, c2 in zip(shard, chips, strict=True) if c2 == c} for c in set(chips)} \
+        == {(0, 0): {0}, (1, 0): {1}}
+    assert len(MLP_MACHINE.chips) == 4  # the placement used 2 of the machine's 4 chips
+
+
+def _chain_program(sizes: list[int], chips: list[tuple[int, int]]) -> PlacedProgram:
+    """A bare program with one population per PE (sizes) on the given chips (PE index = list order)."""
+    from aedc.frontend.builder import Network
+
+    net = Network("chain")
+    net.input("p0", sizes[0])
+    for i, n in enumerate(sizes[1:], 1):
+        net.population(f"p{i}", n, "lif", tau=1e-3, v_threshold=0.5)
+        net.dense(f"p{i - 1}", f"p{i}", np.ones((n, sizes[i - 1])))
+    graph: Graph = net.build()
+    pes = tuple(PEAddress(chip=c, qpe=(1 + i // 4, 1), pe=i % 4) for i, c in enumerate(chips))
+    pe_of = {f"p{i}": np.full(n, i, np.int64) for i, n in enumerate(sizes)}
+    return PlacedProgram(graph, pe_of, pes, Machine.spinnaker2((2, 2)))
+
+
+def test_assign_shards_groups_chips_then_pes_balancing_neurons() -> None:
+    # chips in canonical order (y, x): (0,0), (1,0), (0,1); neurons per chip 30, 10, 60
+    prog = _chain_program([10, 20, 10, 30, 30], [(0, 0), (0, 0), (1, 0), (0, 1), (0, 1)])
+    assert assign_shards(prog, 1).tolist() == [0] * 5
+    assert assign_shards(prog, 2).tolist() == [0, 0, 0, 1, 1]  # 40 | 60: whole chips
+    assert assign_shards(prog, 3).tolist() == [0, 0, 1, 2, 2]  # one chip each
+    # more shards than chips: single PEs in canonical order, every shard gets one
+    assert assign_shards(prog, 4).tolist() == [0, 0, 1, 2, 3]  # 30 | 10 | 30 | 30
+    assert assign_shards(prog, 5).tolist() == [0, 1, 2, 3, 4]
+    assert assign_shards(prog, 7).tolist() == [0, 1, 2, 3, 4]  # two devices left empty
+
+
+def test_mesh_refusals() -> None:
+    prog = _chain_program([2, 2], [(0, 0), (0, 0)])
+    with pytest.raises(EmulatorError, match="xla_force_host_platform_device_count=64"):
+        Emulator(prog, devices=64)
+    with pytest.raises(EmulatorError, match="event schedule"):
+        Emulator(prog, Schedule.event_driven(), devices=1)
+    with pytest.raises(EmulatorError, match="exact mode"):
+        Emulator(prog, devices=1, exact=False)
+
+
+def test_one_device_mesh_equals_the_plain_run() -> None:
+    """In this process JAX has one device: a one-device mesh runs the same shard_map program."""
+    prog = _chain_program([6, 5, 4], [(0, 0), (0, 0), (1, 0)])
+    x = {"p0": (np.random.default_rng(0).random((12, 6)) < 0.5).astype(np.float32)}
+    a = Emulator(prog).run(x)
+    b = Emulator(prog, devices=1).run(x)
+    for n in a.events:
+        assert a.events[n].tobytes() == b.events[n].tobytes(), n
+    for n, st in a.state.items():
+        for v, arr in st.items():
+            assert arr.tobytes() == b.state[n][v].tobytes(), (n, v)
+    assert b.metrics["shards"] == 1
+    assert b.metrics["exchanges"] == 0  # nothing crosses a shard
+    assert int(np.count_nonzero(a.events["p2"])) > 0
