@@ -304,11 +304,11 @@ def test_a_changed_kernel_byte_is_detected(tmp_path: Path) -> None:
     i = next(i for i, p in enumerate(state.sources.manifest["pes"])
              if "s0_p0_w" in state.sources.text(f"{p['dir']}/data.c"))
     elf = Q.build_replay(state.sources, i, tmp_path)
-    got, *_ = Q.replay(elf, rec.calls[i], state.sources, i)
+    got = Q.replay(elf, rec.calls[i], state.sources, i).behaviour
     pe = state.sources.manifest["pes"][i]["pe"]
     assert Q.compare(pe, rec.expected[i], got) is None
     _patch_symbol_word(elf, "s0_p0_w", 0, 0x00400000)  # the top mantissa bit of the weight x[0] → h
-    got, *_ = Q.replay(elf, rec.calls[i], state.sources, i)
+    got = Q.replay(elf, rec.calls[i], state.sources, i).behaviour
     bad = Q.compare(pe, rec.expected[i], got, state.sources.manifest, i)
     assert bad is not None
     assert bad.pe == pe
@@ -328,7 +328,7 @@ def test_instruction_counts_equal_the_single_step_trace(
     calls = rec.calls[0]
     a, b = calls.ticks.index(450), calls.ticks.index(470)  # 20 ticks with input and spikes
     short = Q.PECalls(words=calls.words[a:b], ops=calls.ops[a:b], ticks=calls.ticks[a:b], async_mode=0)
-    _, cost, _, _ = Q.replay(elf, short, state.sources, 0)
+    insns = Q.replay(elf, short, state.sources, 0).instructions
     ops = np.array(short.ops)
     Q.replay_input(elf, short, state.sources, 0).tofile(tmp_path / "replay.in")
     subprocess.run([*Q.qemu_command(elf), "-singlestep", "-d", "exec,nochain", "-D", "exec.log"],
@@ -341,7 +341,7 @@ def test_instruction_counts_equal_the_single_step_trace(
         lo = addr & ~1
         traced = int(np.count_nonzero((pcs >= lo) & (pcs < lo + size)))
         calls_made = int(np.count_nonzero(ops == op))
-        assert traced + calls_made == int(cost["insns"][ops == op].sum()), name  # + the call itself
+        assert traced + calls_made == int(insns[ops == op].sum()), name  # + the call itself
         assert traced > 3 * calls_made
 
 

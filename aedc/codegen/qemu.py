@@ -63,9 +63,9 @@ if TYPE_CHECKING:
     from aedc.timing.schedule import Schedule
 
 __all__ = ["CYCLES_PER_INSTRUCTION", "ICOUNT_SHIFT", "QEMU", "QEMU_BOARD", "QEMU_INSTALL_HINT",
-           "CostFit", "Mismatch", "PEBehaviour", "PECalls", "PEReplay", "Recording", "VerifyReport",
-           "build_replay", "compare", "elf_symbols", "fit_cost", "qemu_command", "record", "replay",
-           "replay_input", "verify_qemu"]
+           "CostFit", "Mismatch", "PEBehaviour", "PECalls", "PEReplay", "Recording", "ReplayRun",
+           "VerifyReport", "build_replay", "compare", "elf_symbols", "fit_cost", "qemu_command",
+           "record", "replay", "replay_input", "verify_qemu"]
 
 QEMU = "qemu-system-arm"
 QEMU_BOARD = "mps2-an386"
@@ -478,10 +478,20 @@ def replay_input(elf: Path, calls: PECalls, sources: Sources, pe_index: int) -> 
     return np.concatenate([head, np.array(table, np.uint32).reshape(-1), calls.body()]).astype("<u4")
 
 
+@dataclass(frozen=True)
+class ReplayRun:
+    """One QEMU run of a PE: what it produced, the instructions of each call (aligned with
+    ``PECalls.ops``), the packets its receive queue dropped and the run's wall time."""
+
+    behaviour: PEBehaviour
+    instructions: np.ndarray
+    dropped: int
+    wall_s: float
+
+
 def replay(elf: Path, calls: PECalls, sources: Sources, pe_index: int, *,
-           timeout_s: float = REPLAY_TIMEOUT_S) -> tuple[PEBehaviour, dict[str, np.ndarray], int, float]:
-    """Run one PE's calls on QEMU: (behaviour, instructions per call op → per call, dropped packets,
-    wall seconds). The per-op arrays are aligned with ``calls.ops``."""
+           timeout_s: float = REPLAY_TIMEOUT_S) -> ReplayRun:
+    """Run PE ``pe_index``'s recorded ``calls`` on QEMU with its replay ``elf``."""
     pe = sources.manifest["pes"][pe_index]["pe"]
     body = replay_input(elf, calls, sources, pe_index)
     if body.nbytes > _IN_LIMIT:
@@ -503,10 +513,11 @@ def replay(elf: Path, calls: PECalls, sources: Sources, pe_index: int, *,
             raise CodegenError(f"PE {pe}: the QEMU replay failed (exit {proc.returncode}): "
                                f"{(proc.stdout + proc.stderr)[-2000:].strip()}", where=pe)
         out = np.fromfile(out_path, "<u4")
-    return (*_parse_out(out, calls, pe), wall)
+    got, insns, dropped = _parse_out(out, calls, pe)
+    return ReplayRun(got, insns, dropped, wall)
 
 
-def _parse_out(w: np.ndarray, calls: PECalls, pe: str) -> tuple[PEBehaviour, dict[str, np.ndarray], int]:
+def _parse_out(w: np.ndarray, calls: PECalls, pe: str) -> tuple[PEBehaviour, np.ndarray, int]:
     if w.size < 3 or w[0] != 0x4F514541 or w[1] != 1:
         raise CodegenError(f"PE {pe}: replay.out has no AEQO v1 header", where=pe)
     vals = w.tolist()
@@ -542,7 +553,7 @@ def _parse_out(w: np.ndarray, calls: PECalls, pe: str) -> tuple[PEBehaviour, dic
             raise CodegenError(f"PE {pe}: replay.out has an unknown record {op} at word {j}", where=pe)
     if len(counts) != len(calls.ops):
         raise CodegenError(f"PE {pe}: the replay made {len(counts)} of {len(calls.ops)} calls", where=pe)
-    return got, {"insns": np.array(counts, np.int64)}, dropped
+    return got, np.array(counts, np.int64), dropped
 
 
 def _instructions(counts: int) -> int:
@@ -690,13 +701,14 @@ def verify_qemu(build: object, inputs: Mapping[str, np.ndarray], *, steps: int |
             d = manifest["pes"][i]["dir"]
             elf = build_replay(sources, i, work / "elf")
             calls = rec.calls[i]
-            got, cost, dropped, wall = replay(elf, calls, sources, i)
-            insns = cost["insns"]
-            total, by_op, received = _per_tick(calls, insns, rec.steps)
+            run = replay(elf, calls, sources, i)
+            got = run.behaviour
+            total, by_op, received = _per_tick(calls, run.instructions, rec.steps)
             sent = np.bincount(np.array([s[0] for s in got.sends], np.int64), minlength=rec.steps)[:rec.steps]
             return PEReplay(pe=all_pes[i], behaviour=got, instructions=total, by_op=by_op,
-                            received=received, sent=sent, dropped=int(dropped),
-                            mismatch=compare(all_pes[i], rec.expected[i], got, manifest, i), wall_s=wall,
+                            received=received, sent=sent, dropped=int(run.dropped),
+                            mismatch=compare(all_pes[i], rec.expected[i], got, manifest, i),
+                            wall_s=run.wall_s,
                             tick_us=_tick_us(sources, d),
                             neurons=sum(int(s["hi"]) - int(s["lo"]) for s in manifest["pes"][i]["slices"]))
 
