@@ -423,9 +423,21 @@ def run_cmd(
     dt: Annotated[float | None, typer.Option(help="Tick length of a NIR file in seconds.")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Refuse a NIR file whose semantics warnings "
                                          "would apply.")] = False,
+    devices: Annotated[int | None, typer.Option(min=1, help="sync/async: shard the PEs (by chip) over N "
+                                                "JAX devices, the same answers bit for bit; on CPU, N "
+                                                "virtual devices are made.")] = None,
 ) -> None:
     """Emulate BUILD on an input (JAX): traces.npz, raster.png, metrics.json in the run directory."""
+    import os
+    import sys
+
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    if devices is not None and devices > 1 and "jax" not in sys.modules:
+        # JAX reads this once, at import: the CPU platform then offers N devices (GPUs are unaffected)
+        flag = f"--xla_force_host_platform_device_count={devices}"
+        if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
+            os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}".strip()
 
     from aedc.run_report import run_to_dir  # imports JAX
     from aedc.timing.schedule import Schedule
@@ -449,11 +461,15 @@ def run_cmd(
         task = bar.add_task("run", total=None)
         metrics = run_to_dir(build, input, target, steps=steps, schedule=sched, exact=True,
                              progress=lambda what: bar.update(task, description=what), profile=chosen,
-                             dt=dt, strict=strict)
+                             dt=dt, strict=strict, devices=devices)
     out.print(f"[green]wrote[/green] {target}/ (traces.npz, raster.png, metrics.json): "
               f"{metrics['ticks']} ticks, {metrics['events_total']:,} events, sparsity "
               f"{metrics['sparsity_total']:.4f}, {metrics['noc_packets']:,} NoC packets, first output "
               f"at tick {metrics['first_output_tick']}, decision at tick {metrics['decision_tick']}")
+    if devices is not None:
+        out.print(f"sharded over {metrics['shards']} devices (neurons {metrics['shard_neurons']}): "
+                  f"{metrics['exchanges']:,} exchanges of {metrics['exchange_floats']:,} floats per "
+                  f"device, lookahead {metrics['lookahead_steps']} steps")
     if schedule == "event":
         out.print(f"event-driven: micro-steps per tick ≤ {metrics['microsteps_max']}, decision at (tick, "
                   f"micro-step) {tuple(metrics['decision'])}, overflow {metrics['overflow']:,} "

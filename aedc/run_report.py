@@ -112,8 +112,9 @@ def plot_run(result: EmulatorResult, graph: Graph, path: Path, title: str) -> No
 
 def run_to_dir(build_dir: Path, input_path: Path, output: Path, *, steps: int | None, schedule: Schedule,
                exact: bool, progress: Callable[[str], None], profile: str = "nir-euler",
-               dt: float | None = None, strict: bool = False) -> dict[str, Any]:
-    """Run a build on an input file and write traces.npz, raster.png, metrics.json, build.json."""
+               dt: float | None = None, strict: bool = False, devices: int | None = None) -> dict[str, Any]:
+    """Run a build on an input file and write traces.npz, raster.png, metrics.json, build.json;
+    ``devices``: shard the PEs over that many JAX devices (:mod:`aedc.emulator.sharded`)."""
     from aedc import __version__
     from aedc.outdir import atomic_output_dir
 
@@ -121,7 +122,7 @@ def run_to_dir(build_dir: Path, input_path: Path, output: Path, *, steps: int | 
     program = load_program(build_dir, profile=profile, dt=dt, strict=strict)
     inputs = load_inputs(program.graph, input_path)
     progress("compiling and running")
-    result = Emulator(program, schedule, exact=exact).run(inputs, steps=steps)
+    result = Emulator(program, schedule, exact=exact, devices=devices).run(inputs, steps=steps)
     metrics = to_json_metrics(result.metrics)
     with atomic_output_dir(output) as tmp:
         progress("writing traces")
@@ -137,7 +138,7 @@ def run_to_dir(build_dir: Path, input_path: Path, output: Path, *, steps: int | 
                  f"{program.graph.name}: {schedule.mode}, {metrics['ticks']} ticks")
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")
         run = {"aedc_version": __version__, "kind": "run", "build": str(build_dir),
-               "input": str(input_path), "schedule": schedule.__dict__, "exact": exact,
+               "input": str(input_path), "schedule": schedule.__dict__, "exact": exact, "devices": devices,
                "pes": program.n_pes, "semantics": program.graph.semantics.model_dump(mode="json")}
         (tmp / "build.json").write_text(json.dumps(run, indent=1, sort_keys=True, default=list) + "\n")
     return metrics

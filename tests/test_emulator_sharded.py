@@ -147,3 +147,43 @@ def test_one_device_mesh_equals_the_plain_run() -> None:
     assert b.metrics["shards"] == 1
     assert b.metrics["exchanges"] == 0  # nothing crosses a shard
     assert int(np.count_nonzero(a.events["p2"])) > 0
+
+
+def test_cli_run_devices_equals_the_single_device_run(tmp_path: Path) -> None:
+    """``aedc run BUILD --devices 2`` in a fresh process (it makes the 2 virtual CPU devices itself)
+    writes the traces of the plain run and the sharding metrics."""
+    import warnings
+
+    from typer.testing import CliRunner
+
+    from aedc.cli import app
+    from aedc.frontend.nir_import import from_nir
+    from aedc.ir import save
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        graph = from_nir(HERE / "data" / "nir_paper" / "01_lif" / "lif_norse.nir", profile="nir-euler",
+                         dt=1e-4)
+    build = tmp_path / "build"
+    build.mkdir()
+    save(graph, build / "ir.json")
+    (build / "build.json").write_text("{}\n")
+    x = np.loadtxt(HERE / "data" / "nir_paper" / "01_lif" / "lif_norse.csv", delimiter=",")[:600, :1]
+    np.save(tmp_path / "x.npy", x.astype(np.float32))
+    args = ["run", str(build), "--input", str(tmp_path / "x.npy"), "--schedule", "async"]
+    plain = CliRunner().invoke(app, [*args, "-o", str(tmp_path / "one")])
+    assert plain.exit_code == 0, plain.output
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    done = subprocess.run([sys.executable, "-m", "aedc.cli", *args, "--devices", "2", "-o",
+                           str(tmp_path / "two")], env=env, capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "sharded over 2 devices" in done.stdout
+    metrics = json.loads((tmp_path / "two" / "metrics.json").read_text())
+    assert metrics["shards"] == 2
+    assert metrics["exchanges"] == 600  # async, one-tick links: every step
+    with np.load(tmp_path / "one" / "traces.npz") as a, np.load(tmp_path / "two" / "traces.npz") as b:
+        assert sorted(a.files) == sorted(b.files)
+        for k in a.files:
+            assert a[k].tobytes() == b[k].tobytes(), k
+        assert np.count_nonzero(a["events/1"]) > 0
