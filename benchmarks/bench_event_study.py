@@ -1,0 +1,174 @@
+"""The layer-sync vs event-driven study (issue 21 item 5) on Yin-Yang: how a network trained in one
+execution model behaves in another.
+
+Per seed, a 5-100-100-3 current-based LIF network (as :mod:`examples.yinyang`'s, with a second
+hidden layer; T = 50 steps of 1 ms, TTFS inputs) is trained twice — layer-synchronously
+(``Schedule.sync()``) and event-driven (``Schedule.event_driven`` with the training policy,
+"unlayered backprop": gradients through the micro-steps) — and each trained network is run under: layer-sync, event-driven with every policy
+(arrival, momentum, random; ``k`` spikes per PE per micro-step) and tick-async (GALS: 300 µs jitter,
+100 µs links). Reported per (trained, run) pair, mean ± std over the seeds: test accuracy (the
+trainer's fast path), spikes per inference (hidden + output), NoC packets per inference, time to
+decision in steps and, for the event-driven runs, in µs (:mod:`aedc.timing.event_time`, default PE
+cost model) — the emulator's metrics on the compiled placement of each trained graph (fast mode).
+
+Run: ``.venv/bin/python benchmarks/bench_event_study.py [--seeds 5] [--epochs 30] [--quick]``; writes
+benchmarks/results/event_study.json + .png (``--quick``: 1 seed, 500 samples, 3 epochs → *.quick.*).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from aedc.datasets import encode_ttfs, yinyang  # noqa: E402
+from aedc.emulator import Emulator, PlacedProgram, Schedule  # noqa: E402
+from aedc.passes import CompileState, PassContext, PassManager  # noqa: E402
+from aedc.passes.pipelines import DEFAULT_PIPELINE  # noqa: E402
+from aedc.train import Trainables, Trainer, mlp  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+T = 50
+K = 1  # spikes a PE fires per micro-step in the event-driven runs with a policy (the policy decides)
+SIZES = [5, 100, 100, 3]
+"""Two hidden layers: with one, every hidden neuron sees its step's whole input in micro-step 0 and a
+graded readout integrates at the step's end, so event-driven execution could not differ from
+layer-sync; with two, the second layer fires on partial input within a step."""
+
+
+def run_schedules(seed: int) -> dict[str, Schedule]:
+    return {
+        "layer-sync": Schedule.sync(),
+        "event arrival k=0": Schedule.event_driven(0, "arrival"),
+        f"event arrival k={K}": Schedule.event_driven(K, "arrival"),
+        f"event momentum k={K}": Schedule.event_driven(K, "momentum"),
+        f"event random k={K}": Schedule.event_driven(K, "random", seed=seed),
+        "tick-async": Schedule.asynchronous(period_us=1000, link_us=100, jitter_us=300, seed=1),
+    }
+
+
+def emulator_metrics(graph: Any, x: np.ndarray, sched: Schedule) -> dict[str, float]:
+    """Means over the test set of what the emulator measures on the compiled placement of ``graph``:
+    hidden spikes and NoC packets per inference, and the decision — the first step from which the
+    arg-max of the readout's summed membrane (the trained readout) no longer changes — in steps and,
+    for the event-driven schedule, in µs (the step's start plus the time its work took: the readout's
+    value for that step is final then)."""
+    st = PassManager(DEFAULT_PIPELINE).run(CompileState(graph=graph), PassContext())
+    assert st.placement is not None
+    g = st.graph
+    program = PlacedProgram.from_placement(g, st.placement)
+    emu = Emulator(program, sched, exact=False)
+    inp = g.inputs[0] if isinstance(g.inputs, list | tuple) else next(iter(g.inputs))
+    out = next(iter(g.outputs.values()))
+    pops = g.pop_map()
+    hidden = [p.name for p in g.populations if not p.is_input and type(p.neuron).SPIKING]
+    spikes, packets, dec_step, dec_us = [], [], [], []
+    for lo in range(0, len(x), 250):
+        res = emu.run_batch({inp: x[lo:lo + 250]})
+        v = res.outputs[out].reshape(res.outputs[out].shape[0], res.outputs[out].shape[1], -1)
+        winner = np.argmax(np.cumsum(v, axis=1), axis=2)  # (B, T)
+        for b, m in enumerate(res.metrics):
+            spikes.append(sum(int(np.count_nonzero(res.events[n][b])) for n in hidden))
+            packets.append(m["noc_packets"])
+            changed = np.flatnonzero(winner[b] != winner[b, -1])
+            t = int(changed[-1] + 1) if changed.size else 0
+            dec_step.append(t)
+            if sched.mode == "event":
+                dec_us.append(t * sched.period_us + float(m["step_makespan_us"][t]))
+    assert pops[out].neuron.model in ("li", "cuba_li"), "the study reads a membrane readout"
+    return {"spikes_per_inference": float(np.mean(spikes)),
+            "noc_packets_per_inference": float(np.mean(packets)),
+            "decision_step": float(np.mean(dec_step)),
+            "decision_us": float(np.mean(dec_us)) if dec_us else -1.0}
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--train-policy", default="momentum", choices=["arrival", "momentum", "random"])
+    p.add_argument("--quick", action="store_true")
+    args = p.parse_args(argv)
+    seeds = 1 if args.quick else args.seeds
+    epochs = 3 if args.quick else args.epochs
+    tr = yinyang("train", size=500 if args.quick else None)
+    te = yinyang("test", size=300 if args.quick else None)
+    train = (encode_ttfs(tr.x, T, t_max=30, bias_tick=0), tr.y)
+    x_test, y_test = encode_ttfs(te.x, T, t_max=30, bias_tick=0), te.y
+    trainings = {"layer-sync": Schedule.sync(),
+                 f"event {args.train_policy} k={K}": Schedule.event_driven(K, args.train_policy)}
+    rows: dict[str, dict[str, list[dict[str, float]]]] = {}
+    seconds: dict[str, list[float]] = {}
+    for seed in range(seeds):
+        for tname, tsched in trainings.items():
+            trainer = Trainer(readout="sum_membrane", activity_reg=10.0, progress=False,
+                              trainables=Trainables(bias=("out",)))
+            g0 = mlp(SIZES, seed=seed, w_scale=2.0, name="yinyang")
+            t0 = time.perf_counter()
+            g, _ = trainer.fit(g0, train, schedule=tsched, epochs=epochs, lr=args.lr, batch=32, seed=seed)
+            seconds.setdefault(tname, []).append(time.perf_counter() - t0)
+            for rname, rsched in run_schedules(seed).items():
+                ev = trainer.evaluate(g, (x_test, y_test), rsched)
+                met = emulator_metrics(g, x_test, rsched)
+                row = {"accuracy": ev.accuracy, **met}
+                rows.setdefault(tname, {}).setdefault(rname, []).append(row)
+                print(f"seed {seed} trained {tname:24s} run {rname:20s} acc {ev.accuracy:.4f} spikes "
+                      f"{met['spikes_per_inference']:6.1f} decision step {met['decision_step']:5.2f} "
+                      f"µs {met['decision_us']:8.1f}", flush=True)
+    table: dict[str, dict[str, dict[str, list[float]]]] = {}
+    for tname, runs in rows.items():
+        for rname, rs in runs.items():
+            table.setdefault(tname, {})[rname] = {
+                k: [float(np.mean([r[k] for r in rs])), float(np.std([r[k] for r in rs]))] for k in rs[0]}
+    out = {"benchmark": "event_study", "task": f"yinyang {'-'.join(map(str, SIZES))}", "T": T, "k": K,
+           "seeds": seeds,
+           "epochs": epochs, "n_train": len(tr), "n_test": len(te), "train_policy": args.train_policy,
+           "host": f"{platform.machine()}, quick={args.quick}",
+           "train_seconds_mean": {k: float(np.mean(v)) for k, v in seconds.items()},
+           "table": table, "per_seed": rows}
+    name = "event_study.quick" if args.quick else "event_study"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(out, indent=1) + "\n")
+    plot(out, RESULTS / f"{name}.png")
+    return out
+
+
+def plot(out: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    trained = list(out["table"])
+    runs = list(out["table"][trained[0]])
+    width = 0.8 / len(trained)
+    for ax, key, label in zip(axes, ("accuracy", "spikes_per_inference", "decision_step"),
+                              ("test accuracy", "spikes / inference", "decision (steps)"), strict=True):
+        for i, tname in enumerate(trained):
+            vals = [out["table"][tname][r][key] for r in runs]
+            ax.bar(np.arange(len(runs)) + i * width, [v[0] for v in vals], width,
+                   yerr=[v[1] for v in vals], label=f"trained {tname}")
+        ax.set_xticks(np.arange(len(runs)) + width * (len(trained) - 1) / 2)
+        ax.set_xticklabels(runs, rotation=35, ha="right", fontsize=8)
+        ax.set_ylabel(label)
+    axes[0].set_ylim(0.5, 1.0)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"Yin-Yang: trained layer-sync vs event-driven, run under each schedule "
+                 f"({out['seeds']} seeds, mean ± std)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+if __name__ == "__main__":
+    main()
