@@ -4,14 +4,16 @@ execution model behaves in another.
 Per seed, a 5-100-100-3 current-based LIF network (as :mod:`examples.yinyang`'s, with a second
 hidden layer; T = 50 steps of 1 ms, TTFS inputs) is trained twice — layer-synchronously
 (``Schedule.sync()``) and event-driven (``Schedule.event_driven`` with the training policy,
-"unlayered backprop": gradients through the micro-steps) — and each trained network is run under: layer-sync, event-driven with every policy
-(arrival, momentum, random; ``k`` spikes per PE per micro-step) and tick-async (GALS: 300 µs jitter,
-100 µs links). Reported per (trained, run) pair, mean ± std over the seeds: test accuracy (the
-trainer's fast path), spikes per inference (hidden + output), NoC packets per inference, time to
-decision in steps and, for the event-driven runs, in µs (:mod:`aedc.timing.event_time`, default PE
-cost model) — the emulator's metrics on the compiled placement of each trained graph (fast mode).
+"unlayered backprop": gradients through the micro-steps) — and each trained network is run under
+layer-sync, event-driven (all candidates at once, and ``k`` = 1 spike per PE per micro-step with
+each policy: arrival, momentum, random) and tick-async (GALS: 300 µs jitter, 100 µs links).
+Reported per (trained, run) pair, mean ± std over the seeds: test accuracy (the trainer's fast
+path), hidden spikes per inference, NoC packets per inference, time to decision in steps (the arg-max
+of the summed readout membrane stops changing) and, for the event-driven runs, in µs
+(:mod:`aedc.timing.event_time`, default PE cost model) — the emulator's metrics on the compiled
+placement of each trained graph (fast mode).
 
-Run: ``.venv/bin/python benchmarks/bench_event_study.py [--seeds 5] [--epochs 30] [--quick]``; writes
+Run: ``.venv/bin/python benchmarks/bench_event_study.py [--seeds 5] [--epochs 20] [--quick]``; writes
 benchmarks/results/event_study.json + .png (``--quick``: 1 seed, 500 samples, 3 epochs → *.quick.*).
 """
 
