@@ -55,6 +55,7 @@ def test_sharded_run_equals_single_device(report: dict[str, dict[str, Any]], pro
     assert sum(row["shard_neurons"]) == row["neurons"]
     if schedule == "async_jitter":  # jitter: PEs tick at different times, more steps than ticks
         assert row["steps"] > row["ticks"]
+    assert row["samples"] == (2 if (program, schedule) == ("recurrent", "async_jitter") else 1)
 
 
 def test_programs_span_pes_and_chips(report: dict[str, dict[str, Any]]) -> None:
