@@ -388,6 +388,10 @@ def test_cli_verify_reports_cycles_and_a_receive_queue_overflow(tmp_path: Path) 
     assert all(r["ok"] and r["ticks"] == 6 and r["instructions_worst"] > 0 for r in doc["pes"])
     assert all(r["budget_cycles"] == 150_000 for r in doc["pes"])  # 1000 µs at 150 MHz
     assert sum(r["neurons"] for r in doc["pes"]) == 308  # every input and LIF neuron, once
+    res = runner.invoke(app, ["verify", str(build), "--target", "qemu", "--steps", "6", "--schedule", "async",
+                              "--jitter-us", "300", "-o", str(tmp_path / "async.json")])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "async.json").read_text())["schedule"] == "async"
     np.save(tmp_path / "all.npy", np.ones((3, 300), F32))
     res = runner.invoke(app, ["verify", str(build), "--target", "qemu", "--input", str(tmp_path / "all.npy")])
     assert res.exit_code == 2, res.output
