@@ -22,6 +22,11 @@ class FrontendError(AedcError):
     """The model could not be imported."""
 
 
+class AmbiguousProfileError(FrontendError):
+    """``from_nir(..., profile="auto")`` found several frameworks that could have written the file; the
+    message lists them and how to pass one."""
+
+
 class UnsupportedNodeError(FrontendError):
     """A NIR node type (or an option of one) that aedc cannot express."""
 

@@ -10,9 +10,9 @@
 * ``load_model`` (:mod:`aedc.frontend.load`): a NIR file, IR JSON or build directory, by its kind.
 """
 
+from aedc.errors import AmbiguousProfileError
 from aedc.frontend.builder import Network
 from aedc.frontend.detect import (
-    AmbiguousProfileError,
     Detection,
     ProfileDetectedWarning,
     QuirkFixWarning,

@@ -47,7 +47,7 @@ from typing import Literal
 
 import numpy as np
 
-from aedc.errors import FrontendError
+from aedc.errors import AmbiguousProfileError
 from aedc.frontend.nir_reader import NIRImportWarning, RawGraph, RawNode
 from aedc.frontend.nir_structure import FlatGraph
 from aedc.ir.options import Semantics
@@ -56,7 +56,7 @@ FRAMEWORKS = ("snntorch", "sinabs", "norse", "rockpool", "spyx")
 """Frameworks whose NIR exports aedc recognises (those of the conformance suite)."""
 
 PROFILE_FOR: Mapping[str, str] = {"snntorch": "snntorch", "sinabs": "sinabs", "norse": "norse",
-                                  "rockpool": "rockpool", "spyx": "snntorch", "aedc": "as recorded"}
+                                  "rockpool": "rockpool", "spyx": "spyx", "aedc": "as recorded"}
 """The aedc profile that reads each framework's export (tests/data/conformance/README.md)."""
 
 DEFAULT_DT: Mapping[str, float | None] = {"snntorch": None, "sinabs": 1.0, "norse": 1e-3,
@@ -67,8 +67,9 @@ CAVEAT: Mapping[str, str] = {
     "rockpool": "Rockpool's LIFTorch emits up to 2**16 spikes per step by default (max_spikes_per_dt), "
                 "which the file does not record: aedc reads one per tick unless you pass "
                 "profile('rockpool', max_spikes=2**16)",
-    "spyx": "Spyx has no aedc profile: snntorch's reading at dt = 1 differs from Spyx's r = β input "
-            "gain and its spike from the previous V (see tests/data/conformance/README.md)",
+    "spyx": "the spyx profile reads Spyx's LIF, CuBaLIF, IF and PSU_LIF exports as Spyx computes them; "
+            "its recurrent exports (RLIF, RCuBaLIF) route the external input through w_rec and feed the "
+            "spike back within the step, which aedc does not reproduce (tests/data/conformance/README.md)",
     "snntorch": "snnTorch's reset_mechanism and reset_delay are not in the file: the profile assumes "
                 "its defaults (subtract, one tick late); see the README for the other settings",
     "sinabs": "Sinabs' spike_fn (MultiSpike by default), reset_fn and norm_input are not in the file: "
@@ -103,10 +104,6 @@ class ProfileDetectedWarning(NIRImportWarning):
 
 class QuirkFixWarning(NIRImportWarning):
     """An exporter's known quirk was corrected on import (``fix_quirks``); the message lists what changed."""
-
-
-class AmbiguousProfileError(FrontendError):
-    """``from_nir(..., profile="auto")`` found several frameworks that could have written the file."""
 
 
 @dataclass(frozen=True)
@@ -259,8 +256,9 @@ def _parameters(flat: FlatGraph) -> list[Clue]:
     mem = {n: a[LEAKY[leaky[n].type][0]] for n, a in f.items()}
     ones = bool(np.all(r == 1.0) and np.all(w_in == 1.0))
     # snnTorch: r = τ_mem/dt, w_in = τ_syn/dt
-    dts = [mem[n] / a["r"] for n, a in f.items()]
-    dts += [a["tau_syn"] / a["w_in"] for a in f.values() if "tau_syn" in a and "w_in" in a]
+    with np.errstate(divide="ignore", invalid="ignore"):  # r = 0 or w_in = 0: no dt fits (inf/nan)
+        dts = [mem[n] / a["r"] for n, a in f.items()]
+        dts += [a["tau_syn"] / a["w_in"] for a in f.values() if "tau_syn" in a and "w_in" in a]
     dt = _common(dts)
     if dt is not None and np.all(r > 1.0):
         clues.append(Clue("snntorch", "for", f"r = τ/dt (and w_in = τ_syn/dt) for dt = {dt:g} s", dt))

@@ -321,7 +321,7 @@ def from_nir(source: str | Path | nir.NIRGraph | RawGraph, *, profile: str | Sem
     its profile and tick used, with a :class:`ProfileDetectedWarning` saying which and why (also in
     ``graph.meta``: ``framework``, ``profile_evidence``); a graph with no exporter's fingerprint is
     read as ``nir-euler`` without a warning, and one that fits several frameworks raises
-    :class:`~aedc.frontend.detect.AmbiguousProfileError` listing them. An explicit profile is used as
+    :class:`~aedc.errors.AmbiguousProfileError` listing them. An explicit profile is used as
     given. ``dt`` overrides the tick (see the module docstring for snnTorch inference).
 
     ``fix_quirks`` corrects known exporter quirks — so far Norse's τ·dt written as τ
