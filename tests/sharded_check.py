@@ -82,7 +82,7 @@ MLP_MACHINE = Machine.tiny((1, 1), pes_per_qpe=4, chips=(4, 1), dynamic_region_b
 """4 PEs per chip with 8,000 B of data each: the 100-64-10 MLP needs 7 PEs on 2 chips."""
 
 
-def compiled_mlp(T: int = 30) -> tuple[PlacedProgram, dict[str, np.ndarray]]:
+def compiled_mlp(T: int = 31) -> tuple[PlacedProgram, dict[str, np.ndarray]]:
     """100-64-10 MLP through slice + greedy placement on :data:`MLP_MACHINE`."""
     from aedc.passes import CompileState, PassContext, PassManager
 

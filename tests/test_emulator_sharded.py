@@ -66,10 +66,12 @@ def test_programs_span_pes_and_chips(report: dict[str, dict[str, Any]]) -> None:
 
 def test_lookahead_divides_exchanges_by_the_cross_shard_latency(report: dict[str, dict[str, Any]]) -> None:
     # between chips an event arrives 50 + 2,500 µs after it leaves: the first receiver tick starting
-    # strictly later is 3 ticks on (period 1,000 µs), so L = 3; 30 ticks, zero jitter: 30 steps
+    # strictly later is 3 ticks on (period 1,000 µs), so L = 3; 31 ticks, zero jitter: 31 steps, run
+    # as 11 chunks of 3 (the last one padded with 2 steps in which no PE ticks)
     every, ahead = report["mlp_chips_every_step"], report["mlp_chips_lookahead"]
-    assert (every["lookahead_steps"], every["exchanges"]) == (1, 30)
-    assert (ahead["lookahead_steps"], ahead["exchanges"]) == (3, 10)
+    assert every["ticks"] == every["steps"] == 31
+    assert (every["lookahead_steps"], every["exchanges"]) == (1, 31)
+    assert (ahead["lookahead_steps"], ahead["exchanges"]) == (3, 11)
     assert every["differences"] == ahead["differences"] == []
     assert all(v > 0 for v in ahead["events"].values())
 

@@ -251,6 +251,9 @@ class ShardedCompiled:
                 "ok": ok[:, :K]}
         G = base.plan.steps
         L = self.lookahead
+        # sync, or async with one period and no jitter: every PE starts tick k at step k, so a step's
+        # tick and activity are scalars and ring writes are rows (the padding steps: none active)
+        self.lockstep = bool(base.plan.active.all() and np.all(base.plan.ktick == base.plan.ktick[:, :1]))
         self.G_pad = -(-G // L) * L
         pad = self.G_pad - G
         active = np.concatenate([base.plan.active, np.zeros((pad, base.plan.active.shape[1]), bool)])
@@ -287,8 +290,12 @@ class ShardedCompiled:
                        recv: Array) -> Array:
         """Write received payloads ``(D, E)`` into ``n``'s import columns at the source PEs' tick slots."""
         lay = self.layout[n]
-        pe = P["imp_pe"][n]
         depth = ring.shape[0]
+        if self.lockstep:  # every PE at the same tick: one row of the ring
+            slot = R["ktick"][g, 0] % depth
+            row = jnp.where(R["active"][g, 0], recv.reshape(-1), ring[slot, lay.M:])
+            return lax.dynamic_update_slice(ring, row[None, :], (slot, jnp.int32(lay.M)))
+        pe = P["imp_pe"][n]
         slot = R["ktick"][g][pe] % depth
         cols = lay.M + jnp.arange(self.D * lay.E)
         old = ring[slot, cols]
@@ -338,9 +345,12 @@ class ShardedCompiled:
             for n in base.order:
                 lay = self.layout[n]
                 pe = P["pe"][n]
-                kt, act = R["ktick"][g][pe], R["active"][g][pe]
+                if self.lockstep:
+                    kt, act = R["ktick"][g, 0], R["active"][g, 0]
+                else:
+                    kt, act = R["ktick"][g][pe], R["active"][g][pe]
                 if pops[n].is_input:
-                    payload = data[n][kt, jnp.arange(lay.M)]
+                    payload = data[n][kt] if self.lockstep else data[n][kt, jnp.arange(lay.M)]
                     ys[n] = {"events": payload}
                 else:
                     acc = jnp.zeros(lay.M, jnp.float32)
@@ -372,7 +382,11 @@ class ShardedCompiled:
                 if base.needs_ring[n]:
                     cols = jnp.arange(lay.M)
                     slot = kt % ring[n].shape[0]
-                    ring[n] = ring[n].at[slot, cols].set(jnp.where(act, payload, ring[n][slot, cols]))
+                    if self.lockstep:
+                        row = jnp.where(act, payload, ring[n][slot, :lay.M])
+                        ring[n] = lax.dynamic_update_slice(ring[n], row[None, :], (slot, jnp.int32(0)))
+                    else:
+                        ring[n] = ring[n].at[slot, cols].set(jnp.where(act, payload, ring[n][slot, cols]))
                 cur[n] = payload
                 if n in self.exported:
                     pending.append(n)
