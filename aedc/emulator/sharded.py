@@ -1,4 +1,4 @@
-"""The placed program sharded over the devices of a JAX mesh (``shard_map``), equal to one device bit for bit.
+"""The placed program sharded over the devices of a JAX mesh (``shard_map``): one device's answers, exactly.
 
 Layout (host, NumPy, once per run shape):
 
@@ -8,8 +8,9 @@ Layout (host, NumPy, once per run shape):
 * **Per-shard blocks.** Every population becomes a ``(D, M)`` block: row ``s`` holds the neurons of
   shard ``s`` in ascending index, padded to the largest shard's count ``M`` (padding neurons compute
   unused values and are never sent or read). Each device holds only its rows: neuron constants, state,
-  delivery tables (the exact fan-in slots of :mod:`aedc.emulator.engine`, restricted to its post neurons)
-  and ring buffers. The global tick tables (``ktick``/``active``, per-block ``lo``/``hi``) are replicated.
+  delivery tables (the exact fan-in slots of :mod:`aedc.emulator.engine`, restricted to its post neurons),
+  ring buffers, the tick tables (``ktick``/``active``) of the PEs it runs or imports from and the
+  source-tick ranges (``lo``/``hi``) of the blocks into its PEs. Only the FMA fence is replicated.
 * **Exchange.** A population's ring on shard ``r`` has its ``M`` local columns plus ``D·E`` import
   columns: ``E`` is the most neurons any shard ``s`` sends to any other shard ``r`` — the neurons of
   ``s`` with a synapse onto a post neuron of ``r`` in some projection (the source slices with remote
@@ -124,6 +125,7 @@ class _PopLayout:
     send: np.ndarray  # (D, D, E) local positions shard s sends to shard r
     imp_pe: np.ndarray  # (D, D·E) PE of every import column of shard r
     col: np.ndarray  # (D, N) column of global neuron i in shard r's ring (−1: absent)
+    exporters: tuple[tuple[np.ndarray, ...], ...]  # [s][r]: global ids shard s sends to shard r
 
 
 class ShardedCompiled:
@@ -170,7 +172,8 @@ class ShardedCompiled:
                     send[s, r, :ids.size] = pos[ids]
                     imp_pe[r, s * E: s * E + ids.size] = np.asarray(program.pe_of[n])[ids]
                     col[r, ids] = M + s * E + np.arange(ids.size)
-            self.layout[n] = _PopLayout(local, M, E, send, imp_pe, col)
+            self.layout[n] = _PopLayout(local, M, E, send, imp_pe, col,
+                                        tuple(tuple(row) for row in lists))
         # which exchanges a step needs: sync latency-0 projections with remote targets are exchanged
         # inside the step, right after their population; the rest at the end of a chunk
         self.exported = [n for n in base.order if self.layout[n].E > 0]
@@ -216,6 +219,55 @@ class ShardedCompiled:
             idx[s, :a.size] = a
         return np.asarray(arr)[idx]
 
+    def _tick_tables(self, program: PlacedProgram, sharded: dict[str, Any]) -> None:
+        """Per shard: ``ktick``/``active`` ``(G_pad, n_local)`` of the PEs it reads the ticks of (its own
+        and those it imports from; ``pe``/``imp_pe`` renumbered into them) and ``lo``/``hi`` of the blocks
+        into its PEs (``blk`` renumbered). Steps are padded to a multiple of Λ with steps in which no
+        PE ticks."""
+        base, D, plan = self.base, self.D, self.base.plan
+        G, L = plan.steps, self.lookahead
+        # sync, or async with one period and no jitter: every PE starts tick k at step k, so a step's
+        # tick and activity are scalars and ring writes are rows (the padding steps: none active)
+        self.lockstep = bool(plan.active.all() and np.all(plan.ktick == plan.ktick[:, :1]))
+        self.G_pad = -(-G // L) * L
+        pad = self.G_pad - G
+        active = np.concatenate([plan.active, np.zeros((pad, plan.active.shape[1]), bool)])
+        ktick = np.concatenate([plan.ktick, np.full((pad, plan.ktick.shape[1]), max(base.T - 1, 0),
+                                                    np.int32)])
+        lists = []
+        for r in range(D):
+            pes = set(np.flatnonzero(self.shard_of_pe == r).tolist())
+            for lay in self.layout.values():
+                for src in range(D):
+                    k = len(lay.exporters[src][r])
+                    pes.update(lay.imp_pe[r, src * lay.E: src * lay.E + k].tolist())
+            lists.append(sorted(pes) or [0])
+        width = max(len(a) for a in lists)
+        cols = np.array([a + [a[0]] * (width - len(a)) for a in lists], np.int64)  # (D, width)
+        lut = np.full((D, program.n_pes), 0, np.int64)
+        for r, a in enumerate(lists):
+            lut[r, a] = np.arange(len(a))
+        rows = np.arange(D)[:, None]
+        for n, pe in sharded["pe"].items():
+            sharded["pe"][n] = lut[rows, pe].astype(np.int32)
+        for n, pe in sharded["imp_pe"].items():
+            sharded["imp_pe"][n] = lut[rows, pe].astype(np.int32)
+        sharded["ktick"] = np.moveaxis(ktick[:, cols], 1, 0)  # (D, G_pad, width)
+        sharded["active"] = np.moveaxis(active[:, cols], 1, 0)
+        keys = sorted(plan.lo)
+        mine = [[base.block_row[k] for k in keys if self.shard_of_pe[k[2]] == r] for r in range(D)]
+        nb = max(1, *(len(m) for m in mine))
+        lo = np.zeros((D, nb, base.T), np.int32)
+        hi = np.zeros((D, nb, base.T), np.int32)
+        blut = np.zeros((D, max(len(keys), 1)), np.int64)
+        H = base.host_params
+        for r, m in enumerate(mine):
+            lo[r, :len(m)], hi[r, :len(m)] = H["lo"][m], H["hi"][m]
+            blut[r, m] = np.arange(len(m))
+        sharded["lo"], sharded["hi"] = lo, hi
+        for t in sharded["proj"].values():
+            t["blk"] = np.where(t["ok"], blut[rows[:, :, None], t["blk"]], 0).astype(np.int32)
+
     def _build_params(self, program: PlacedProgram, pops: dict[str, Any]) -> None:
         base, D = self.base, self.D
         H = base.host_params
@@ -249,17 +301,8 @@ class ShardedCompiled:
                 "w": np.where(ok, np.moveaxis(t["w"][:, rows], 1, 0), F32(0))[:, :K].astype(F32),
                 "blk": np.where(ok, np.moveaxis(t["blk"][:, rows], 1, 0), 0)[:, :K].astype(np.int32),
                 "ok": ok[:, :K]}
-        G = base.plan.steps
-        L = self.lookahead
-        # sync, or async with one period and no jitter: every PE starts tick k at step k, so a step's
-        # tick and activity are scalars and ring writes are rows (the padding steps: none active)
-        self.lockstep = bool(base.plan.active.all() and np.all(base.plan.ktick == base.plan.ktick[:, :1]))
-        self.G_pad = -(-G // L) * L
-        pad = self.G_pad - G
-        active = np.concatenate([base.plan.active, np.zeros((pad, base.plan.active.shape[1]), bool)])
-        ktick = np.concatenate([base.plan.ktick, np.full((pad, base.plan.ktick.shape[1]),
-                                                         max(base.T - 1, 0), np.int32)])
-        replicated = {"fence": H["fence"], "lo": H["lo"], "hi": H["hi"], "active": active, "ktick": ktick}
+        self._tick_tables(program, sharded)
+        replicated = {"fence": H["fence"]}
         carry = sum(int(np.prod(a.shape)) * a.dtype.itemsize
                     for a in jax.tree_util.tree_leaves(jax.eval_shape(self._init_carry)))
         self.shard_bytes = [sum(int(np.asarray(a)[s].nbytes) for a in jax.tree_util.tree_leaves(sharded))
@@ -267,7 +310,8 @@ class ShardedCompiled:
         spec_s, spec_r = NamedSharding(self.mesh, _spec(self.axis)), NamedSharding(self.mesh, _spec())
         self.sharded = jax.tree_util.tree_map(lambda a: jax.device_put(a, spec_s), sharded)
         self.replicated = jax.tree_util.tree_map(lambda a: jax.device_put(a, spec_r), replicated)
-        self.exchanges = G * len(self.in_step) + (self.G_pad // L if self.deferred else 0)
+        chunks = self.G_pad // self.lookahead if self.deferred else 0
+        self.exchanges = base.plan.steps * len(self.in_step) + chunks
         self.exchange_floats = D * sum(self.layout[n].E for n in self.exported)
         self._fn = jax.jit(jax.shard_map(
             self._run_shard, mesh=self.mesh, in_specs=(_spec(self.axis), _spec(), _spec(self.axis)),
@@ -286,23 +330,23 @@ class ShardedCompiled:
             at += k
         return parts
 
-    def _write_imports(self, n: str, P: dict[str, Any], R: dict[str, Any], ring: Array, g: Array,
+    def _write_imports(self, n: str, P: dict[str, Any], ring: Array, g: Array,
                        recv: Array) -> Array:
         """Write received payloads ``(D, E)`` into ``n``'s import columns at the source PEs' tick slots."""
         lay = self.layout[n]
         depth = ring.shape[0]
         if self.lockstep:  # every PE at the same tick: one row of the ring
-            slot = R["ktick"][g, 0] % depth
-            row = jnp.where(R["active"][g, 0], recv.reshape(-1), ring[slot, lay.M:])
+            slot = P["ktick"][g, 0] % depth
+            row = jnp.where(P["active"][g, 0], recv.reshape(-1), ring[slot, lay.M:])
             return lax.dynamic_update_slice(ring, row[None, :], (slot, jnp.int32(lay.M)))
         pe = P["imp_pe"][n]
-        slot = R["ktick"][g][pe] % depth
+        slot = P["ktick"][g][pe] % depth
         cols = lay.M + jnp.arange(self.D * lay.E)
         old = ring[slot, cols]
-        return ring.at[slot, cols].set(jnp.where(R["active"][g][pe], recv.reshape(-1), old))
+        return ring.at[slot, cols].set(jnp.where(P["active"][g][pe], recv.reshape(-1), old))
 
     def _run_shard(self, S: dict[str, Any], R: dict[str, Any], data: dict[str, Array]) -> dict[str, Any]:
-        P = {**jax.tree_util.tree_map(lambda a: a[0], S), "lo": R["lo"], "hi": R["hi"]}
+        P = jax.tree_util.tree_map(lambda a: a[0], S)
         data = {k: v[0] for k, v in data.items()}
         ys = jax.vmap(self._run_one, in_axes=(None, None, 0))(P, R, data)
         out: dict[str, Any] = jax.tree_util.tree_map(lambda a: a[None], ys)
@@ -346,9 +390,9 @@ class ShardedCompiled:
                 lay = self.layout[n]
                 pe = P["pe"][n]
                 if self.lockstep:
-                    kt, act = R["ktick"][g, 0], R["active"][g, 0]
+                    kt, act = P["ktick"][g, 0], P["active"][g, 0]
                 else:
-                    kt, act = R["ktick"][g][pe], R["active"][g][pe]
+                    kt, act = P["ktick"][g][pe], P["active"][g][pe]
                 if pops[n].is_input:
                     payload = data[n][kt] if self.lockstep else data[n][kt, jnp.arange(lay.M)]
                     ys[n] = {"events": payload}
@@ -394,7 +438,7 @@ class ShardedCompiled:
                     recv = self._exchange([cur[m][P["send"][m]] for m in pending], 0)
                     for m, r in zip(pending, recv, strict=True):
                         if base.needs_ring[m]:
-                            ring[m] = self._write_imports(m, P, R, ring[m], g, r)
+                            ring[m] = self._write_imports(m, P, ring[m], g, r)
                         cur[m] = jnp.concatenate([cur[m], r.reshape(-1)])
                     pending = []
             sends = {m: cur[m][P["send"][m]] for m in pending}  # (D, E): deferred to the chunk's end
@@ -408,7 +452,7 @@ class ShardedCompiled:
                 for j in range(self.lookahead):
                     for m, r in zip(deferred, recv, strict=True):
                         if base.needs_ring[m]:
-                            ring[m] = self._write_imports(m, P, R, ring[m], gs[j], r[j])
+                            ring[m] = self._write_imports(m, P, ring[m], gs[j], r[j])
                 carry = {**carry, "ring": ring}
             return carry, ys
 
