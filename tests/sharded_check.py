@@ -152,6 +152,22 @@ def single(program: PlacedProgram, data: dict[str, np.ndarray], schedule: Schedu
     return _SINGLE[key]
 
 
+def cnn_sinabs(T: int = 8) -> tuple[PlacedProgram, dict[str, np.ndarray]]:
+    """The NIR paper's CNN (``sinabs``) through the default pipeline: 112 PEs; 5 % binary input."""
+    from aedc.frontend.nir_import import from_nir
+    from aedc.passes import CompileState, PassContext, PassManager
+    from aedc.passes.pipelines import DEFAULT_PIPELINE
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        graph = from_nir(DATA.parent / "02_cnn" / "cnn_sinabs.nir", profile="sinabs")
+    st = PassManager(DEFAULT_PIPELINE).run(CompileState(graph=graph), PassContext())
+    assert st.placement is not None
+    pop = st.graph.population(st.graph.inputs[0])
+    x = (np.random.default_rng(1).random((T, *pop.shape)) < 0.05).astype(F32)
+    return PlacedProgram.from_placement(st.graph, st.placement), {pop.name: x}
+
+
 def case(name: str, program: PlacedProgram, data: dict[str, np.ndarray], schedule: Schedule,
          batch: bool = False, **kw: Any) -> dict[str, Any]:
     """``data`` is ``(T, N)`` per input, or ``(B, T, N)`` with ``batch`` (both runs vmapped)."""
@@ -188,7 +204,7 @@ def too_far(program: PlacedProgram, data: dict[str, np.ndarray], schedule: Sched
     return {"case": "too_far", "lookahead_steps": sc.lookahead, "differences": bad}
 
 
-def main(out: str) -> None:
+def main(out: str, which: str = "default") -> None:
     import jax
     from jax.sharding import Mesh
 
@@ -196,6 +212,12 @@ def main(out: str) -> None:
         sys.exit(f"needs 4 JAX devices, sees {jax.devices()}: run with "
                  f"XLA_FLAGS=--xla_force_host_platform_device_count=4")
     rows = []
+    if which == "cnn":
+        cnn, cx = cnn_sinabs()
+        rows.append(case("cnn_sync", cnn, cx, Schedule.sync(), devices=4))
+        rows.append(case("cnn_async_jitter", cnn, cx, JITTER, devices=4))
+        Path(out).write_text(json.dumps(rows, indent=1))
+        return
     lif, lif_x = lif_norse()
     rows.append(case("lif_sync", lif, lif_x, Schedule.sync(), devices=4))
     rows.append(case("lif_async_jitter", lif, lif_x, JITTER, devices=4))
@@ -213,4 +235,4 @@ def main(out: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:3])

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import in_ci
 from sharded_check import MLP_MACHINE, compiled_mlp
 
 from aedc.emulator import Emulator, PlacedProgram, Schedule
@@ -33,14 +34,17 @@ from aedc.machine import Machine, PEAddress
 HERE = Path(__file__).parent
 
 
-@pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    out = tmp_path_factory.mktemp("sharded") / "report.json"
+def _check(out: Path, which: str = "default") -> dict[str, dict[str, Any]]:
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
-    done = subprocess.run([sys.executable, str(HERE / "sharded_check.py"), str(out)], env=env,
+    done = subprocess.run([sys.executable, str(HERE / "sharded_check.py"), str(out), which], env=env,
                           capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-4000:]
     return {row["case"]: row for row in json.loads(out.read_text())}
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    return _check(tmp_path_factory.mktemp("sharded") / "report.json")
 
 
 @pytest.mark.parametrize("program", ["lif", "mlp", "recurrent"])
@@ -56,6 +60,19 @@ def test_sharded_run_equals_single_device(report: dict[str, dict[str, Any]], pro
     if schedule == "async_jitter":  # jitter: PEs tick at different times, more steps than ticks
         assert row["steps"] > row["ticks"]
     assert row["samples"] == (2 if (program, schedule) == ("recurrent", "async_jitter") else 1)
+
+
+@pytest.mark.skipif(not in_ci(), reason="cnn_sinabs on 4 devices (≈ 40 s: the default pipeline and the "
+                                        "exact 112-PE program, compiled four times): runs in CI (.ci/run)")
+def test_sharded_cnn_sinabs_equals_single_device(tmp_path: Path) -> None:
+    report = _check(tmp_path / "cnn.json", "cnn")
+    for name in ("cnn_sync", "cnn_async_jitter"):
+        row = report[name]
+        assert row["differences"] == [], name
+        assert row["metrics_equal"]
+        assert row["n_pes"] == 112
+        assert all(v > 0 for v in row["events"].values()), row["events"]
+        assert 0 < row["exchange_floats"] < row["shards"] * row["neurons"]
 
 
 def test_programs_span_pes_and_chips(report: dict[str, dict[str, Any]]) -> None:
