@@ -207,3 +207,25 @@ def test_cli_run_devices_equals_the_single_device_run(tmp_path: Path) -> None:
         for k in a.files:
             assert a[k].tobytes() == b[k].tobytes(), k
         assert np.count_nonzero(a["events/1"]) > 0
+
+
+def test_two_processes_on_localhost_equal_one_device(tmp_path: Path) -> None:
+    """``jax.distributed`` with 2 processes (one CPU device each, gloo collectives): the compiled MLP
+    sharded over both equals each process's single-device run bit for bit."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "mp.json"
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"} | {"JAX_PLATFORMS": "cpu"}
+    cmd = [sys.executable, str(HERE / "sharded_multiprocess.py"), f"127.0.0.1:{port}"]
+    procs = [subprocess.Popen([*cmd, str(i), str(out)], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for i in range(2)]
+    logs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [e[-3000:] for _, e in logs]
+    for row in json.loads(out.read_text()):
+        assert row["differences"] == [], row["case"]
+        assert (row["processes"], row["devices"], row["local_devices"], row["shards"]) == (2, 2, 1, 2)
+        assert row["exchanges"] > 0
+        assert all(v > 0 for v in row["events"].values()), row["events"]

@@ -62,7 +62,7 @@ F32 = np.float32
 AXIS = "pe"
 """The mesh axis PEs are sharded over (a one-axis mesh may name it anything)."""
 
-__all__ = ["AXIS", "ShardedCompiled", "assign_shards", "make_mesh"]
+__all__ = ["AXIS", "ShardedCompiled", "assign_shards", "init_processes", "make_mesh"]
 
 
 def _spec(*axes: str) -> Spec:
@@ -79,6 +79,15 @@ def make_mesh(devices: int | Mesh) -> Mesh:
                             f"for virtual CPU devices set XLA_FLAGS=--xla_force_host_platform_device_count"
                             f"={devices} before JAX is imported")
     return Mesh(np.array(have[:devices]), (AXIS,))
+
+
+def init_processes(coordinator: str, num_processes: int, process_id: int) -> None:
+    """Join a multi-process run (``jax.distributed``) before any JAX computation: CPU collectives over
+    gloo, so a mesh of ``jax.devices()`` spans the processes' devices (every process runs the same
+    program on the same inputs; each holds and computes only its devices' shards)."""
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")  # type: ignore[no-untyped-call]
+    jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes,
+                               process_id=process_id)
 
 
 def mesh_axis(mesh: Mesh) -> str:
@@ -469,7 +478,12 @@ class ShardedCompiled:
         order, gathered from the shards ``{pop: {"events": (B, T, N), ...}}``."""
         spec_s = NamedSharding(self.mesh, _spec(self.axis))
         blocks = {n: jax.device_put(self._input_rows(n, v), spec_s) for n, v in data.items()}
-        raw = jax.device_get(self._fn(self.sharded, self.replicated, blocks))
+        ys = self._fn(self.sharded, self.replicated, blocks)
+        if not all(a.is_fully_addressable for a in jax.tree_util.tree_leaves(ys)):
+            from jax.experimental import multihost_utils  # several processes: every one gets it all
+
+            ys = multihost_utils.process_allgather(ys, tiled=True)
+        raw = jax.device_get(ys)
         out: dict[str, Any] = {}
         T = self.base.T
         for n, ys in raw.items():
