@@ -152,7 +152,9 @@ def event_slice_code(em: PEEmitter, k: int, pop: Population, rec: str, record: s
                    f"s{k}_sent[i] = s{k}_sent[i] + payload;", f"value = s{k}_sent[i];"]
     else:
         commit.append("float payload = value;")
-    keep = f"        if (payload != 0.0f) {{ {record} }}\n" if record else ""
+    # a value recording records every neuron every step (as the tick kernel does); a bitmap the senders
+    keep = (f"        {record}\n" if record.startswith("rec[i] =")
+            else f"        if (payload != 0.0f) {{ {record} }}\n" if record else "")
     out.append(f"static void s{k}_ev_end(uint32_t t) {{\n    (void)t;\n    float *acc = s{k}_acc;\n{rec}"
                f"    for (uint32_t i = 0; i < {n}u; i++) {{\n        float x = acc[i] + S{k}_BIAS(i);\n"
                + "".join(f"        {line}\n" for line in commit)

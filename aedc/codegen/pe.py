@@ -262,11 +262,16 @@ class PEEmitter:
         return "\n".join(lines) + "\n"
 
     def _emit_code(self, k: int, pop: Population, record: str) -> str:
-        """C statements emitting the event of neuron ``i`` with ``value`` / ``payload`` in scope."""
-        rec = f"            {record}\n" if record else ""
+        """C statements emitting the event of neuron ``i`` with ``value`` / ``payload`` in scope. A
+        spike bitmap records the neurons that send; a value recording records every neuron every
+        tick (a graded or sigma-delta output holds its value between events, and the row is reused
+        every ``record_ticks`` ticks, so a row written only on events would keep stale values)."""
+        every = record.startswith("rec[i] =")
+        rec = f"            {record}\n" if record and not every else ""
         has, bits = ("1u", "aedc_f2u(payload)") if pop.carries_payload else ("0u", "0u")
         return (f"        S{k}_TRACE(i, value, payload);\n"
-                f"        if (payload != 0.0f) {{\n"
+                + (f"        {record}\n" if every else "")
+                + f"        if (payload != 0.0f) {{\n"
                 f"            uint32_t key = 0x{self.prog.block_of[self.cur_idx].base:08x}u + i;\n"
                 f"{rec}"
                 f"            for (uint32_t d = 0; d < S{k}_N_TARGETS; d++)\n"
