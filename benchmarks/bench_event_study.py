@@ -1,8 +1,11 @@
 """The layer-sync vs event-driven study (issue 21 item 5) on Yin-Yang: how a network trained in one
 execution model behaves in another.
 
-Per seed, a 5-100-100-3 current-based LIF network (as :mod:`examples.yinyang`'s, with a second
-hidden layer; T = 50 steps of 1 ms, TTFS inputs) is trained twice — layer-synchronously
+Per seed, a 5-100-100-3 LIF network (:func:`aedc.train.mlp`; voltage-based LIF, whose input moves the
+membrane in the same step — with the current-based ``cuba_lif`` of :mod:`examples.yinyang` the
+membrane integrates last step's current under ``nir-euler``, so no spike crosses a layer within a
+step and every event-driven run equals layer-sync: ``--hidden-model cuba_lif`` shows it; T = 50 steps
+of 1 ms, TTFS inputs) is trained twice — layer-synchronously
 (``Schedule.sync()``) and event-driven (``Schedule.event_driven`` with the training policy,
 "unlayered backprop": gradients through the micro-steps) — and each trained network is run under
 layer-sync, event-driven (all candidates at once, and ``k`` = 1 spike per PE per micro-step with
@@ -13,8 +16,12 @@ of the summed readout membrane stops changing) and, for the event-driven runs, i
 (:mod:`aedc.timing.event_time`, default PE cost model) — the emulator's metrics on the compiled
 placement of each trained graph (fast mode).
 
-Run: ``.venv/bin/python benchmarks/bench_event_study.py [--seeds 5] [--epochs 20] [--quick]``; writes
-benchmarks/results/event_study.json + .png (``--quick``: 1 seed, 500 samples, 3 epochs → *.quick.*).
+Tasks (``--task``): ``yinyang`` (TTFS, sparse: a few spikes per step) and ``digits`` (8×8 digits, rate
+coded, 64-100-100-10 over 20 steps: dense, many candidates per step).
+
+Run: ``.venv/bin/python benchmarks/bench_event_study.py [--task yinyang] [--seeds 5] [--epochs 20]
+[--quick]``; writes benchmarks/results/event_study.<task>.json + .png (``--quick``: 1 seed, few
+samples, 3 epochs → *.quick.*).
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from aedc.datasets import encode_ttfs, yinyang  # noqa: E402
+from aedc.datasets import digits, encode_ttfs, yinyang  # noqa: E402
 from aedc.emulator import Emulator, PlacedProgram, Schedule  # noqa: E402
 from aedc.passes import CompileState, PassContext, PassManager  # noqa: E402
 from aedc.passes.pipelines import DEFAULT_PIPELINE  # noqa: E402
@@ -45,6 +52,34 @@ SIZES = [5, 100, 100, 3]
 """Two hidden layers: with one, every hidden neuron sees its step's whole input in micro-step 0 and a
 graded readout integrates at the step's end, so event-driven execution could not differ from
 layer-sync; with two, the second layer fires on partial input within a step."""
+
+
+Data = tuple[np.ndarray, np.ndarray]
+
+
+def yinyang_task(quick: bool) -> tuple[list[int], tuple[Data, Data], int, int]:
+    """Yin-Yang, time-to-first-spike coded over T = 50 steps (a sparse code: a few spikes a step)."""
+    tr = yinyang("train", size=500 if quick else None)
+    te = yinyang("test", size=300 if quick else None)
+    train = (encode_ttfs(tr.x, T, t_max=30, bias_tick=0), tr.y)
+    test = (encode_ttfs(te.x, T, t_max=30, bias_tick=0), te.y)
+    return SIZES, (train, test), len(tr.y), len(te.y)
+
+
+def digits_task(quick: bool) -> tuple[list[int], tuple[Data, Data], int, int]:
+    """8×8 digits, rate coded: each pixel fires with probability 0.5·intensity in each of 20 steps
+    (a dense code: many inputs and hidden candidates in one step, where the order matters)."""
+    tr, te = digits("train"), digits("test")
+    rng = np.random.default_rng(0)
+
+    def rate(x: np.ndarray) -> np.ndarray:
+        return (rng.random((x.shape[0], 20, x.shape[1])) < 0.5 * x[:, None, :]).astype(np.float32)
+
+    n = 300 if quick else None
+    return [64, 100, 100, 10], ((rate(tr.x[:n]), tr.y[:n]), (rate(te.x), te.y)), len(tr.y[:n]), len(te.y)
+
+
+TASKS = {"yinyang": yinyang_task, "digits": digits_task}
 
 
 def run_schedules(seed: int) -> dict[str, Schedule]:
@@ -99,23 +134,27 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--train-policy", default="momentum", choices=["arrival", "momentum", "random"])
+    p.add_argument("--task", default="yinyang", choices=sorted(TASKS))
+    p.add_argument("--hidden-model", default="lif", choices=["lif", "cuba_lif"],
+                   help="lif (default): the input moves the membrane in the same step; cuba_lif: "
+                        "through last step's current, so no spike crosses a layer within a step")
+    p.add_argument("--activity-reg", type=float, default=1.0)
+    p.add_argument("--w-scale", type=float, default=3.0)
     p.add_argument("--quick", action="store_true")
     args = p.parse_args(argv)
     seeds = 1 if args.quick else args.seeds
-    epochs = 3 if args.quick else args.epochs
-    tr = yinyang("train", size=500 if args.quick else None)
-    te = yinyang("test", size=300 if args.quick else None)
-    train = (encode_ttfs(tr.x, T, t_max=30, bias_tick=0), tr.y)
-    x_test, y_test = encode_ttfs(te.x, T, t_max=30, bias_tick=0), te.y
+    epochs = min(args.epochs, 3) if args.quick else args.epochs
+    sizes, (train, (x_test, y_test)), n_train, n_test = TASKS[args.task](args.quick)
     trainings = {"layer-sync": Schedule.sync(),
                  f"event {args.train_policy} k={K}": Schedule.event_driven(K, args.train_policy)}
     rows: dict[str, dict[str, list[dict[str, float]]]] = {}
     seconds: dict[str, list[float]] = {}
     for seed in range(seeds):
         for tname, tsched in trainings.items():
-            trainer = Trainer(readout="sum_membrane", activity_reg=10.0, progress=False,
+            trainer = Trainer(readout="sum_membrane", activity_reg=args.activity_reg, progress=False,
                               trainables=Trainables(bias=("out",)))
-            g0 = mlp(SIZES, seed=seed, w_scale=2.0, name="yinyang")
+            g0 = mlp(sizes, seed=seed, w_scale=args.w_scale, name=args.task, hidden_model=args.hidden_model,
+                     readout_model="li" if args.hidden_model == "lif" else "cuba_li")
             t0 = time.perf_counter()
             g, _ = trainer.fit(g0, train, schedule=tsched, epochs=epochs, lr=args.lr, batch=32, seed=seed)
             seconds.setdefault(tname, []).append(time.perf_counter() - t0)
@@ -132,13 +171,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for rname, rs in runs.items():
             table.setdefault(tname, {})[rname] = {
                 k: [float(np.mean([r[k] for r in rs])), float(np.std([r[k] for r in rs]))] for k in rs[0]}
-    out = {"benchmark": "event_study", "task": f"yinyang {'-'.join(map(str, SIZES))}", "T": T, "k": K,
-           "seeds": seeds,
-           "epochs": epochs, "n_train": len(tr), "n_test": len(te), "train_policy": args.train_policy,
+    out = {"benchmark": "event_study", "task": f"{args.task} {'-'.join(map(str, sizes))} {args.hidden_model}",
+           "T": int(x_test.shape[1]), "k": K, "seeds": seeds,
+           "epochs": epochs, "activity_reg": args.activity_reg, "w_scale": args.w_scale,
+           "n_train": n_train, "n_test": n_test, "train_policy": args.train_policy,
            "host": f"{platform.machine()}, quick={args.quick}",
            "train_seconds_mean": {k: float(np.mean(v)) for k, v in seconds.items()},
            "table": table, "per_seed": rows}
-    name = "event_study.quick" if args.quick else "event_study"
+    name = f"event_study.{args.task}" + ("" if args.hidden_model == "lif" else f".{args.hidden_model}") \
+        + (".quick" if args.quick else "")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(out, indent=1) + "\n")
     plot(out, RESULTS / f"{name}.png")
@@ -166,7 +207,7 @@ def plot(out: dict[str, Any], path: Path) -> None:
         ax.set_ylabel(label)
     axes[0].set_ylim(0.5, 1.0)
     axes[0].legend(fontsize=8)
-    fig.suptitle(f"Yin-Yang: trained layer-sync vs event-driven, run under each schedule "
+    fig.suptitle(f"{out['task']}: trained layer-sync vs event-driven, run under each schedule "
                  f"({out['seeds']} seeds, mean ± std)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -15,7 +15,9 @@ def mlp(sizes: list[int] | tuple[int, ...], *, dt: float = 1e-3, tau_mem: float 
         hidden_model: str = "cuba_lif", readout_model: str = "cuba_li", seed: int = 0,
         name: str = "mlp") -> Graph:
     """A feed-forward net ``sizes[0] → … → sizes[-1]``: current-based LIF hidden layers and a
-    non-spiking current-based LI readout, Euler, ``dt`` ticks.
+    non-spiking current-based LI readout (or voltage-based ``lif`` / ``li``: their input moves the
+    membrane in the same tick, so spikes cross layers within one event-driven step), Euler, ``dt``
+    ticks.
 
     Parameters are normalised so that one unit of weight is one unit of input (``w_in = τ_syn/dt``,
     ``r = τ_mem/dt``: the Euler gains ``w_in·dt/τ_syn`` and ``r·dt/τ_mem`` are 1). Weights are drawn
@@ -27,15 +29,22 @@ def mlp(sizes: list[int] | tuple[int, ...], *, dt: float = 1e-3, tau_mem: float 
     rng = np.random.default_rng(seed)
     net = Network(name, dt=dt)
     prev = net.input("in", sizes[0])
-    syn: dict[str, Any] = {"tau_syn": tau_syn, "w_in": tau_syn / dt}
-    mem: dict[str, Any] = {"tau_mem": tau_mem, "r": tau_mem / dt}
+    def params(model: str) -> dict[str, Any]:
+        """Unit-gain parameters: a current-based model gets its current (``w_in = τ_syn/dt``) and
+        membrane (``r = τ_mem/dt``), a voltage-based one (``lif``, ``li``) the membrane alone."""
+        if model in ("cuba_lif", "cuba_li"):
+            return {"tau_syn": tau_syn, "w_in": tau_syn / dt, "tau_mem": tau_mem, "r": tau_mem / dt}
+        if model in ("lif", "li"):
+            return {"tau": tau_mem, "r": tau_mem / dt}
+        raise ValueError(f"mlp builds cuba_lif/lif hidden and cuba_li/li readout layers, not {model!r}")
+
     for i, n in enumerate(sizes[1:], start=1):
         last = i == len(sizes) - 1
         pname = "out" if last else f"h{i}"
         if last:
-            net.population(pname, n, readout_model, **syn, **mem)
+            net.population(pname, n, readout_model, **params(readout_model))
         else:
-            net.population(pname, n, hidden_model, **syn, **mem, v_threshold=v_threshold)
+            net.population(pname, n, hidden_model, **params(hidden_model), v_threshold=v_threshold)
         c = 0.3 if last else 0.5
         w = rng.normal(0.0, w_scale * c / np.sqrt(sizes[i - 1]), (n, sizes[i - 1]))
         net.dense(prev, pname, w)
