@@ -4,17 +4,13 @@ install must not turn into a green run with the cross-compile checks silently sk
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Generator
 
 import pytest
+from ci_env import in_ci
 
 PROJECT_TOOLS = re.compile(r"arm-none-eabi-gcc|host C compiler|import-linter|qemu-system-arm")
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -24,6 +24,7 @@ def test_other():
 
 def _run(tmp_path: Path, ci: str) -> subprocess.CompletedProcess[str]:
     shutil.copy(HERE / "conftest.py", tmp_path / "conftest.py")
+    shutil.copy(HERE / "ci_env.py", tmp_path / "ci_env.py")
     (tmp_path / "test_case.py").write_text(CASE)
     env = {"PATH": "/usr/bin:/bin", "CI": ci}
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import in_ci
+from ci_env import in_ci
 from test_codegen_host import compile_graph, conv_net, driven_mlp, fan_in_split_state, mixed_net
 from typer.testing import CliRunner
 
