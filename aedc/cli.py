@@ -470,6 +470,12 @@ def run_cmd(
         out.print(f"sharded over {metrics['shards']} devices (neurons {metrics['shard_neurons']}): "
                   f"{metrics['exchanges']:,} exchanges of {metrics['exchange_floats']:,} floats per "
                   f"device, lookahead {metrics['lookahead_steps']} steps")
+    if metrics.get("rx_queue_overflow_pe_ticks"):
+        err.print(f"[yellow]warning:[/yellow] {metrics['rx_queue_overflow_pe_ticks']:,} PE-ticks receive "
+                  f"more packets than the chip runtime's receive queue holds (at most "
+                  f"{metrics['rx_packets_max_per_tick']:,} in one tick, queue 256): on the chip those "
+                  f"packets would be dropped and counted, here they are not; lower the input rate or "
+                  f"slice{{max-neurons=...}} the receiving populations")
     if schedule == "event":
         out.print(f"event-driven: micro-steps per tick ≤ {metrics['microsteps_max']}, decision at (tick, "
                   f"micro-step) {tuple(metrics['decision'])}, overflow {metrics['overflow']:,} "

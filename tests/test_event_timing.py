@@ -128,3 +128,24 @@ def test_default_cost_model_and_bad_timing_fields() -> None:
         PECost(cycles_per_packet=-1)
     with pytest.raises(TimingError):
         Schedule.event_driven(events_per_step=-1)
+
+
+def test_receive_queue_overflow_is_counted_per_pe_tick() -> None:
+    """300 input spikes in one tick onto one PE: 300 packets, more than the chip runtime's 256-entry
+    receive queue (the chip would drop 44 of them); 200 the next tick fit."""
+    from aedc.partition.memory import PACKET_QUEUE_LEN
+
+    net = Network("flood")
+    net.input("x", 300)
+    net.population("h", 4, "threshold", threshold=1e9)
+    net.dense("x", "h", np.ones((4, 300), F32))
+    net.output("y", "h")
+    g = net.build()
+    x = np.zeros((3, 300), F32)
+    x[0] = 1.0
+    x[1, :200] = 1.0
+    met = Emulator(PlacedProgram.trivial(g)).run({"x": x}).metrics
+    assert PACKET_QUEUE_LEN == 256
+    assert met["rx_packets_max_per_tick"] == 300
+    np.testing.assert_array_equal(met["rx_packets_max_per_pe"], [0, 300])
+    assert met["rx_queue_overflow_pe_ticks"] == 1

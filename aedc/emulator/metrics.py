@@ -9,6 +9,11 @@
 * ``noc_packets`` — one multicast packet per destination QPE per event (the SpiNNaker2 intra-chip NoC
   carries a destination QPE and a 4-bit PE mask; a source sends one packet per destination QPE, its own
   QPE included when a target lives there); ``noc_packets_per_pe`` by sending PE.
+* ``rx_packets_max_per_tick`` — the most packets one PE receives from the events of one tick (one
+  per sending neuron with a synapse on the PE), ``rx_packets_max_per_pe``, and
+  ``rx_queue_overflow_pe_ticks`` — PE-ticks above the chip runtime's receive queue
+  (:data:`aedc.partition.memory.PACKET_QUEUE_LEN`, 256): the chip would drop those packets (and count
+  them), the emulator and the host runtime do not.
 * ``first_output_tick`` — first local tick at which any output population sends an event (−1: never);
   ``decision_tick`` — first tick from which the arg-max of the output population's cumulative event
   count (ties → lowest index) no longer changes until the end (−1 without events); both with their
@@ -33,6 +38,7 @@ from __future__ import annotations
 import numpy as np
 
 from aedc.ir.graph import Graph
+from aedc.partition.memory import PACKET_QUEUE_LEN
 from aedc.timing.fanout import FanOut
 from aedc.timing.program import PlacedProgram
 
@@ -52,8 +58,10 @@ def compute_metrics(program: PlacedProgram, fanout: FanOut, events: dict[str, np
     load = np.zeros(n_pes, np.int64)
     load_tick = np.zeros((T, n_pes), np.int64)
     packets = np.zeros(n_pes, np.int64)
+    rx_tick = np.zeros((T, n_pes), np.int64)  # packets each PE receives from the events of each tick
     syn_events: dict[str, int] = {}
     for n, c in per_neuron.items():
+        rx_tick += sent[n].astype(np.int64) @ (fanout.synapses[n] > 0)
         np.add.at(ev_pe, program.pe_of[n], c)
         np.add.at(packets, program.pe_of[n], c * fanout.qpes[n])
         load += c @ fanout.synapses[n]
@@ -92,6 +100,9 @@ def compute_metrics(program: PlacedProgram, fanout: FanOut, events: dict[str, np
         "load_max_per_tick": int(load_tick.max(initial=0)),
         "noc_packets": int(packets.sum()),
         "noc_packets_per_pe": packets,
+        "rx_packets_max_per_tick": int(rx_tick.max(initial=0)),
+        "rx_packets_max_per_pe": rx_tick.max(axis=0) if T else np.zeros(n_pes, np.int64),
+        "rx_queue_overflow_pe_ticks": int(np.count_nonzero(rx_tick > PACKET_QUEUE_LEN)),
         "first_output_tick": first,
         "first_output_us": first_us,
         "decision_tick": decision,
