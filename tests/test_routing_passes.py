@@ -102,6 +102,25 @@ def test_plot_routing(tmp_path: Path) -> None:
     assert path.stat().st_size > 1000
 
 
+def test_plot_routing_of_one_chip_has_no_empty_link_panel(tmp_path: Path) -> None:
+    """Issue 20: a one-chip routing map had an empty right half (no chip links to draw)."""
+    import matplotlib.image as mpimg
+
+    from aedc.routing.plot import plot_routing
+
+    one = Machine.tiny(qpes=(2, 1), chips=(1, 1))
+    three = Machine.tiny(qpes=(2, 1), chips=(3, 1), torus=False)
+    widths = {}
+    for name, machine in (("one", one), ("three", three)):
+        p = layered_placement(machine, [8, 4], slice_size=4, stride=1)
+        state = RouteSlices().apply(PassContext(), CompileState(graph=graph(), slices=p.slicing,
+                                                                placement=p))
+        state = CompressTables().apply(PassContext(), state)
+        assert state.tables is not None
+        widths[name] = mpimg.imread(plot_routing(state.tables, tmp_path / f"{name}.png")).shape[1]
+    assert widths["one"] < 0.6 * widths["three"]
+
+
 def test_golden_tables_of_two_layers_on_two_chips() -> None:
     """Golden text of the route and compress-tables output: L0 (3 slices) on chip 0,0 → L1 on chip 1,0."""
     machine = Machine.tiny(qpes=(2, 1), chips=(3, 1), torus=False)
