@@ -256,10 +256,19 @@ class _Bar:
 
     def __enter__(self) -> _Bar:
         if self.enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
 
+            # elapsed and remaining (ETA from the batches done so far): a run can take minutes
             self._progress = Progress(TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
-                                      TextColumn("{task.fields[info]}"), TimeElapsedColumn())
+                                      TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
+                                      TextColumn("ETA"), TimeRemainingColumn())
             self._progress.__enter__()
             self._task = self._progress.add_task("train", total=self.total, info="")
         return self
