@@ -426,6 +426,14 @@ def run_cmd(
     devices: Annotated[int | None, typer.Option(min=1, help="sync/async: shard the PEs (by chip) over N "
                                                 "JAX devices, the same answers bit for bit; on CPU, N "
                                                 "virtual devices are made.")] = None,
+    processes: Annotated[int | None, typer.Option(min=1, help="Run as one of N processes (jax.distributed, "
+                                                  "gloo on CPU; with --process-id and --coordinator): "
+                                                  "the PEs are sharded over the devices of all of them "
+                                                  "(--devices: how many, default all); process 0 writes "
+                                                  "the run directory.")] = None,
+    process_id: Annotated[int, typer.Option(min=0, help="This process's index, 0..N-1.")] = 0,
+    coordinator: Annotated[str | None, typer.Option(help="host:port of the coordinator (process 0), "
+                                                    "the same for every process.")] = None,
 ) -> None:
     """Emulate BUILD on an input (JAX): traces.npz, raster.png, metrics.json in the run directory."""
     import os
@@ -433,14 +441,26 @@ def run_cmd(
 
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    if devices is not None and devices > 1 and "jax" not in sys.modules:
+    local = devices if processes is None or devices is None else max(devices // processes, 1)
+    if local is not None and local > 1 and "jax" not in sys.modules:
         # JAX reads this once, at import: the CPU platform then offers N devices (GPUs are unaffected)
-        flag = f"--xla_force_host_platform_device_count={devices}"
+        flag = f"--xla_force_host_platform_device_count={local}"
         if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
             os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}".strip()
 
     from aedc.run_report import run_to_dir  # imports JAX
     from aedc.timing.schedule import Schedule
+
+    if processes is not None:
+        if coordinator is None or process_id >= processes:
+            raise AedcError(f"--processes {processes} needs --coordinator host:port and --process-id "
+                            f"0..{processes - 1} (got {coordinator!r}, {process_id})", where="--processes")
+        import jax
+
+        from aedc.emulator.sharded import init_processes
+
+        init_processes(coordinator, processes, process_id)
+        devices = devices or jax.device_count()
 
     if schedule not in ("sync", "async", "event"):
         raise AedcError(f"--schedule must be sync, async or event, got {schedule!r}", where="--schedule")
@@ -461,7 +481,10 @@ def run_cmd(
         task = bar.add_task("run", total=None)
         metrics = run_to_dir(build, input, target, steps=steps, schedule=sched, exact=True,
                              progress=lambda what: bar.update(task, description=what), profile=chosen,
-                             dt=dt, strict=strict, devices=devices)
+                             dt=dt, strict=strict, devices=devices, write=process_id == 0)
+    if process_id:
+        out.print(f"process {process_id} of {processes}: ran its shards; process 0 writes {target}/")
+        return
     out.print(f"[green]wrote[/green] {target}/ (traces.npz, raster.png, metrics.json): "
               f"{metrics['ticks']} ticks, {metrics['events_total']:,} events, sparsity "
               f"{metrics['sparsity_total']:.4f}, {metrics['noc_packets']:,} NoC packets, first output "

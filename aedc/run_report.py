@@ -112,9 +112,11 @@ def plot_run(result: EmulatorResult, graph: Graph, path: Path, title: str) -> No
 
 def run_to_dir(build_dir: Path, input_path: Path, output: Path, *, steps: int | None, schedule: Schedule,
                exact: bool, progress: Callable[[str], None], profile: str = "nir-euler",
-               dt: float | None = None, strict: bool = False, devices: int | None = None) -> dict[str, Any]:
+               dt: float | None = None, strict: bool = False, devices: int | None = None,
+               write: bool = True) -> dict[str, Any]:
     """Run a build on an input file and write traces.npz, raster.png, metrics.json, build.json;
-    ``devices``: shard the PEs over that many JAX devices (:mod:`aedc.emulator.sharded`)."""
+    ``devices``: shard the PEs over that many JAX devices (:mod:`aedc.emulator.sharded`); ``write=False``
+    runs without writing (the other processes of a multi-process run)."""
     from aedc import __version__
     from aedc.outdir import atomic_output_dir
 
@@ -124,6 +126,8 @@ def run_to_dir(build_dir: Path, input_path: Path, output: Path, *, steps: int | 
     progress("compiling and running")
     result = Emulator(program, schedule, exact=exact, devices=devices).run(inputs, steps=steps)
     metrics = to_json_metrics(result.metrics)
+    if not write:
+        return metrics
     with atomic_output_dir(output) as tmp:
         progress("writing traces")
         arrays = {f"events/{k}": v for k, v in result.events.items()}

@@ -82,13 +82,19 @@ MLP_MACHINE = Machine.tiny((1, 1), pes_per_qpe=4, chips=(4, 1), dynamic_region_b
 """4 PEs per chip with 8,000 B of data each: the 100-64-10 MLP needs 7 PEs on 2 chips."""
 
 
-def compiled_mlp(T: int = 31) -> tuple[PlacedProgram, dict[str, np.ndarray]]:
-    """100-64-10 MLP through slice + greedy placement on :data:`MLP_MACHINE`."""
+def compile_mlp() -> Any:
+    """100-64-10 MLP through slice + greedy placement on :data:`MLP_MACHINE` (a ``CompileState``)."""
     from aedc.passes import CompileState, PassContext, PassManager
 
     pipeline = "verify,fold-scale,fuse-affine,dce,slice{max-neurons=16,min-neurons=4},place{solver=greedy}"
     st = PassManager(pipeline).run(CompileState(graph=mlp()), PassContext(target=MLP_MACHINE))
     assert st.placement is not None
+    return st
+
+
+def compiled_mlp(T: int = 31) -> tuple[PlacedProgram, dict[str, np.ndarray]]:
+    """The compiled MLP's program and ``T`` ticks of 20 % binary input."""
+    st = compile_mlp()
     rng = np.random.default_rng(1)
     return (PlacedProgram.from_placement(st.graph, st.placement),
             {"x": (rng.random((T, 100)) < 0.2).astype(F32)})
