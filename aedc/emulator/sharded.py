@@ -406,32 +406,53 @@ class ShardedCompiled:
                     payload = data[n][kt] if self.lockstep else data[n][kt, jnp.arange(lay.M)]
                     ys[n] = {"events": payload}
                 else:
-                    acc = jnp.zeros(lay.M, jnp.float32)
-                    for info in incoming[n]:
-                        now = cur[info.pre] if info.now else None
-                        if info.sigma_delta:
-                            s_old = sd[info.name]
-                            s_new = base._deliver_exact(P, info, s_old, ring[info.pre], kt, fence, now)
-                            sd[info.name] = jnp.where(act, s_new, s_old)
-                            acc = acc + s_new
+                    sd_in = {i.name: sd[i.name] for i in incoming[n] if i.sigma_delta}
+
+                    def update(st_old: dict[str, Array], sd_in: dict[str, Array], n: str = n,
+                               kt: Array = kt, act: Array = act, ring: dict[str, Array] = ring,
+                               cur: dict[str, Array] = cur) -> tuple[Any, ...]:
+                        sd_out = dict(sd_in)
+                        acc = jnp.zeros(self.layout[n].M, jnp.float32)
+                        for info in incoming[n]:
+                            now = cur[info.pre] if info.now else None
+                            if info.sigma_delta:
+                                s_old = sd_in[info.name]
+                                s_new = base._deliver_exact(P, info, s_old, ring[info.pre], kt, fence, now)
+                                sd_out[info.name] = jnp.where(act, s_new, s_old)
+                                acc = acc + s_new
+                            else:
+                                acc = base._deliver_exact(P, info, acc, ring[info.pre], kt, fence, now)
+                        x = acc + P["neuron"][n]["bias"]
+                        value, st_new = base._neuron(P, n, x, st_old, fence)
+                        if pops[n].event_rule == "sigma_delta":
+                            change = value - st_new["sent"]
+                            payload = sd_gate(change, P["neuron"][n]["event_threshold"])
+                            st_new["sent"] = st_new["sent"] + payload
+                            value = st_new["sent"]
                         else:
-                            acc = base._deliver_exact(P, info, acc, ring[info.pre], kt, fence, now)
-                    x = acc + P["neuron"][n]["bias"]
-                    st_old = state[n]
-                    value, st_new = base._neuron(P, n, x, st_old, fence)
-                    if pops[n].event_rule == "sigma_delta":
-                        change = value - st_new["sent"]
-                        payload = sd_gate(change, P["neuron"][n]["event_threshold"])
-                        st_new["sent"] = st_new["sent"] + payload
-                        value = st_new["sent"]
-                    else:
-                        payload = value
-                    state[n] = {k: jnp.where(act, v, st_old[k]) for k, v in st_new.items()}
-                    y = {"events": payload}
-                    if base.record_state:
-                        y["outputs"] = value
-                        y.update({f"state.{v}": st_new[v] for v in pops[n].neuron.STATE})
-                    ys[n] = y
+                            payload = value
+                        st_out = {k: jnp.where(act, v, st_old[k]) for k, v in st_new.items()}
+                        y = {"events": payload}
+                        if base.record_state:
+                            y["outputs"] = value
+                            y.update({f"state.{v}": st_new[v] for v in pops[n].neuron.STATE})
+                        return st_out, sd_out, y
+
+                    def skip(st_old: dict[str, Array], sd_in: dict[str, Array],
+                             n: str = n) -> tuple[Any, ...]:
+                        zero = jnp.zeros(self.layout[n].M, jnp.float32)
+                        y = {"events": zero}
+                        if base.record_state:
+                            y["outputs"] = zero
+                            y.update({f"state.{v}": st_old[v] for v in pops[n].neuron.STATE})
+                        return st_old, sd_in, y
+
+                    if self.lockstep:
+                        state[n], sd_new, ys[n] = update(state[n], sd_in)
+                    else:  # none of the shard's PEs of n ticks: the masked update would change nothing
+                        state[n], sd_new, ys[n] = lax.cond(jnp.any(act), update, skip, state[n], sd_in)
+                    sd.update(sd_new)
+                    payload = ys[n]["events"]
                 if base.needs_ring[n]:
                     cols = jnp.arange(lay.M)
                     slot = kt % ring[n].shape[0]
