@@ -34,6 +34,9 @@ JITTER = Schedule.asynchronous(period_us=1000, link_us=50, hop_us=20, jitter_us=
 CHIP_LATENCY = Schedule.asynchronous(period_us=1000, link_us=50, hop_us=20, chip_hop_us=2500)
 """An event between chips arrives 2,550 µs after it is sent (one chip hop): visible 3 ticks later; inside
 a chip 1 tick later. With one chip per shard the minimum cross-shard latency is L = 3."""
+CHIP_JITTER = Schedule.asynchronous(period_us=1000, link_us=50, hop_us=20, chip_hop_us=2500, jitter_us=400,
+                                    seed=3)
+"""The same with 400 µs jitter: the lookahead (in the plan's steps) still exceeds one step."""
 
 
 def bits(a: np.ndarray) -> np.ndarray:
@@ -181,7 +184,7 @@ def case(name: str, program: PlacedProgram, data: dict[str, np.ndarray], schedul
     emu = Emulator(program, schedule, **kw)
     many = emu.run_batch(data) if batch else emu.run(data)
     m1, m2 = (one.metrics, many.metrics) if batch else ([one.metrics], [many.metrics])
-    keys = ("shards", "exchanges", "exchange_floats", "lookahead_steps")
+    keys = ("shards", "exchanges", "exchange_floats", "lookahead_steps", "steps")
     return {"case": name, "differences": differences(one, many),
             "events": {n: int(np.count_nonzero(e)) for n, e in one.events.items()},
             "ticks": int(next(iter(data.values())).shape[batch]),
@@ -236,6 +239,7 @@ def main(out: str, which: str = "default") -> None:
     rec, rx = recurrent_board()
     rows.append(case("recurrent_sync", rec, {"x": rx["x"][0]}, Schedule.sync(), devices=4))
     rows.append(case("recurrent_async_jitter", rec, rx, JITTER, batch=True, devices=4))
+    rows.append(case("mlp_chips_jitter_lookahead", prog, x, CHIP_JITTER, mesh=by_chip))
     rows.append(too_far(prog, x, CHIP_LATENCY))
     Path(out).write_text(json.dumps(rows, indent=1))
 

@@ -91,6 +91,11 @@ def test_lookahead_divides_exchanges_by_the_cross_shard_latency(report: dict[str
     assert (ahead["lookahead_steps"], ahead["exchanges"]) == (3, 11)
     assert every["differences"] == ahead["differences"] == []
     assert all(v > 0 for v in ahead["events"].values())
+    # with jitter: Λ from the plan's steps (the fewest between a cross-chip send and its first read)
+    jit = report["mlp_chips_jitter_lookahead"]
+    assert jit["differences"] == []
+    assert jit["lookahead_steps"] >= 2
+    assert jit["exchanges"] == -(-jit["steps"] // jit["lookahead_steps"])
 
 
 def test_one_step_beyond_the_lookahead_changes_the_answer(report: dict[str, dict[str, Any]]) -> None:

@@ -37,7 +37,8 @@ ring changes, and it always lands before it is read and never after a later writ
 Metrics added to every sample's dict: ``shards``, ``shard_neurons`` (per device), ``shard_bytes``
 (per device: its tables, constants, state and rings), ``exchanges`` (collective rounds of the run),
 ``exchange_floats`` (float32 values one device sends per round, ``D·ΣE`` padded),
-``lookahead_steps`` (``Λ``; 1 in sync mode). Exact mode only; the event-driven schedule is not sharded.
+``lookahead_steps`` (``Λ``; 1 in sync mode), ``steps`` (the plan's global steps). Exact mode only;
+the event-driven schedule is not sharded.
 """
 
 from __future__ import annotations
@@ -540,4 +541,5 @@ class ShardedCompiled:
             "exchanges": int(self.exchanges),
             "exchange_floats": int(self.exchange_floats),
             "lookahead_steps": int(self.lookahead),
+            "steps": int(self.base.plan.steps),
         }
