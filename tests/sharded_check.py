@@ -184,7 +184,7 @@ def case(name: str, program: PlacedProgram, data: dict[str, np.ndarray], schedul
     emu = Emulator(program, schedule, **kw)
     many = emu.run_batch(data) if batch else emu.run(data)
     m1, m2 = (one.metrics, many.metrics) if batch else ([one.metrics], [many.metrics])
-    keys = ("shards", "exchanges", "exchange_floats", "lookahead_steps", "steps")
+    keys = ("shards", "exchanges", "exchange_floats", "lookahead_steps", "steps", "batch_devices")
     return {"case": name, "differences": differences(one, many),
             "events": {n: int(np.count_nonzero(e)) for n, e in one.events.items()},
             "ticks": int(next(iter(data.values())).shape[batch]),
@@ -240,6 +240,9 @@ def main(out: str, which: str = "default") -> None:
     rows.append(case("recurrent_sync", rec, {"x": rx["x"][0]}, Schedule.sync(), devices=4))
     rows.append(case("recurrent_async_jitter", rec, rx, JITTER, batch=True, devices=4))
     rows.append(case("mlp_chips_jitter_lookahead", prog, x, CHIP_JITTER, mesh=by_chip))
+    data_pe = Mesh(np.array(jax.devices()).reshape(2, 2), ("data", "pe"))  # 2 samples × 2 PE shards
+    xb = {"x": np.stack([x["x"], x["x"][::-1]])}
+    rows.append(case("mlp_data_pe_jitter", prog, xb, JITTER, batch=True, mesh=data_pe))
     rows.append(too_far(prog, x, CHIP_LATENCY))
     Path(out).write_text(json.dumps(rows, indent=1))
 

@@ -106,6 +106,15 @@ def test_one_step_beyond_the_lookahead_changes_the_answer(report: dict[str, dict
     assert row["differences"] != []
 
 
+def test_a_data_axis_splits_the_batch(report: dict[str, dict[str, Any]]) -> None:
+    """A ("data", "pe") mesh of 2 × 2: each pair of devices runs one sample's PEs, sharded by chip."""
+    row = report["mlp_data_pe_jitter"]
+    assert row["differences"] == []
+    assert row["metrics_equal"]
+    assert (row["samples"], row["batch_devices"], row["shards"]) == (2, 2, 2)
+    assert row["shard_neurons"] == [139, 35]
+
+
 def test_exchange_is_smaller_than_an_all_gather(report: dict[str, dict[str, Any]]) -> None:
     for name in ("mlp_sync", "mlp_chips_lookahead", "recurrent_sync"):
         row = report[name]

@@ -37,7 +37,8 @@ ring changes, and it always lands before it is read and never after a later writ
 Metrics added to every sample's dict: ``shards``, ``shard_neurons`` (per device), ``shard_bytes``
 (per device: its tables, constants, state and rings), ``exchanges`` (collective rounds of the run),
 ``exchange_floats`` (float32 values one device sends per round, ``D·ΣE`` padded),
-``lookahead_steps`` (``Λ``; 1 in sync mode), ``steps`` (the plan's global steps). Exact mode only;
+``lookahead_steps`` (``Λ``; 1 in sync mode), ``steps`` (the plan's global steps), ``batch_devices``
+(the size of a mesh's batch axis: a two-axis mesh also splits the samples of a batch). Exact mode only;
 the event-driven schedule is not sharded.
 """
 
@@ -66,7 +67,7 @@ AXIS = "pe"
 __all__ = ["AXIS", "ShardedCompiled", "assign_shards", "init_processes", "make_mesh"]
 
 
-def _spec(*axes: str) -> Spec:
+def _spec(*axes: str | None) -> Spec:
     return Spec(*axes)  # type: ignore[no-untyped-call]
 
 
@@ -91,14 +92,16 @@ def init_processes(coordinator: str, num_processes: int, process_id: int) -> Non
                                process_id=process_id)
 
 
-def mesh_axis(mesh: Mesh) -> str:
-    """The axis PEs are sharded over: the only axis, or the one named :data:`AXIS`."""
+def mesh_axes(mesh: Mesh) -> tuple[str, str | None]:
+    """``(PE axis, batch axis)``: a one-axis mesh shards PEs; a two-axis mesh shards PEs over the axis
+    named :data:`AXIS` and the samples of a batch over the other (data parallel)."""
     names = tuple(str(a) for a in mesh.axis_names)
     if len(names) == 1:
-        return names[0]
-    if AXIS in names:
-        return AXIS
-    raise EmulatorError(f"mesh axes {names}: name the axis to shard PEs over '{AXIS}'")
+        return names[0], None
+    if len(names) == 2 and AXIS in names:
+        return AXIS, next(a for a in names if a != AXIS)
+    raise EmulatorError(f"mesh axes {names}: give one axis (PEs) or two, one of them named '{AXIS}' "
+                        f"(PEs; the other shards the batch)")
 
 
 def assign_shards(program: PlacedProgram, n_shards: int) -> np.ndarray:
@@ -145,7 +148,8 @@ class ShardedCompiled:
         if not base.exact:
             raise EmulatorError("the sharded emulator runs exact mode only (exact=True); fast mode and "
                                 "training on a mesh are not implemented yet")
-        self.base, self.mesh, self.axis = base, mesh, mesh_axis(mesh)
+        self.base, self.mesh = base, mesh
+        self.axis, self.batch_axis = mesh_axes(mesh)
         D = self.D = int(mesh.shape[self.axis])
         plan = base.plan
         self.sync = plan.sync
@@ -324,8 +328,12 @@ class ShardedCompiled:
         self.exchanges = base.plan.steps * len(self.in_step) + chunks
         self.exchange_floats = D * sum(self.layout[n].E for n in self.exported)
         self._fn = jax.jit(jax.shard_map(
-            self._run_shard, mesh=self.mesh, in_specs=(_spec(self.axis), _spec(), _spec(self.axis)),
-            out_specs=_spec(self.axis), check_vma=False))
+            self._run_shard, mesh=self.mesh, in_specs=(_spec(self.axis), _spec(), self._data_spec()),
+            out_specs=self._data_spec(), check_vma=False))
+
+    def _data_spec(self) -> Spec:
+        """Inputs ``(D, B, T, M)`` and outputs ``(D, B, G, M)``: devices along PEs (and batch)."""
+        return _spec(self.axis, self.batch_axis) if self.batch_axis else _spec(self.axis)
 
     # ---- the per-shard program ------------------------------------------------------------------------
 
@@ -498,7 +506,13 @@ class ShardedCompiled:
     def run(self, data: dict[str, np.ndarray], program: PlacedProgram) -> dict[str, Any]:
         """Run a batch ``data[input] (B, T, N)``; the single-device executor's raw output, in local-tick
         order, gathered from the shards ``{pop: {"events": (B, T, N), ...}}``."""
-        spec_s = NamedSharding(self.mesh, _spec(self.axis))
+        if self.batch_axis:
+            split = int(self.mesh.shape[self.batch_axis])
+            B = next(iter(data.values())).shape[0]
+            if B % split:
+                raise EmulatorError(f"a batch of {B} does not split over the mesh's '{self.batch_axis}' "
+                                    f"axis of {split} devices; use a multiple of {split}")
+        spec_s = NamedSharding(self.mesh, self._data_spec())
         blocks = {n: jax.device_put(self._input_rows(n, v), spec_s) for n, v in data.items()}
         ys = self._fn(self.sharded, self.replicated, blocks)
         if not all(a.is_fully_addressable for a in jax.tree_util.tree_leaves(ys)):
@@ -542,4 +556,5 @@ class ShardedCompiled:
             "exchange_floats": int(self.exchange_floats),
             "lookahead_steps": int(self.lookahead),
             "steps": int(self.base.plan.steps),
+            "batch_devices": int(self.mesh.shape[self.batch_axis]) if self.batch_axis else 1,
         }
