@@ -127,10 +127,10 @@ def test_default_pipeline_prints_every_option() -> None:
                        "compress-tables", "emit-c")
     assert str(p) == ("verify,fold-scale{max-dense=4000000},fuse-affine{max-dense=4000000},dce,"
                       "slice{max-neurons=256,record-ticks=100,activity=0.05,formats=auto,min-neurons=16,"
-                      "fanin-split=true},"
+                      "fanin-split=true,event=false},"
                       "place{solver=cpsat,time-limit-s=2.0,workers=1,mode=auto,balance=1.0},"
                       "route{keys=packed,verify=true},"
-                      "compress-tables{algorithm=ortc,dont-care=true,verify=true},emit-c{tick-us=1000}")
+                      "compress-tables{algorithm=ortc,dont-care=true,verify=true},emit-c{tick-us=1000,event=false}")
 
 
 def test_options_kebab_to_snake_and_round_trip() -> None:
