@@ -69,14 +69,16 @@ def lif_norse() -> tuple[PlacedProgram, dict[str, np.ndarray]]:
     return PlacedProgram.trivial(graph), {"input": x}
 
 
-def mlp(seed: int = 0) -> Graph:
+def mlp(seed: int = 0, dyadic: bool = False) -> Graph:
+    """100-64-10 LIF/CubaLIF MLP; ``dyadic``: weights rounded to k/8 (every synaptic sum exact)."""
     rng = np.random.default_rng(seed)
+    q = (lambda w: np.round(w * 8) / 8) if dyadic else (lambda w: w)
     net = Network("mlp")
     x = net.input("x", 100)
     h = net.population("h", 64, "lif", tau=2e-3, v_threshold=0.5)
-    net.dense(x, h, rng.normal(0.05, 0.3, (64, 100)).astype(F32))
+    net.dense(x, h, q(rng.normal(0.05, 0.3, (64, 100))).astype(F32))
     o = net.population("o", 10, "cuba_lif", tau_syn=1e-3, tau_mem=2e-3, v_threshold=0.5)
-    net.dense(h, o, rng.normal(0.3, 0.5, (10, 64)).astype(F32))
+    net.dense(h, o, q(rng.normal(0.3, 0.5, (10, 64))).astype(F32))
     net.output("y", o)
     return net.build()
 
@@ -95,11 +97,13 @@ def compile_mlp() -> Any:
     return st
 
 
-def compiled_mlp(T: int = 31) -> tuple[PlacedProgram, dict[str, np.ndarray]]:
-    """The compiled MLP's program and ``T`` ticks of 20 % binary input."""
+def compiled_mlp(T: int = 31, dyadic: bool = False) -> tuple[PlacedProgram, dict[str, np.ndarray]]:
+    """The compiled MLP's program and ``T`` ticks of 20 % binary input; ``dyadic``: the same placement
+    (7 PEs on 2 chips) running the k/8-weight MLP."""
     st = compile_mlp()
+    graph = mlp(dyadic=True) if dyadic else st.graph
     rng = np.random.default_rng(1)
-    return (PlacedProgram.from_placement(st.graph, st.placement),
+    return (PlacedProgram.from_placement(graph, st.placement),
             {"x": (rng.random((T, 100)) < 0.2).astype(F32)})
 
 
@@ -178,10 +182,13 @@ def cnn_sinabs(T: int = 8) -> tuple[PlacedProgram, dict[str, np.ndarray]]:
 
 
 def case(name: str, program: PlacedProgram, data: dict[str, np.ndarray], schedule: Schedule,
-         batch: bool = False, **kw: Any) -> dict[str, Any]:
-    """``data`` is ``(T, N)`` per input, or ``(B, T, N)`` with ``batch`` (both runs vmapped)."""
-    one = single(program, data, schedule, batch)
-    emu = Emulator(program, schedule, **kw)
+         batch: bool = False, exact: bool = True, **kw: Any) -> dict[str, Any]:
+    """``data`` is ``(T, N)`` per input, or ``(B, T, N)`` with ``batch`` (both runs vmapped); with
+    ``exact=False`` both runs are fast mode, and ``vs_exact`` compares the sharded one with exact mode."""
+    fast = Emulator(program, schedule, exact=False)
+    one = single(program, data, schedule, batch) if exact else (fast.run_batch(data) if batch
+                                                                 else fast.run(data))
+    emu = Emulator(program, schedule, exact=exact, **kw)
     many = emu.run_batch(data) if batch else emu.run(data)
     m1, m2 = (one.metrics, many.metrics) if batch else ([one.metrics], [many.metrics])
     keys = ("shards", "exchanges", "exchange_floats", "lookahead_steps", "steps", "batch_devices")
@@ -194,6 +201,7 @@ def case(name: str, program: PlacedProgram, data: dict[str, np.ndarray], schedul
                                  for a, b in zip(m1, m2, strict=True)),
             "shard_neurons": np.asarray(m2[0]["shard_neurons"]).tolist(),
             "neurons": sum(p.size for p in program.graph.populations),
+            "vs_exact": [] if exact else differences(single(program, data, schedule, batch), many),
             **{k: m2[0][k] for k in keys}}
 
 
@@ -240,10 +248,12 @@ def main(out: str, which: str = "default") -> None:
     rows.append(case("recurrent_sync", rec, {"x": rx["x"][0]}, Schedule.sync(), devices=4))
     rows.append(case("recurrent_async_jitter", rec, rx, JITTER, batch=True, devices=4))
     rows.append(case("mlp_chips_jitter_lookahead", prog, x, CHIP_JITTER, mesh=by_chip))
-    data_pe = Mesh(np.array(jax.devices()).reshape(2, 2), ("data", "pe"))  # 2 samples × 2 PE shards
-    xb = {"x": np.stack([x["x"], x["x"][::-1]])}
-    rows.append(case("mlp_data_pe_jitter", prog, xb, JITTER, batch=True, mesh=data_pe))
     rows.append(too_far(prog, x, CHIP_LATENCY))
+    fast, fx = compiled_mlp(24, dyadic=True)
+    rows.append(case("mlp_fast_sync", fast, fx, Schedule.sync(), exact=False, devices=4))
+    data_pe = Mesh(np.array(jax.devices()).reshape(2, 2), ("data", "pe"))  # 2 samples × 2 PE shards
+    fxb = {"x": np.stack([fx["x"], fx["x"][::-1]])}
+    rows.append(case("mlp_fast_jitter", fast, fxb, JITTER, batch=True, exact=False, mesh=data_pe))
     Path(out).write_text(json.dumps(rows, indent=1))
 
 

@@ -107,12 +107,26 @@ def test_one_step_beyond_the_lookahead_changes_the_answer(report: dict[str, dict
 
 
 def test_a_data_axis_splits_the_batch(report: dict[str, dict[str, Any]]) -> None:
-    """A ("data", "pe") mesh of 2 × 2: each pair of devices runs one sample's PEs, sharded by chip."""
-    row = report["mlp_data_pe_jitter"]
+    """A ("data", "pe") mesh of 2 × 2: each pair of devices runs one sample's PEs, one chip each (the
+    fast-mode jitter case)."""
+    row = report["mlp_fast_jitter"]
     assert row["differences"] == []
     assert row["metrics_equal"]
     assert (row["samples"], row["batch_devices"], row["shards"]) == (2, 2, 2)
-    assert row["shard_neurons"] == [139, 35]
+    assert (row["n_pes"], row["chips"]) == (7, 2)
+    assert sum(row["shard_neurons"]) == row["neurons"]
+
+
+@pytest.mark.parametrize("schedule", ["sync", "jitter"])
+def test_fast_mode_sharded_equals_single_device_with_exact_sums(report: dict[str, dict[str, Any]],
+                                                                 schedule: str) -> None:
+    """Fast mode (matmuls): weights k/8 and binary spikes make every sum exact in float32, so the
+    sharded matmuls (one per post PE over all source PEs) equal the single-device ones (one per block)
+    and exact mode bit for bit."""
+    row = report[f"mlp_fast_{schedule}"]
+    assert row["differences"] == []
+    assert row["vs_exact"] == []
+    assert all(v > 0 for v in row["events"].values()), row["events"]
 
 
 def test_exchange_is_smaller_than_an_all_gather(report: dict[str, dict[str, Any]]) -> None:
@@ -163,8 +177,8 @@ def test_mesh_refusals() -> None:
         Emulator(prog, devices=64)
     with pytest.raises(EmulatorError, match="event schedule"):
         Emulator(prog, Schedule.event_driven(), devices=1)
-    with pytest.raises(EmulatorError, match="exact mode"):
-        Emulator(prog, devices=1, exact=False)
+    with pytest.raises(EmulatorError, match="training on a mesh"):
+        Emulator(prog, devices=1, exact=False).trainable(4)
 
 
 def test_one_device_mesh_equals_the_plain_run() -> None:

@@ -58,8 +58,9 @@ class Emulator:
     Compiled functions are cached per number of ticks; batches are vmapped. A schedule with
     ``mode == "event"`` runs on :mod:`aedc.emulator.event_engine` (micro-steps within each step).
     ``mesh`` (a :class:`jax.sharding.Mesh`) or ``devices`` (a count of JAX devices) shards the PEs over
-    devices, sync and async schedules, exact mode (:mod:`aedc.emulator.sharded`: the same answers bit for
-    bit; ``lookahead=False`` exchanges every step instead of every Λ steps).
+    devices, sync and async schedules (:mod:`aedc.emulator.sharded`: exact mode gives the same answers
+    bit for bit, fast mode the same up to float32 summation order; ``lookahead=False`` exchanges every
+    step instead of every Λ steps); ``trainable`` is not sharded.
     """
 
     def __init__(self, program: PlacedProgram | Graph, schedule: Schedule | None = None, *,
@@ -77,9 +78,9 @@ class Emulator:
         self.mesh = make_mesh(mesh) if mesh is not None else None if devices is None else make_mesh(devices)
         self.lookahead = lookahead
         self._sharded: dict[int, ShardedCompiled] = {}
-        if self.mesh is not None and (self.event_driven or not exact):
-            raise EmulatorError("a mesh runs the sync and async schedules in exact mode; the event "
-                                "schedule and fast mode (training) are not sharded yet")
+        if self.mesh is not None and self.event_driven:
+            raise EmulatorError("a mesh runs the sync and async schedules; the event schedule is not "
+                                "sharded yet")
 
     @property
     def graph(self) -> Graph:
@@ -139,6 +140,9 @@ class Emulator:
         micro-steps, so keep that bound near the network's depth."""
         if self.exact:
             raise EmulatorError("training needs the fast path: build the Emulator with exact=False")
+        if self.mesh is not None:
+            raise EmulatorError("training on a mesh is not implemented yet: build the Emulator without "
+                                "mesh/devices for trainable()")
         comp, _ = self.compiled(T)
         if isinstance(comp, EventCompiled):
             return self._trainable_event(comp)

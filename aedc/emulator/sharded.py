@@ -145,9 +145,6 @@ class ShardedCompiled:
     """Per-shard tables of one :class:`Compiled` (exact mode) and the ``shard_map`` run over ``mesh``."""
 
     def __init__(self, program: PlacedProgram, base: Compiled, mesh: Mesh, *, lookahead: bool = True) -> None:
-        if not base.exact:
-            raise EmulatorError("the sharded emulator runs exact mode only (exact=True); fast mode and "
-                                "training on a mesh are not implemented yet")
         self.base, self.mesh = base, mesh
         self.axis, self.batch_axis = mesh_axes(mesh)
         D = self.D = int(mesh.shape[self.axis])
@@ -270,7 +267,7 @@ class ShardedCompiled:
         sharded["active"] = np.moveaxis(active[:, cols], 1, 0)
         keys = sorted(plan.lo)
         mine = [[base.block_row[k] for k in keys if self.shard_of_pe[k[2]] == r] for r in range(D)]
-        nb = max(1, *(len(m) for m in mine))
+        nb = 1 + max(len(m) for m in mine)  # the last row stays empty (lo = hi = 0): "no block"
         lo = np.zeros((D, nb, base.T), np.int32)
         hi = np.zeros((D, nb, base.T), np.int32)
         blut = np.zeros((D, max(len(keys), 1)), np.int64)
@@ -279,13 +276,60 @@ class ShardedCompiled:
             lo[r, :len(m)], hi[r, :len(m)] = H["lo"][m], H["hi"][m]
             blut[r, m] = np.arange(len(m))
         sharded["lo"], sharded["hi"] = lo, hi
-        for t in sharded["proj"].values():
-            t["blk"] = np.where(t["ok"], blut[rows[:, :, None], t["blk"]], 0).astype(np.int32)
+        if base.exact:
+            for t in sharded["proj"].values():
+                t["blk"] = np.where(t["ok"], blut[rows[:, :, None], t["blk"]], 0).astype(np.int32)
+        else:
+            self._fast_tables(program, sharded, lut, blut, nb - 1)
+
+    def _fast_tables(self, program: PlacedProgram, sharded: dict[str, Any], lut: np.ndarray,
+                     blut: np.ndarray, empty: int) -> None:
+        """Fast mode, per shard and projection: for each post PE ``q`` of the shard (padded to ``Q``),
+        a dense ``(C, Nq)`` matrix from the ``C`` ring columns (local and imported) to its post neurons,
+        each column's block row (its source tick window towards ``q``) and the post positions. One
+        matmul per post PE over all source PEs at once: the sums equal the single-device fast mode's
+        whenever they are exact in float32 (its per-block sums are added in another order)."""
+        base, D = self.base, self.D
+        pops = base.graph.pop_map()
+        for pr in base.graph.projections:
+            pre, post = self.layout[pr.pre], self.layout[pr.post]
+            i_pre, i_post, w = pr.conn.to_coo(pops[pr.pre].shape, pops[pr.post].shape)
+            pe_pre, pe_post = np.asarray(program.pe_of[pr.pre]), np.asarray(program.pe_of[pr.post])
+            qs = [np.unique(pe_post[a]) for a in post.local]
+            Q = max(1, *(q.size for q in qs))
+            members = [[np.flatnonzero(pe_post[a] == q) for q in qr] for a, qr in zip(post.local, qs,
+                                                                                      strict=True)]
+            Nq = max([1] + [m.size for row in members for m in row])
+            C = pre.M + D * pre.E
+            W = np.zeros((D, Q, C, Nq), F32)
+            postpos = np.full((D, Q, Nq), post.M, np.int32)  # padding: a dummy slot past the neurons
+            slot = np.zeros((pops[pr.post].size, 2), np.int64)  # post neuron → (q slot, index in it)
+            qpe = np.zeros((D, Q), np.int32)
+            blk = np.full((D, Q, C), empty, np.int32)
+            col_pe = np.zeros((D, C), np.int64)  # global PE of every ring column (−1: padding)
+            col_pe[:] = -1
+            for r in range(D):
+                col_pe[r, :pre.local[r].size] = pe_pre[pre.local[r]]
+                for src in range(D):
+                    ids = pre.exporters[src][r]
+                    col_pe[r, pre.M + src * pre.E: pre.M + src * pre.E + len(ids)] = pe_pre[np.asarray(
+                        ids, np.int64)]
+                for qi, (q, m) in enumerate(zip(qs[r], members[r], strict=True)):
+                    postpos[r, qi, :m.size] = m
+                    slot[post.local[r][m]] = np.stack([np.full(m.size, qi), np.arange(m.size)], axis=1)
+                    qpe[r, qi] = lut[r, q]
+                    for c in np.flatnonzero(col_pe[r] >= 0):
+                        row = base.block_row.get((pr.name, int(col_pe[r, c]), int(q)))
+                        if row is not None:
+                            blk[r, qi, c] = blut[r, row]
+            r_of = self.shard_of_pe[pe_post[i_post]]
+            np.add.at(W, (r_of, slot[i_post, 0], pre.col[r_of, i_pre], slot[i_post, 1]), np.asarray(w, F32))
+            sharded["fproj"][pr.name] = {"W": W, "postpos": postpos, "qpe": qpe, "blk": blk}
 
     def _build_params(self, program: PlacedProgram, pops: dict[str, Any]) -> None:
         base, D = self.base, self.D
         H = base.host_params
-        sharded: dict[str, Any] = {"pe": {}, "neuron": {}, "proj": {}, "send": {}, "imp_pe": {}}
+        sharded: dict[str, Any] = {"pe": {}, "neuron": {}, "proj": {}, "fproj": {}, "send": {}, "imp_pe": {}}
         for n in base.order:
             sharded["pe"][n] = self._rows(n, np.asarray(program.pe_of[n])).astype(np.int32)
             lay = self.layout[n]
@@ -296,7 +340,7 @@ class ShardedCompiled:
                     k: (self._rows(n, v) if v.size == pops[n].size and pops[n].size > 1
                         else np.broadcast_to(v, (D, *v.shape)).copy())
                     for k, v in H["neuron"][n].items()}
-        for info in base.projs:
+        for info in base.projs if base.exact else ():
             t = H["proj"][info.name]
             rows = self._rows(info.post, np.arange(pops[info.post].size))  # (D, M_post)
             valid = np.zeros(rows.shape, bool)
@@ -336,6 +380,31 @@ class ShardedCompiled:
         return _spec(self.axis, self.batch_axis) if self.batch_axis else _spec(self.axis)
 
     # ---- the per-shard program ------------------------------------------------------------------------
+
+    def _deliver(self, P: dict[str, Any], info: _ProjInfo, acc: Array, ring: Array, g: Array, kt: Array,
+                 fence: Array, now: Array | None) -> Array:
+        """Add projection ``info``'s input to ``acc``: the exact fan-in slots, or the fast matmuls."""
+        if self.base.exact:
+            return self.base._deliver_exact(P, info, acc, ring, kt, fence, now)
+        t = P["fproj"][info.name]
+        Q, C = t["blk"].shape
+        if now is not None:  # sync, latency 0: this step's payload
+            if now.shape[0] < C:  # not exchanged: no synapse of this projection crosses the shards
+                now = jnp.concatenate([now, jnp.zeros(C - now.shape[0], now.dtype)])
+            x = jnp.broadcast_to(now[:C], (Q, C))
+        else:
+            kd = P["ktick"][g][t["qpe"]]  # (Q,) the post PEs' local ticks
+            lo, hi = P["lo"][t["blk"], kd[:, None]], P["hi"][t["blk"], kd[:, None]]  # (Q, C)
+            depth = ring.shape[0]
+            cols = jnp.arange(C)[None, :]
+            x = jnp.zeros((Q, C), jnp.float32)
+            for m in range(info.nmax):
+                x = x + jnp.where(lo + m < hi, ring[(lo + m) % depth, cols], 0.0)
+        contrib = jnp.einsum("qc,qcn->qn", x, t["W"])
+        M = acc.shape[0]
+        out = jnp.concatenate([acc, jnp.zeros(1, acc.dtype)]).at[t["postpos"].reshape(-1)].add(
+            contrib.reshape(-1))
+        return out[:M]
 
     def _exchange(self, bufs: list[Array], axis: int) -> list[Array]:
         """All-to-all of the send buffers ``(..., D, E_n)`` (``axis`` is the destination-shard axis)."""
@@ -426,11 +495,11 @@ class ShardedCompiled:
                             now = cur[info.pre] if info.now else None
                             if info.sigma_delta:
                                 s_old = sd_in[info.name]
-                                s_new = base._deliver_exact(P, info, s_old, ring[info.pre], kt, fence, now)
+                                s_new = self._deliver(P, info, s_old, ring[info.pre], g, kt, fence, now)
                                 sd_out[info.name] = jnp.where(act, s_new, s_old)
                                 acc = acc + s_new
                             else:
-                                acc = base._deliver_exact(P, info, acc, ring[info.pre], kt, fence, now)
+                                acc = self._deliver(P, info, acc, ring[info.pre], g, kt, fence, now)
                         x = acc + P["neuron"][n]["bias"]
                         value, st_new = base._neuron(P, n, x, st_old, fence)
                         if pops[n].event_rule == "sigma_delta":
