@@ -32,9 +32,9 @@ neuron slices of :class:`aedc.partition.model.Placement`) — or a bare graph (p
   (step, micro-step).
 * **Sharding** (:mod:`aedc.emulator.sharded`): ``Emulator(program, schedule, mesh=...)`` or
   ``devices=N`` shards the PEs, grouped by chip, over JAX devices (``shard_map``; several processes
-  after :func:`aedc.emulator.sharded.init_processes`), sync and async schedules in exact mode; events
+  after :func:`aedc.emulator.sharded.init_processes`), sync and async schedules, exact and fast; events
   that cross devices move in one ``all_to_all`` of the neurons with remote targets, every step (sync)
-  or every Λ steps (async lookahead); the answers equal one device's bit for bit.
+  or every Λ steps (async lookahead); exact mode's answers equal one device's bit for bit.
 * ``aedc run BUILD --input x.npy`` (:mod:`aedc.run_report`, beside the CLI) writes traces, raster and metrics.
 
 Not modelled: synapse PEs of fan-in splitting (their synapses are summed on the neuron's PE), router

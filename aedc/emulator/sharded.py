@@ -38,8 +38,13 @@ Metrics added to every sample's dict: ``shards``, ``shard_neurons`` (per device)
 (per device: its tables, constants, state and rings), ``exchanges`` (collective rounds of the run),
 ``exchange_floats`` (float32 values one device sends per round, ``D·ΣE`` padded),
 ``lookahead_steps`` (``Λ``; 1 in sync mode), ``steps`` (the plan's global steps), ``batch_devices``
-(the size of a mesh's batch axis: a two-axis mesh also splits the samples of a batch). Exact mode only;
-the event-driven schedule is not sharded.
+(the size of a mesh's batch axis: a two-axis mesh also splits the samples of a batch).
+
+Fast mode (``exact=False``, :meth:`ShardedCompiled._fast_tables`): per device and projection, one dense
+matrix per post PE from all ring columns, each column summed over its block's source-tick window; its
+sums group the terms differently from the single-device fast mode (one matmul per block), so the two
+agree whenever the sums are exact in float32 and otherwise differ by rounding. Not sharded: the
+event-driven schedule and training (``Emulator.trainable``).
 """
 
 from __future__ import annotations
