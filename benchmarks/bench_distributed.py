@@ -1,14 +1,14 @@
 """The emulator sharded over 1, 2 and 4 JAX devices (:mod:`aedc.emulator.sharded`) on the compiled MLP.
 
 Network: the 784-512-512-10 LIF MLP of ``bench_emulator.py`` (T = 100, 3 % Poisson input) through the
-default pipeline onto its placement (43 PEs on one chip), exact mode, batch 1 and 8 (jitter: batch 1;
-its ~4,300 global steps, each a masked update of every population, make it slow on any device count).
-Rows, per schedule (``sync``; ``async``: zero jitter, one-tick links; ``async-jitter``: 400 µs
-jitter): the plain single-device executor (``devices: 0``) and the sharded one on meshes of 1, 2 and 4
-devices — seconds (best of ``REPEATS`` after a warm-up; compile separately), synaptic events/s
-(spikes × fan-out), ``bit_identical`` to the plain run, ``shard_bytes`` (tables, constants, state and
-rings per device), ``exchanges``, ``exchange_floats`` (per device per exchange) and the exchange volume
-per tick.
+default pipeline onto its placement (43 PEs on one chip): exact mode at batch 1 and 8, fast mode
+(``exact=False``, matmuls; equal to one device up to float32 summation order, ``event_mismatches``
+counts the events that differ) at batch 64. Rows, per schedule (``sync``; ``async``: zero jitter,
+one-tick links; ``async-jitter``: 400 µs jitter): the plain single-device executor (``devices: 0``)
+and the sharded one on meshes of 1, 2 and 4 devices — seconds (best of ``REPEATS`` after a warm-up;
+compile separately), synaptic events/s (spikes × fan-out), ``bit_identical`` to the plain run,
+``shard_bytes`` (tables, constants, state and rings per device), ``exchanges``, ``exchange_floats``
+(per device per exchange) and the exchange volume per tick.
 
 Lookahead rows: async with every event ``L`` ticks in flight (``link_us = 1000·(L−1) + 500``) on 4
 devices, ``L`` = 1..4: exchanges per tick against ``L``, with ``lookahead=False`` beside each.
@@ -20,7 +20,7 @@ exchange volume per tick (a paper estimate, not a measurement): per device per t
 scale with the neurons that have remote targets.
 
 Writes ``benchmarks/results/distributed.json``. Run: ``.venv/bin/python benchmarks/bench_distributed.py
-[--quick]`` (``--quick``: batch 1 only, sync and async).
+[--quick]`` (``--quick``: no jitter, no exact batch 8).
 """
 
 from __future__ import annotations
@@ -81,15 +81,15 @@ def main(quick: bool) -> None:
                                                        hop_us=20, seed=0)}
     if quick:
         schedules.pop("async-jitter")
-    batches = {name: (1,) if quick or name == "async-jitter" else (1, 8) for name in schedules}
+    runs = [(True, 1), (False, 64)] if quick else [(True, 1), (True, 8), (False, 64)]  # (exact, batch)
     rows: list[dict[str, Any]] = []
     for sname, sched in schedules.items():
-        for B in batches[sname]:
+        for exact, B in runs:
             x = inputs(program.graph, B, T)
             plain = None
             for devices in (0, 1, 2, 4):
                 t0 = time.perf_counter()
-                emu = Emulator(program, sched, devices=devices or None)
+                emu = Emulator(program, sched, exact=exact, devices=devices or None)
                 res = emu.run_batch(x)
                 compile_s = time.perf_counter() - t0
                 secs = best(lambda emu=emu, x=x: emu.run_batch(x, metrics=False))
@@ -97,17 +97,22 @@ def main(quick: bool) -> None:
                 syn = sum(m["synaptic_events_total"] for m in res.metrics)  # input spikes included
                 plain = plain or res
                 row: dict[str, Any] = {
-                    "network": "mlp", "schedule": sname, "batch": B, "ticks": T, "devices": devices,
+                    "network": "mlp", "schedule": sname, "exact": exact, "batch": B, "ticks": T,
+                    "devices": devices,
                     "pes": program.n_pes, "seconds": secs, "compile_s": compile_s, "synaptic_events": syn,
                     "events_per_s": syn / secs, "samples_per_s": B / secs,
-                    "bit_identical": identical(plain, res)}
+                    "bit_identical": identical(plain, res),
+                    "event_mismatches": int(sum(np.count_nonzero(plain.events[n] != res.events[n])
+                                                for n in res.events))}
                 if devices:
                     row.update({k: (np.asarray(met[k]).tolist() if k.startswith("shard_") else met[k])
                                 for k in ("shard_neurons", "shard_bytes", "exchanges", "exchange_floats",
                                           "lookahead_steps")})
                     row["exchange_bytes_per_tick"] = 4 * met["exchanges"] * met["exchange_floats"] / T
                 rows.append(row)
-                print(f"{sname:12s} B={B} devices={devices} {secs * 1e3:8.1f} ms {syn / secs:10.3e} ev/s "
+                mode = "exact" if exact else "fast "
+                print(f"{sname:12s} {mode} B={B:2d} devices={devices} {secs * 1e3:8.1f} ms "
+                      f"{syn / secs:10.3e} ev/s "
                       f"compile {compile_s:5.1f} s identical={row['bit_identical']} "
                       f"exchanges={row.get('exchanges', '-')}", flush=True)
     look: list[dict[str, Any]] = []
