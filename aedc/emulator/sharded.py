@@ -147,7 +147,7 @@ class _PopLayout:
 
 
 class ShardedCompiled:
-    """Per-shard tables of one :class:`Compiled` (exact mode) and the ``shard_map`` run over ``mesh``."""
+    """Per-shard tables of one :class:`Compiled` (exact or fast) and the ``shard_map`` run over ``mesh``."""
 
     def __init__(self, program: PlacedProgram, base: Compiled, mesh: Mesh, *, lookahead: bool = True) -> None:
         self.base, self.mesh = base, mesh
@@ -215,8 +215,8 @@ class ShardedCompiled:
             i_pre, i_post = coo[info.name]
             cross = sh[info.pre][i_pre] != sh[info.post][i_post]
             pe_pre, pe_post = np.asarray(program.pe_of[info.pre]), np.asarray(program.pe_of[info.post])
-            for s, d in {(int(a), int(b)) for a, b in zip(pe_pre[i_pre[cross]], pe_post[i_post[cross]],
-                                                          strict=True)}:
+            pe_pairs = np.unique(np.stack([pe_pre[i_pre[cross]], pe_post[i_post[cross]]], axis=1), axis=0)
+            for s, d in pe_pairs.tolist():
                 lo, hi = plan.lo[info.name, s, d], plan.hi[info.name, s, d]
                 reads = np.flatnonzero(hi > lo)
                 if reads.size:
