@@ -307,3 +307,55 @@ def test_lower_bound_by_hand_and_across_chips() -> None:
     ring = Machine.tiny((1, 1), pes_per_qpe=1, chips=(5, 1), dynamic_region_bytes=FIXED_PE_BYTES + biggest)
     np.testing.assert_array_equal(shell_capacity(ring, 16, 33)[[0, 15, 16, 31, 32]], [1, 1, 3, 3, 5])
     assert lower_bound(problem, ring) == np.ceil(16 * exact)
+
+
+def _reference_bound(problem: PlacementProblem, machine: Machine) -> int:
+    """The bound of aedc.partition.bound written out from its docstring, by brute force: every QPE of
+    the (one-chip) machine as a centre, every neighbour filled into the cheapest shell with room left,
+    densest (weight per byte) first."""
+    import math
+
+    from aedc.partition.place import Capacity
+
+    qpes = sorted({(p.chip, p.qpe) for p in machine.pes()})
+    rep = {q: next(p for p in machine.pes() if (p.chip, p.qpe) == q) for q in qpes}
+    dist = [[hop_cost(machine, rep[a], rep[b], problem.chip_weight) for b in qpes] for a in qpes]
+    size = [s.memory.total for s in problem.slicing.slices]
+    per_qpe = Capacity.of(machine, problem).bytes_ * machine.pes_per_qpe
+    weight: dict[tuple[int, int], int] = {}
+    for e in problem.slicing.edges:
+        if e.src != e.dst and edge_weight(e):
+            key = (min(e.src, e.dst), max(e.src, e.dst))
+            weight[key] = weight.get(key, 0) + edge_weight(e)
+    total = 0.0
+    for i in range(problem.n):
+        nbrs = [(j if a == i else a, w) for (a, j), w in weight.items() if i in (a, j)]
+        nbrs = sorted((jw for jw in nbrs if size[jw[0]] > 0), key=lambda jw: (-jw[1] / size[jw[0]], jw[0]))
+        used = float(size[i])
+        for j, w in nbrs:
+            left = float(size[j])
+            while left > 1e-9:
+                # the cheapest cost r whose shell (QPEs within r of the best centre) has room left
+                r = min(d for d in range(0, 10_000)
+                        if max(sum(1 for x in row if x <= d) for row in dist) * per_qpe > used + 1e-9
+                        or d == 9_999)
+                room = max(sum(1 for x in row if x <= r) for row in dist) * per_qpe - used
+                take = min(left, room) if r < 9_999 else left
+                total += take * w / size[j] * r
+                used += take
+                left -= take
+    return math.ceil(total / 2 - 1e-9)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.filter_too_much])
+@given(graphs(max_pops=3, max_size=8, recurrent=True), st.sampled_from([1.2, 1.6, 2.5]),
+       st.sampled_from([(2, 2), (3, 1), (2, 3)]))
+def test_lower_bound_equals_its_written_out_definition(graph: Graph, share: float,
+                                                       qpes: tuple[int, int]) -> None:
+    """Oracle: the docstring's argument evaluated by brute force (every centre, shell by shell)."""
+    from aedc.partition.bound import lower_bound
+
+    problem, machine = _tiny_problem(graph, share=share, qpes=qpes)
+    assume(problem.n >= 2)
+    assert lower_bound(problem, machine) == _reference_bound(problem, machine)
