@@ -42,6 +42,14 @@ test: $(STAMP) lint toolchain
 bench: $(STAMP)
 	@set -e; for b in benchmarks/bench_*.py; do [ -e "$$b" ] || continue; echo "== $$b"; $(PY) "$$b"; done
 
+# Mutation testing of the core modules (benchmarks/mutate.py, mutmut 3): hours, not CI; results in
+# benchmarks/results/mutation.json. One module: make mutate MODULES=aedc/partition/bound.py
+MODULES ?=
+.PHONY: mutate
+mutate: $(STAMP)
+	$(VENV)/bin/pip install -q mutmut==3.8.1
+	$(PY) benchmarks/mutate.py $(MODULES)
+
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache
 
