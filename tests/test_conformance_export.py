@@ -5,8 +5,9 @@ Oracle: the frameworks' forward passes on aedc's Yin-Yang export, stored by ``ma
 (``conformance/export_yinyang.py`` trains 5-120-3 for 8 epochs with seed 0 and exports it;
 ``conformance/export_frameworks.py`` runs snnTorch 1.0.0 / Norse 1.1.0 in ``.venv-conformance``) under
 ``tests/data/conformance/export/``. Here, without torch, aedc imports the *stored* ``.nir`` files and
-runs them with :func:`aedc.reference.simulate` and (on 8 samples) the JAX emulator's sync schedule. Hidden spike rasters must be identical; the readout membrane equal to
-float32 rounding (the frameworks sum in another order).
+runs them with :func:`aedc.reference.simulate` and (on 8 samples) the JAX emulator's sync schedule.
+Hidden spike rasters must be identical; the readout membrane equal to float32 rounding (the
+frameworks sum in another order).
 
 Profile: the reading both importers implement — ``profile("nir-euler", current_first=True)``: Euler, the
 synaptic current first, ``v`` from the new current, reset to 0 in the spike's tick (snnTorch imports
