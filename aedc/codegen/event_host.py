@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from aedc.codegen.host import _sources_of, _traces, build_host
+from aedc.codegen.host import _sources_of, _traces, build_host, input_frames
 from aedc.codegen.model import Sources
 from aedc.errors import CodegenError
 from aedc.reference.simulate import Trace
@@ -73,18 +73,7 @@ def run_host_event(build: object, inputs: Mapping[str, np.ndarray], schedule: Sc
         raise CodegenError(f"run_host_event runs the event schedule, not {schedule.mode!r}")
     sources, c_dir = event_sources(build)
     manifest: dict[str, Any] = sources.manifest
-    pops: dict[str, Any] = manifest["populations"]
-    names = manifest["inputs"]["populations"]
-    missing = [n for n in names if n not in inputs]
-    if missing:
-        raise CodegenError(f"no data for input population(s) {missing}", where=missing[0])
-    data = [np.asarray(inputs[n], np.float32).reshape(len(inputs[n]), -1) for n in names]
-    T = steps if steps is not None else (data[0].shape[0] if data else 0)
-    for n, d in zip(names, data, strict=True):
-        if d.shape[1] != pops[n]["size"] or d.shape[0] < T:
-            raise CodegenError(f"input '{n}' has shape {d.shape}, expected ({T}, {pops[n]['size']})",
-                               where=n)
-    flat = np.concatenate([d[:T] for d in data], axis=1) if data else np.zeros((T, 0), np.float32)
+    flat, T = input_frames(manifest, inputs, steps)
     if schedule.max_microsteps > 32767:
         raise CodegenError(f"the event runtime counts micro-steps in int16: max_microsteps "
                            f"{schedule.max_microsteps} > 32767")

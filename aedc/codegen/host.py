@@ -27,7 +27,7 @@ from aedc.reference.simulate import Trace
 from aedc.timing.program import PlacedProgram
 from aedc.timing.schedule import Schedule, make_plan
 
-__all__ = ["HOST_CFLAGS", "build_host", "run_host", "schedule_table"]
+__all__ = ["HOST_CFLAGS", "build_host", "input_frames", "run_host", "schedule_table"]
 
 HOST_CFLAGS: tuple[str, ...] = ("-O2", "-ffp-contract=off", "-fno-fast-math", "-std=c11", "-DAEDC_HOST",
                                 "-DAEDC_RXQ_LEN=65536u", "-Wall", "-Wno-unused-function",
@@ -150,6 +150,27 @@ def schedule_table(manifest: Mapping[str, Any], program: PlacedProgram, schedule
     return times.astype("<i8").tobytes() + lat_h.astype("<u4").tobytes()
 
 
+def input_frames(manifest: Mapping[str, Any], inputs: Mapping[str, np.ndarray],
+                 steps: int | None) -> tuple[np.ndarray, int]:
+    """The host runtime's input file: every input population's ``(T, size)`` values (float32), in the
+    manifest's order, side by side; and ``T`` (``steps``, else the inputs' length). Named errors for
+    a missing input or a wrong shape."""
+    pops: Mapping[str, Any] = manifest["populations"]
+    names = manifest["inputs"]["populations"]
+    missing = [n for n in names if n not in inputs]
+    if missing:
+        raise CodegenError(f"no data for input population(s) {missing}", where=missing[0])
+    data = [np.asarray(inputs[n], np.float32).reshape(len(inputs[n]), -1) for n in names]
+    T = steps if steps is not None else (data[0].shape[0] if data else 0)
+    for n, d in zip(names, data, strict=True):
+        if d.shape[1] != pops[n]["size"] or d.shape[0] < T:
+            raise CodegenError(f"input '{n}' has shape {d.shape}, expected ({T}, {pops[n]['size']})",
+                               where=n)
+    flat = np.concatenate([d[:T] for d in data], axis=1) if data else np.zeros((T, 0), np.float32)
+    assert flat.shape[1] == manifest["inputs"]["width"]
+    return flat, T
+
+
 def run_host(build: object, inputs: Mapping[str, np.ndarray], *, steps: int | None = None,
              work_dir: str | os.PathLike[str] | None = None, schedule: Schedule | None = None,
              program: PlacedProgram | None = None) -> Trace:
@@ -169,20 +190,7 @@ def run_host(build: object, inputs: Mapping[str, np.ndarray], *, steps: int | No
         return run_host_event(build, inputs, schedule, steps=steps, work_dir=work_dir)
     sources, c_dir = _sources_of(build)
     manifest: dict[str, Any] = sources.manifest
-    pops: dict[str, Any] = manifest["populations"]
-    names = manifest["inputs"]["populations"]
-    missing = [n for n in names if n not in inputs]
-    if missing:
-        raise CodegenError(f"no data for input population(s) {missing}", where=missing[0])
-    data = [np.asarray(inputs[n], np.float32).reshape(len(inputs[n]), -1) for n in names]
-    T = steps if steps is not None else (data[0].shape[0] if data else 0)
-    for n, d in zip(names, data, strict=True):
-        if d.shape[1] != pops[n]["size"] or d.shape[0] < T:
-            raise CodegenError(f"input '{n}' has shape {d.shape}, expected ({T}, {pops[n]['size']})",
-                               where=n)
-    width = manifest["inputs"]["width"]
-    flat = np.concatenate([d[:T] for d in data], axis=1) if data else np.zeros((T, 0), np.float32)
-    assert flat.shape[1] == width
+    flat, T = input_frames(manifest, inputs, steps)
     sched: bytes | None = None
     if schedule is not None and schedule.mode == "async":
         if program is None:
