@@ -131,8 +131,9 @@ def test_layered_k0_equals_the_reference_and_the_emulator(mixed_state: CompileSt
         assert set(np.unique(host.microsteps[pop]).tolist()) <= {-1, m}
 
 
-@pytest.mark.parametrize("profile", ["nir-euler"])
+@pytest.mark.parametrize("profile", ["nir-euler", "rockpool"])
 def test_nir_euler_mixed_graph_random_policy(profile: str) -> None:
+    """Also Rockpool's reading (exact decays, its exporter's gains: host constants only)."""
     state = compile_graph(_mixed(profile), 8)
     emu, host = _run_both(state, _mixed_inputs(12, seed=4), Schedule.event_driven(2, "random", seed=3,
                                                                                    max_microsteps=4))

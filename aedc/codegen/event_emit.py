@@ -35,7 +35,9 @@ __all__ = ["EVENT_CHIP_RUNTIME", "EVENT_RUNTIME_FILES", "check_event_scope", "em
 EVENT_CHIP_RUNTIME = "event_chip_runtime.c"
 EVENT_RUNTIME_FILES = ("aedc_event.h", EVENT_CHIP_RUNTIME)
 _SEMANTICS_READ = ("profile", "dt", "discretisation", "reset", "threshold_cmp", "current_first",
-                   "reset_next_tick", "unscaled_input")
+                   "reset_next_tick", "unscaled_input", "gain_reading")
+"""Semantics fields the event-driven C follows (``gain_reading`` only changes the host-computed
+constants the kernels read)."""
 
 
 def _runtime_text(name: str) -> str:
