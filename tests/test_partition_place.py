@@ -327,6 +327,9 @@ def _reference_bound(problem: PlacementProblem, machine: Machine) -> int:
         if e.src != e.dst and edge_weight(e):
             key = (min(e.src, e.dst), max(e.src, e.dst))
             weight[key] = weight.get(key, 0) + edge_weight(e)
+    # QPEs within each distinct cost of the best centre (the shells only grow at those costs)
+    costs = sorted({x for row in dist for x in row})
+    within = {d: max(sum(1 for x in row if x <= d) for row in dist) for d in costs}
     total = 0.0
     for i in range(problem.n):
         nbrs = [(j if a == i else a, w) for (a, j), w in weight.items() if i in (a, j)]
@@ -335,12 +338,10 @@ def _reference_bound(problem: PlacementProblem, machine: Machine) -> int:
         for j, w in nbrs:
             left = float(size[j])
             while left > 1e-9:
-                # the cheapest cost r whose shell (QPEs within r of the best centre) has room left
-                r = min(d for d in range(0, 10_000)
-                        if max(sum(1 for x in row if x <= d) for row in dist) * per_qpe > used + 1e-9
-                        or d == 9_999)
-                room = max(sum(1 for x in row if x <= r) for row in dist) * per_qpe - used
-                take = min(left, room) if r < 9_999 else left
+                # the cheapest cost whose shell still has room (all QPEs: everything fits there)
+                r = next((d for d, q in within.items() if q * per_qpe > used + 1e-9), max(within))
+                room = within[r] * per_qpe - used
+                take = min(left, room) if room > 1e-9 else left
                 total += take * w / size[j] * r
                 used += take
                 left -= take
