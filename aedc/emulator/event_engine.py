@@ -83,7 +83,7 @@ from aedc.emulator.neurons import (
     reset,
     stage_params,
 )
-from aedc.emulator.ops import fmul, heaviside, sd_gate
+from aedc.emulator.ops import event_rule, fmul, heaviside
 from aedc.errors import EmulatorError
 from aedc.ir.discretise import neuron_constants
 from aedc.ir.graph import Population
@@ -591,12 +591,8 @@ class EventCompiled:
                 for stage in self.stages[n]:
                     value = stage.run(tick, value)
                 st = tick.st
-                if pops[n].event_rule == "sigma_delta":
-                    payload = sd_gate(value - st["sent"], P["neuron"][n]["event_threshold"])
-                    st["sent"] = st["sent"] + payload
-                    value = st["sent"]
-                else:
-                    payload = value
+                sd = pops[n].event_rule == "sigma_delta"
+                value, payload = event_rule(sd, value, st, P["neuron"][n].get("event_threshold"))
                 new_state[n] = {k: st[k] for k in state[n]}
                 y = {"events": payload, "microstep": jnp.where(payload != 0, m_end, -1)}
                 if self.record_state:

@@ -55,6 +55,19 @@ def sd_gate(change: Array, theta: Array) -> Array:
     return jnp.where(jnp.abs(change) > theta, change, jnp.float32(0.0))
 
 
+def event_rule(sigma_delta: bool, value: Array, st: dict[str, Array], theta: Array | None
+               ) -> tuple[Array, Array]:
+    """(value, payload) of a population's tick: a sigma-delta population sends its change past the
+    last sent value (``st["sent"]``, updated in place) and presents the sent value; any other sends its
+    value. One place for every executor (tick, sharded, event)."""
+    if not sigma_delta:
+        return value, value
+    assert theta is not None
+    payload = sd_gate(value - st["sent"], theta)
+    st["sent"] = st["sent"] + payload
+    return st["sent"], payload
+
+
 @sd_gate.defjvp
 def _sd_gate_jvp(primals: tuple[Array, Array], tangents: tuple[Array, Array]) -> tuple[Array, Array]:
     change, theta = primals

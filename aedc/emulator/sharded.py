@@ -60,7 +60,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as Spec
 
 from aedc.emulator.engine import Compiled, _ProjInfo
-from aedc.emulator.ops import sd_gate
+from aedc.emulator.ops import event_rule
 from aedc.errors import EmulatorError
 from aedc.timing.program import PlacedProgram
 
@@ -507,13 +507,9 @@ class ShardedCompiled:
                                 acc = self._deliver(P, info, acc, ring[info.pre], g, kt, fence, now)
                         x = acc + P["neuron"][n]["bias"]
                         value, st_new = base._neuron(P, n, x, st_old, fence)
-                        if pops[n].event_rule == "sigma_delta":
-                            change = value - st_new["sent"]
-                            payload = sd_gate(change, P["neuron"][n]["event_threshold"])
-                            st_new["sent"] = st_new["sent"] + payload
-                            value = st_new["sent"]
-                        else:
-                            payload = value
+                        sd = pops[n].event_rule == "sigma_delta"
+                        value, payload = event_rule(sd, value, st_new,
+                                                    P["neuron"][n].get("event_threshold"))
                         st_out = {k: jnp.where(act, v, st_old[k]) for k, v in st_new.items()}
                         y = {"events": payload}
                         if base.record_state:
