@@ -39,10 +39,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench_emulator import compiled_program  # noqa: E402
+
 from aedc.datasets import digits, encode_ttfs, yinyang  # noqa: E402
 from aedc.emulator import Emulator, PlacedProgram, Schedule  # noqa: E402
-from aedc.passes import CompileState, PassContext, PassManager  # noqa: E402
-from aedc.passes.pipelines import DEFAULT_PIPELINE  # noqa: E402
 from aedc.train import Trainables, Trainer, mlp  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -94,13 +94,6 @@ def run_schedules(seed: int) -> dict[str, Schedule]:
         f"event random k={K}": Schedule.event_driven(K, "random", seed=seed),
         "tick-async": Schedule.asynchronous(period_us=1000, link_us=100, jitter_us=300, seed=1),
     }
-
-
-def compiled(graph: Any) -> PlacedProgram:
-    """The trained graph on its compiled placement (the default pipeline), once per trained graph."""
-    st = PassManager(DEFAULT_PIPELINE).run(CompileState(graph=graph), PassContext())
-    assert st.placement is not None
-    return PlacedProgram.from_placement(st.graph, st.placement)
 
 
 def emulator_metrics(program: PlacedProgram, x: np.ndarray, sched: Schedule) -> dict[str, float]:
@@ -165,7 +158,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             t0 = time.perf_counter()
             g, _ = trainer.fit(g0, train, schedule=tsched, epochs=epochs, lr=args.lr, batch=32, seed=seed)
             seconds.setdefault(tname, []).append(time.perf_counter() - t0)
-            program = compiled(g)
+            program = compiled_program(g)
             for rname, rsched in run_schedules(seed).items():
                 ev = trainer.evaluate(g, (x_test, y_test), rsched)
                 met = emulator_metrics(program, x_test[:METRIC_SAMPLES], rsched)

@@ -43,28 +43,16 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench_partition import mlp  # noqa: E402
+
 from aedc.codegen import qemu as Q  # noqa: E402
 from aedc.codegen.qemu import CYCLES_PER_INSTRUCTION, fit_cost, record, verify_qemu  # noqa: E402
-from aedc.frontend.builder import Network  # noqa: E402
 from aedc.ir import Graph  # noqa: E402
 from aedc.passes import DEFAULT_PIPELINE, CompileState, PassContext, PassManager  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 ACTIVITY = 0.05
 PIPELINE = DEFAULT_PIPELINE.replace("place,", "place{solver=greedy},")
-
-
-def mlp() -> Graph:
-    rng = np.random.default_rng(0)
-    net = Network("mlp784")
-    sizes = (784, 512, 512, 10)
-    prev = net.input("x", sizes[0])
-    for i, n in enumerate(sizes[1:]):
-        h = net.population(f"h{i + 1}", n, "lif", tau=20e-3)
-        net.dense(prev, h, rng.normal(size=(n, sizes[i])).astype(np.float32))
-        prev = h
-    net.output("y", prev)
-    return net.build()
 
 
 def cnn() -> Graph:
