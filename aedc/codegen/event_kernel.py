@@ -24,6 +24,7 @@ from aedc.codegen.literals import aligned, c_float
 from aedc.errors import CodegenError
 from aedc.ir.graph import Population
 from aedc.ir.options import Semantics
+from aedc.partition.memory import EVENT_CANDIDATE_BYTES
 
 if TYPE_CHECKING:
     from aedc.codegen.pe import PEEmitter
@@ -34,7 +35,6 @@ EVENT_TERM = "event_state"
 """The memory term of the event schedule's per-neuron state (fired flag, candidate arrival, margin) and
 the PE's candidate buffer: counted in ``layout.h`` like every other region."""
 
-CAND_BYTES = 16  # sizeof(aedc_ev_cand_t)
 _STORE = re.compile(r"^s\d+_\w+\[i\] = ")
 _SPIKE_TEST = re.compile(r"^int z = v (>=|>) (.+);$")
 
@@ -277,5 +277,5 @@ const aedc_ev_pe_t AEDC_EV_SYMBOL = {{
     ev_slices, ev_cand, {n_cand}u, ev_store, ev_rx_clear, ev_rx, ev_begin, ev_integrate, ev_evaluate,
     ev_candidates, ev_fire, ev_end, ev_fired_at}};
 """
-    return text, aligned(CAND_BYTES * max(n_cand, 1))
+    return text, aligned(EVENT_CANDIDATE_BYTES * max(n_cand, 1))  # sizeof(aedc_ev_cand_t)
 
