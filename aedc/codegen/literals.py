@@ -15,7 +15,8 @@ __all__ = ["F32", "aligned", "c_array", "c_float", "c_ident", "c_state"]
 
 F32 = np.float32
 
-_CTYPE_BYTES = {"float": 4, "uint32_t": 4, "int32_t": 4, "uint16_t": 2, "int8_t": 1, "uint8_t": 1}
+_CTYPE_BYTES = {"float": 4, "uint32_t": 4, "int32_t": 4, "uint16_t": 2, "int16_t": 2, "int8_t": 1,
+                "uint8_t": 1}
 
 
 def aligned(n: int) -> int:

@@ -8,7 +8,12 @@ is looked up in :data:`SYNAPSE_ENCODERS` by the projection's ``(format, weight t
   index of its weight in the PE's weight table of the projection (16-bit ``lut4`` words for ≤ 16
   weights and ≤ 256 targets, else 32-bit ``wide`` words);
 * ``dense``: a (rows with synapses × slice neurons) block, int8 on a power-of-two grid (the rule of
-  :func:`aedc.partition.memory.int8_grid`), fp16 or float32.
+  :func:`aedc.partition.memory.int8_grid`), fp16 or float32;
+* ``kernel`` (conv2d, pool2d): the kernel entries of the slice's output channels and a geometry header,
+  once per slice and projection however many ports share them (``SynapseImage.shared``); the C
+  computes an event's targets (runtime/aedc_pe.h ``aedc_conv_*``). int8 / int16 on the projection's
+  power-of-two grid (:func:`aedc.partition.memory.int_grid`) or float32; pooling keeps its one
+  weight in the header.
 
 The C statement runs with the row ``i`` (local to the source block), its payload ``p`` and the synaptic
 input ``acc`` in scope; the helpers it calls are in runtime/aedc_pe.h.
@@ -24,8 +29,18 @@ import numpy as np
 from aedc.codegen.literals import F32, c_array, c_float
 from aedc.codegen.program import Program
 from aedc.errors import CodegenError
+from aedc.ir.connectivity import Conv2d
 from aedc.ir.graph import Projection
-from aedc.partition.memory import LUT_ENTRIES, MAX_TARGET, ROW_HEADER_BYTES, int8_grid
+from aedc.partition.memory import (
+    KERNEL_HEADER_BYTES,
+    LUT_ENTRIES,
+    MAX_TARGET,
+    ROW_HEADER_BYTES,
+    KernelGeometry,
+    int8_grid,
+    int_grid,
+    kernel_geometry,
+)
 from aedc.partition.model import ProjectionFormat, SynapseFormatName, WeightType
 
 __all__ = ["SYNAPSE_ENCODERS", "PortSynapses", "SynapseEncoder", "SynapseImage", "distinct_weights",
@@ -47,6 +62,10 @@ class PortSynapses:
     weights: np.ndarray  # float32
     table: np.ndarray  # the PE's sorted distinct weights of the projection (if the encoder uses them)
     table_name: str
+    conn: object = None  # the projection's connectivity (the kernel format reads its geometry, weights)
+    post_lo: int = 0  # the slice's first postsynaptic neuron (flat)
+    pre_lo: int = 0  # the source block's first presynaptic neuron (flat)
+    kernel_tag: str = ""  # C name prefix of the slice's kernel arrays of this projection
 
     @property
     def row_lo(self) -> int:
@@ -63,6 +82,8 @@ class SynapseImage:
 
     arrays: tuple[tuple[str, int], ...]
     code: str
+    # arrays shared by every port of one slice and projection, emitted once per name: (name, C text, bytes)
+    shared: tuple[tuple[str, str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -145,12 +166,74 @@ def _dense_f32(port: PortSynapses) -> SynapseImage:
     return SynapseImage((text,), f"aedc_dense_f32({port.tag}_w, {port.n_post}u, i - {port.row_lo}u, p, acc)")
 
 
+def _geometry(port: PortSynapses) -> KernelGeometry:
+    geo = kernel_geometry(port.conn)
+    if geo is None:
+        raise CodegenError(f"projection '{port.projection}': the kernel format needs a conv2d or pool2d "
+                           f"projection", where=port.projection)
+    return geo
+
+
+def _kernel(port: PortSynapses, ctype: str, kmax: int | None, helper: str) -> SynapseImage:
+    """The kernel slice (output channels of the port's slice) and its header, shared by the slice's
+    ports of the projection; the statement computes event ``i``'s targets."""
+    geo = _geometry(port)
+    lo, hi = port.post_lo, port.post_lo + port.n_post
+    co_lo, co_hi = geo.channels(lo, hi)
+    scale = np.float32(1)
+    shared: list[tuple[str, str, int]] = []
+    weights = "0"
+    if geo.shared is not None:
+        scale = np.float32(geo.shared)
+    else:
+        assert isinstance(port.conn, Conv2d)  # kernel_geometry: a conv kernel unless shared
+        w = np.asarray(port.conn.weight, F32)
+        values: np.ndarray = w
+        if kmax is not None:
+            grid = int_grid(w, kmax)
+            if grid is None:
+                raise CodegenError(f"projection '{port.projection}': the kernel is not exactly on a "
+                                   f"{ctype} grid", where=port.projection)
+            values, scale = grid[0].astype(np.int64), grid[1]
+        part = values[co_lo:co_hi]
+        weights = f"{port.kernel_tag}_w"
+        text, size = c_array(ctype, weights, part, "AEDC_IMAGE",
+                             f"{ctype} kernel of {port.projection} onto {port.slice_label}: channels "
+                             f"{co_lo}..{co_hi - 1} × {geo.c_in_g} × {geo.kernel[0]} × {geo.kernel[1]}"
+                             + (f" (× {c_float(scale)})" if kmax is not None else ""), 8)
+        shared.append((weights, text, size))
+    fields = (geo.c_in_g, geo.c_out_g, geo.h, geo.w, geo.oh, geo.ow, *geo.kernel, *geo.stride, *geo.pad,
+              *geo.dilation, co_lo, co_hi, lo, hi, int(geo.shared is not None), geo.entries(lo, hi))
+    header = (f"/* kernel geometry of {port.projection} onto {port.slice_label} (aedc_conv_t) */\n"
+              f"static aedc_conv_t {port.kernel_tag}_geo AEDC_IMAGE = "
+              f"{{{', '.join(f'{v}u' for v in fields)}, {c_float(scale)}}};\n")
+    shared.insert(0, (f"{port.kernel_tag}_geo", header, KERNEL_HEADER_BYTES))
+    cast = "" if weights != "0" else f"(const {ctype} *)"
+    code = f"{helper}(&{port.kernel_tag}_geo, {cast}{weights}, {port.pre_lo}u + i, p, acc)"
+    return SynapseImage((), code, tuple(shared))
+
+
+def _kernel_f32(port: PortSynapses) -> SynapseImage:
+    return _kernel(port, "float", None, "aedc_conv_f32")
+
+
+def _kernel_int16(port: PortSynapses) -> SynapseImage:
+    return _kernel(port, "int16_t", 32767, "aedc_conv_int16")
+
+
+def _kernel_int8(port: PortSynapses) -> SynapseImage:
+    return _kernel(port, "int8_t", 127, "aedc_conv_int8")
+
+
 SYNAPSE_ENCODERS: dict[tuple[SynapseFormatName, WeightType], SynapseEncoder] = {
     ("rows", "lut4"): SynapseEncoder("synapse_rows", True, _rows_lut4),
     ("rows", "wide"): SynapseEncoder("synapse_rows", True, _rows_wide),
     ("dense", "int8"): SynapseEncoder("dense_blocks", False, _dense_int8),
     ("dense", "fp16"): SynapseEncoder("dense_blocks", False, _dense_fp16),
     ("dense", "f32"): SynapseEncoder("dense_blocks", False, _dense_f32),
+    ("kernel", "int8"): SynapseEncoder("synapse_kernels", False, _kernel_int8),
+    ("kernel", "int16"): SynapseEncoder("synapse_kernels", False, _kernel_int16),
+    ("kernel", "f32"): SynapseEncoder("synapse_kernels", False, _kernel_f32),
 }
 """(synapse format, weight type) → encoder: the one place a synapse format is added."""
 

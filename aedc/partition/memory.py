@@ -22,6 +22,11 @@ Terms (each documented where it is computed, in :func:`slice_memory`):
   4-bit indices, one entry per distinct weight of the slice for wide words (codegen's measured layout).
 * ``dense_blocks``   dense format: a (rows-with-synapses × slice size) weight matrix, int8 (+4 B scale),
   fp16 or float32 (whichever holds every weight exactly), no per-synapse index.
+* ``synapse_kernels`` kernel format (conv2d and pool2d only): per incoming conv/pool projection with
+  synapses here, a :data:`KERNEL_HEADER_BYTES` geometry header and the kernel entries of the slice's
+  output channels (channels × c_in/groups × kh × kw; int8 / int16 on a power-of-two scale when every
+  weight is exactly ``k·scale`` in float32, else float32; pooling stores its one weight in the header),
+  each a 16-byte aligned array. A PE computes an event's targets from the geometry at run time.
 * ``master_pop_table`` 12 B per incoming key block (per presynaptic slice feeding this slice; per synapse
   PE sending partial sums), as the SpiNNaker master population table: key, mask, row address/length.
 * ``routing_info``   16 B per slice: its key block base, mask, neuron count and payload type.
@@ -50,6 +55,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from aedc.ir.connectivity import Conv2d, Pool2d, conv_out_len
 from aedc.ir.graph import Graph, Population, Projection
 from aedc.ir.neurons import InputModel
 from aedc.machine import Machine
@@ -105,21 +111,26 @@ def activity(pop: Population, binary_rate: float = DEFAULT_ACTIVITY) -> float:
     return 1.0 if pop.event_rule == "graded" and not type(pop.neuron).SPIKING else binary_rate
 
 
-def int8_grid(weights: np.ndarray) -> tuple[np.ndarray, np.float32] | None:
-    """The int8 weight rule: ``(k, scale)`` with every weight exactly ``k·scale`` in float32, ``|k| ≤ 127``,
-    or None when the weights are not on such a grid.
+def int_grid(weights: np.ndarray, kmax: int) -> tuple[np.ndarray, np.float32] | None:
+    """``(k, scale)`` with every weight exactly ``k·scale`` in float32 and ``|k| ≤ kmax``, or None when
+    the weights are not on such a grid.
 
-    The scale is the smallest power of two ≥ max|w| / 127: a power of two so that ``k·scale`` is exact
-    in float32 (what the int8 dense kernel computes), the smallest so that ``k`` fits int8. No or only
-    zero weights: scale 1. The memory model picks the weight type by it, codegen encodes blocks with it.
+    The scale is the smallest power of two ≥ max|w| / kmax: a power of two so that ``k·scale`` is exact
+    in float32 (what the quantised kernels compute), the smallest so that ``k`` fits. No or only zero
+    weights: scale 1. The memory model picks the weight type by it, codegen encodes with it.
     """
     w = np.asarray(weights, np.float32)
-    scale = np.float32(np.abs(w).max() / 127) if w.size else np.float32(0)
+    scale = np.float32(np.abs(w).max() / kmax) if w.size else np.float32(0)
     s = np.float32(2.0 ** np.ceil(np.log2(float(scale)))) if scale > 0 else np.float32(1)
     k = np.round(w / s)
-    if np.all(np.abs(k) <= 127) and np.array_equal((k * s).astype(np.float32), w):
+    if np.all(np.abs(k) <= kmax) and np.array_equal((k * s).astype(np.float32), w):
         return k, s
     return None
+
+
+def int8_grid(weights: np.ndarray) -> tuple[np.ndarray, np.float32] | None:
+    """The int8 weight rule (dense blocks, kernels): :func:`int_grid` with ``|k| ≤ 127``."""
+    return int_grid(weights, 127)
 
 
 def weight_type_dense(weights: np.ndarray) -> WeightType:
@@ -132,15 +143,91 @@ def weight_type_dense(weights: np.ndarray) -> WeightType:
     return "f32"
 
 
-DENSE_BYTES: Mapping[WeightType, int] = {"int8": 1, "fp16": 2, "f32": 4, "lut4": 2, "wide": 4}
+DENSE_BYTES: Mapping[WeightType, int] = {"int8": 1, "int16": 2, "fp16": 2, "f32": 4, "lut4": 2, "wide": 4}
+
+KERNEL_HEADER_BYTES = 84
+"""The kernel format's geometry header (``aedc_conv_t`` in runtime/aedc_pe.h): 20 uint32 fields and the
+float32 scale (or pooling's one weight)."""
+
+
+@dataclass(frozen=True)
+class KernelGeometry:
+    """A conv2d / pool2d projection as the kernel format stores it (pooling: one group per channel,
+    one shared weight)."""
+
+    c_in_g: int
+    c_out_g: int
+    h: int
+    w: int
+    oh: int
+    ow: int
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    pad: tuple[int, int]  # top, left
+    dilation: tuple[int, int]
+    shared: float | None  # pooling: the weight of every tap; None: a conv kernel
+
+    @property
+    def spatial_out(self) -> int:
+        return self.oh * self.ow
+
+    def channels(self, lo: int, hi: int) -> tuple[int, int]:
+        """Output channels ``co_lo..co_hi`` (half-open) of post neurons ``lo..hi``."""
+        return lo // self.spatial_out, (hi - 1) // self.spatial_out + 1
+
+    def entries(self, lo: int, hi: int) -> int:
+        """Kernel entries stored for post neurons ``lo..hi``."""
+        if self.shared is not None or hi <= lo:
+            return 0
+        co_lo, co_hi = self.channels(lo, hi)
+        return (co_hi - co_lo) * self.c_in_g * self.kernel[0] * self.kernel[1]
+
+
+def kernel_geometry(conn: object) -> KernelGeometry | None:
+    """The kernel-format geometry of a conv2d / pool2d connectivity, None for every other kind."""
+    if isinstance(conn, Conv2d):
+        c_out, c_in_g, kh, kw = (int(d) for d in conn.weight.shape)
+        kernel, stride, dil = (kh, kw), conn.stride, conn.dilation
+        c_out_g, shared = c_out // conn.groups, None
+    elif isinstance(conn, Pool2d):
+        kernel, stride, dil = conn.kernel, conn.stride, (1, 1)
+        c_in_g, c_out_g, shared = 1, 1, conn.weight_value()
+    else:
+        return None
+    _, h, w = conn.in_shape
+    oh = conv_out_len(h, kernel[0], stride[0], conn.padding[0], dil[0])
+    ow = conv_out_len(w, kernel[1], stride[1], conn.padding[1], dil[1])
+    return KernelGeometry(c_in_g, c_out_g, h, w, oh, ow, (int(kernel[0]), int(kernel[1])),
+                          (int(stride[0]), int(stride[1])), (conn.padding[0][0], conn.padding[1][0]),
+                          (int(dil[0]), int(dil[1])), shared)
+
+
+def weight_type_kernel(conn: object) -> WeightType:
+    """Narrowest kernel weight type whose dequantised value is the float32 weight bit for bit: int8 or
+    int16 on a power-of-two scale (:func:`int_grid`), else float32 (pooling: float32, in the header)."""
+    if not isinstance(conn, Conv2d):
+        return "f32"
+    w = np.asarray(conn.weight, np.float32)
+    if not np.any(w) or int_grid(w, 127) is not None:
+        return "int8"
+    if int_grid(w, 32767) is not None:
+        return "int16"
+    return "f32"
+
+
+def kernel_slice_bytes(geo: KernelGeometry, weight_type: WeightType, lo: int, hi: int) -> int:
+    """Bytes of one projection's kernel slice onto post ``lo..hi``: the header and the entries of its
+    channels, each 16-byte aligned (codegen's two arrays)."""
+    return align(KERNEL_HEADER_BYTES) + align(DENSE_BYTES[weight_type] * geo.entries(lo, hi))
 
 
 def choose_format(graph: Graph, proj: Projection, stats: ProjectionStats, *,
                   prefer: str = "auto") -> ProjectionFormat:
-    """Rows or dense blocks for ``proj``, by the bytes of the whole projection in each format.
+    """Rows, dense blocks or kernels for ``proj``, by the bytes of the whole projection in each format
+    (kernels: one copy of the whole kernel and one header, what a slice per channel group stores).
 
-    ``prefer`` = ``rows`` / ``dense`` forces a format (dense only where offered: dense, conv and pool
-    kinds, whose blocks are mostly full).
+    ``prefer`` = ``rows`` / ``dense`` / ``kernel`` forces a format where offered (dense: dense kinds;
+    kernel: conv2d and pool2d).
     """
     whole: RangeStats = stats.range(0, stats.n_post)
     word = WORD_BYTES_NARROW if stats.weights.size <= LUT_ENTRIES else WORD_BYTES_WIDE
@@ -149,16 +236,22 @@ def choose_format(graph: Graph, proj: Projection, stats: ProjectionStats, *,
     offered = proj.conn.kind in ("dense",)
     dense_type = weight_type_dense(stats.weights)
     dense_bytes = whole.rows * stats.n_post * DENSE_BYTES[dense_type] if offered else None
-    fmt = "rows"
+    geo = kernel_geometry(proj.conn)
+    kernel_type = weight_type_kernel(proj.conn)
+    kernel_bytes = (kernel_slice_bytes(geo, kernel_type, 0, stats.n_post) if geo is not None else None)
+    fmt: SynapseFormatName = "rows"
     if prefer == "dense" and offered:
         fmt = "dense"
-    elif prefer == "auto" and dense_bytes is not None and dense_bytes < rows_bytes:
-        fmt = "dense"
-    if fmt == "dense":
-        return ProjectionFormat(projection=proj.name, format="dense", weight_type=dense_type,
-                                rows_bytes=rows_bytes, dense_bytes=dense_bytes)
-    return ProjectionFormat(projection=proj.name, format="rows", weight_type=rows_type,
-                            rows_bytes=rows_bytes, dense_bytes=dense_bytes)
+    elif prefer == "kernel" and kernel_bytes is not None:
+        fmt = "kernel"
+    elif prefer == "auto":
+        sizes: tuple[tuple[int | None, SynapseFormatName], ...] = (
+            (rows_bytes, "rows"), (dense_bytes, "dense"), (kernel_bytes, "kernel"))
+        # the fewest bytes; ties keep the earlier format (rows, then dense)
+        fmt = min(((b, i, name) for i, (b, name) in enumerate(sizes) if b is not None))[2]
+    wtype = {"rows": rows_type, "dense": dense_type, "kernel": kernel_type}[fmt]
+    return ProjectionFormat(projection=proj.name, format=fmt, weight_type=wtype,
+                            rows_bytes=rows_bytes, dense_bytes=dense_bytes, kernel_bytes=kernel_bytes)
 
 
 @dataclass(frozen=True)
@@ -238,7 +331,7 @@ def target_bytes(destinations: int) -> int:
     return align(TARGET_BYTES * max(int(destinations), 1))
 
 
-def _rows_terms(inc: Incoming, st: RangeStats, n: int, blocks: int) -> dict[str, int]:
+def _rows_terms(inc: Incoming, st: RangeStats, lo: int, hi: int, blocks: int) -> dict[str, int]:
     """Sparse rows: 12 B header per presynaptic neuron with a row + one word per synapse; per key block
     a header array and a word array, each 16-byte aligned (padding ≤ 12 and ≤ 16 − word); the weight
     table (16 entries for lut4 words, else the distinct weights the slice uses)."""
@@ -249,27 +342,37 @@ def _rows_terms(inc: Incoming, st: RangeStats, n: int, blocks: int) -> dict[str,
             "weight_tables": align(4 * table)}
 
 
-def _dense_terms(inc: Incoming, st: RangeStats, n: int, blocks: int) -> dict[str, int]:
+def _dense_terms(inc: Incoming, st: RangeStats, lo: int, hi: int, blocks: int) -> dict[str, int]:
     """Dense blocks: rows-with-synapses × post neurons, no index; int8 carries a 4 B float32 scale;
     one 16-byte aligned block per key block (padding ≤ 15)."""
     extra = 4 if inc.fmt.weight_type == "int8" else 0
+    n = hi - lo
     return {"dense_blocks": align(st.rows * n * DENSE_BYTES[inc.fmt.weight_type] + blocks * (extra + 15))}
 
 
-SynapseTerms = Callable[[Incoming, RangeStats, int, int], dict[str, int]]
+def _kernel_terms(inc: Incoming, st: RangeStats, lo: int, hi: int, blocks: int) -> dict[str, int]:
+    """Kernels: one header and the kernel entries of the slice's output channels per projection,
+    however many key blocks feed it (:func:`kernel_slice_bytes`; exact)."""
+    geo = kernel_geometry(inc.proj.conn)
+    assert geo is not None  # choose_format offers kernels for conv2d / pool2d only
+    return {"synapse_kernels": kernel_slice_bytes(geo, inc.fmt.weight_type, lo, hi)}
 
-SYNAPSE_TERMS: Mapping[SynapseFormatName, SynapseTerms] = {"rows": _rows_terms, "dense": _dense_terms}
-"""Synapse format → its byte terms ``(incoming, stats of the slice's synapses, post neurons, key
+
+SynapseTerms = Callable[[Incoming, RangeStats, int, int, int], dict[str, int]]
+
+SYNAPSE_TERMS: Mapping[SynapseFormatName, SynapseTerms] = {
+    "rows": _rows_terms, "dense": _dense_terms, "kernel": _kernel_terms}
+"""Synapse format → its byte terms ``(incoming, stats of the slice's synapses, post lo, post hi, key
 blocks) → {term: bytes}``: the one place the memory model learns a format (codegen's twin is
 :data:`aedc.codegen.synapses.SYNAPSE_ENCODERS`; a test checks both cover every format)."""
 
 
-def synapse_terms(inc: Incoming, st: RangeStats, n: int) -> dict[str, int]:
-    """Rows / dense / table / MPT bytes of one projection's synapses onto ``n`` post neurons."""
+def synapse_terms(inc: Incoming, st: RangeStats, lo: int, hi: int) -> dict[str, int]:
+    """Rows / dense / kernel / table / MPT bytes of one projection's synapses onto post ``lo..hi``."""
     if st.synapses == 0:
         return {}
     blocks = _blocks_overlapping(inc.pre_bounds, st.pre_min, st.pre_max)
-    out = dict(SYNAPSE_TERMS[inc.fmt.format](inc, st, n, blocks))
+    out = dict(SYNAPSE_TERMS[inc.fmt.format](inc, st, lo, hi, blocks))
     # one MPT entry per presynaptic key block (slice) that has a row into this slice
     out["master_pop_table"] = MPT_ENTRY_BYTES * blocks
     return out
@@ -306,7 +409,7 @@ def slice_cost(pop: Population, lo: int, hi: int, incoming: Iterable[Incoming], 
             # the receiver keeps the running sum of a sigma-delta source's changes (codegen's
             # s<k>_sd<j> array; the reference's persistent accumulator)
             terms["neuron_state"] += align(4 * n)
-        for k, v in synapse_terms(inc, st, n).items():
+        for k, v in synapse_terms(inc, st, lo, hi).items():
             terms[k] = terms.get(k, 0) + v
         terms["event_history"] = terms.get("event_history", 0) + history_bytes(inc, st)
         events += inc.pre_rate * st.synapses
@@ -317,7 +420,7 @@ def slice_cost(pop: Population, lo: int, hi: int, incoming: Iterable[Incoming], 
     terms["master_pop_table"] = terms.get("master_pop_table", 0) + MPT_ENTRY_BYTES * partial_sum_sources
     ports = terms["master_pop_table"] // MPT_ENTRY_BYTES  # one per incoming key block
     events += float(partial_sum_sources * n)
-    for key in ("synapse_rows", "dense_blocks", "weight_tables", "master_pop_table"):
+    for key in ("synapse_rows", "dense_blocks", "synapse_kernels", "weight_tables", "master_pop_table"):
         terms[key] = align(terms.get(key, 0))
     terms["routing_info"] = ROUTING_INFO_BYTES
     terms["targets"] = target_bytes(destinations)
@@ -363,10 +466,10 @@ def synapse_slice_cost(inc: Incoming, lo: int, hi: int, pre_lo: int, pre_hi: int
     post ``lo..hi`` and sending the partial sums as graded events."""
     n = hi - lo
     st = inc.stats.range(lo, hi, pre_lo, pre_hi)
-    terms = synapse_terms(inc, st, n)
+    terms = synapse_terms(inc, st, lo, hi)
     terms["event_history"] = history_bytes(inc, st)
     ports = terms.get("master_pop_table", 0) // MPT_ENTRY_BYTES
-    for key in ("synapse_rows", "dense_blocks", "weight_tables", "master_pop_table"):
+    for key in ("synapse_rows", "dense_blocks", "synapse_kernels", "weight_tables", "master_pop_table"):
         terms[key] = align(terms.get(key, 0))
     terms["routing_info"] = ROUTING_INFO_BYTES
     terms["targets"] = target_bytes(1)  # the QPE of its neuron slice

@@ -36,10 +36,11 @@ __all__ = ["MemoryBreakdown", "PEAddress", "PEUsage", "Placement", "ProjectionFo
            "SliceEdge", "Slicing"]
 
 SliceRole = Literal["neuron", "synapse"]
-SynapseFormatName = Literal["rows", "dense"]
-WeightType = Literal["lut4", "wide", "int8", "fp16", "f32"]
+SynapseFormatName = Literal["rows", "dense", "kernel"]
+WeightType = Literal["lut4", "wide", "int8", "int16", "fp16", "f32"]
 
-TERMS: tuple[str, ...] = ("neuron_state", "neuron_params", "synapse_rows", "dense_blocks", "weight_tables",
+TERMS: tuple[str, ...] = ("neuron_state", "neuron_params", "synapse_rows", "dense_blocks", "synapse_kernels",
+                          "weight_tables",
                           "master_pop_table", "routing_info", "targets", "ring_buffer", "event_history",
                           "input_buffers", "recording", "event_state", "fixed")
 """The DTCM terms of :class:`MemoryBreakdown`, in display order (see :mod:`aedc.partition.memory`)."""
@@ -67,6 +68,8 @@ class MemoryBreakdown(IRModel):
     neuron_params: int = 0
     synapse_rows: int = 0
     dense_blocks: int = 0
+    synapse_kernels: int = Field(0, description="kernel format: per conv/pool projection the geometry "
+                                               "header and the kernel entries of the slice's channels")
     weight_tables: int = 0
     master_pop_table: int = 0
     routing_info: int = 0
@@ -106,6 +109,8 @@ class ProjectionFormat(IRModel):
     weight_type: WeightType
     rows_bytes: int = Field(description="bytes of the whole projection in the rows format")
     dense_bytes: int | None = Field(description="bytes in the dense-block format (None: not offered)")
+    kernel_bytes: int | None = Field(None, description="bytes in the kernel format, one kernel copy per "
+                                                       "slice's channels (None: not a conv2d/pool2d)")
 
 
 class Slice(IRModel):

@@ -27,8 +27,8 @@ class SlicePopulations(Pass):
 
     Options: ``max-neurons`` per slice; ``record-ticks`` of recording budgeted for outputs;
     ``activity`` = expected fraction of binary/sigma-delta neurons firing per tick (event budget and
-    traffic); ``formats`` = auto (by bytes) | rows | dense; below ``min-neurons`` per PE the fan-in is
-    split onto synapse PEs (``fanin-split``); ``event`` budgets the event-driven runtime's state
+    traffic); ``formats`` = auto (by bytes) | rows | dense | kernel; below ``min-neurons`` per PE the
+    fan-in is split onto synapse PEs (``fanin-split``); ``event`` budgets the event-driven runtime's state
     (what ``emit-c{event=true}`` adds).
     """
 
@@ -39,7 +39,7 @@ class SlicePopulations(Pass):
     max_neurons: int = 256
     record_ticks: int = 100
     activity: float = 0.05
-    formats: Literal["auto", "rows", "dense"] = "auto"
+    formats: Literal["auto", "rows", "dense", "kernel"] = "auto"
     min_neurons: int = 16
     fanin_split: bool = True
     event: bool = False

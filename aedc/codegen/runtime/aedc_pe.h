@@ -176,4 +176,60 @@ static inline void aedc_dense_int8(const int8_t *m, float scale, uint32_t n, uin
     }
 }
 
+/* ---- kernel format (conv2d, pool2d): an event's targets computed from the geometry ------------------
+ * The PE holds the kernel entries of its slice's output channels co_lo..co_hi − 1, C order
+ * (co − co_lo, ci mod c_in_g, ky, kx), and this header (84 B, aedc.partition.memory.KERNEL_HEADER_BYTES).
+ * Presynaptic flat index pre = (ci, iy, ix) reaches output (co, oy, ox) of the group of ci through tap
+ * (ky, kx) when iy + ph − ky·dh = oy·sh and ix + pw − kx·dw = ox·sw, inside the output. Taps are visited
+ * with ky and kx descending, so targets come in ascending postsynaptic index (as a row); each target is
+ * reached at most once per event, so its sum follows the event order: the reference's (pre, post)
+ * order. Zero weights are skipped (the reference stores no zero synapse). */
+typedef struct {
+    uint32_t c_in_g, c_out_g;  /* input / output channels per group */
+    uint32_t h, w, oh, ow;     /* input and output rows, columns */
+    uint32_t kh, kw, sh, sw;   /* kernel, stride */
+    uint32_t ph, pw, dh, dw;   /* padding before (top, left), dilation */
+    uint32_t co_lo, co_hi;     /* output channels of the kernel slice (hi exclusive) */
+    uint32_t lo, hi;           /* the slice's postsynaptic neurons (flat, hi exclusive): acc[post − lo] */
+    uint32_t shared;           /* 1: every tap has weight `scale` (pooling), no entries */
+    uint32_t entries;          /* kernel entries stored */
+    float scale;               /* quantised entries: weight = k · scale (a power of two: exact) */
+} aedc_conv_t;
+
+#define AEDC_CONV_FN(NAME, T, WEIGHT)                                                                  \
+    static inline __attribute__((noinline)) void NAME(const aedc_conv_t *g, const T *k, uint32_t pre,   \
+                                                      float p, float *acc) {                           \
+        uint32_t plane = g->h * g->w;                                                                  \
+        uint32_t ci = pre / plane, r = pre - ci * plane;                                               \
+        int32_t iy = (int32_t)(r / g->w), ix = (int32_t)(r % g->w);                                    \
+        uint32_t grp = ci / g->c_in_g, cig = ci - grp * g->c_in_g;                                     \
+        uint32_t co_a = grp * g->c_out_g, co_b = co_a + g->c_out_g;                                    \
+        if (co_a < g->co_lo) co_a = g->co_lo;                                                          \
+        if (co_b > g->co_hi) co_b = g->co_hi;                                                          \
+        for (uint32_t co = co_a; co < co_b; co++) {                                                    \
+            const T *kc = g->shared ? k : k + ((co - g->co_lo) * g->c_in_g + cig) * g->kh * g->kw;     \
+            for (int32_t ky = (int32_t)g->kh - 1; ky >= 0; ky--) {                                     \
+                int32_t ty = iy + (int32_t)g->ph - ky * (int32_t)g->dh;                                \
+                if (ty < 0 || (uint32_t)ty % g->sh) continue;                                          \
+                uint32_t oy = (uint32_t)ty / g->sh;                                                    \
+                if (oy >= g->oh) break; /* ty grows as ky falls */                                     \
+                for (int32_t kx = (int32_t)g->kw - 1; kx >= 0; kx--) {                                 \
+                    int32_t tx = ix + (int32_t)g->pw - kx * (int32_t)g->dw;                            \
+                    if (tx < 0 || (uint32_t)tx % g->sw) continue;                                      \
+                    uint32_t ox = (uint32_t)tx / g->sw;                                                \
+                    if (ox >= g->ow) break;                                                            \
+                    uint32_t post = (co * g->oh + oy) * g->ow + ox;                                    \
+                    if (post < g->lo) continue;                                                        \
+                    if (post >= g->hi) return; /* ascending: no later target is in the slice */       \
+                    float wt = (WEIGHT);                                                               \
+                    if (wt != 0.0f) acc[post - g->lo] += wt * p;                                       \
+                }                                                                                      \
+            }                                                                                          \
+        }                                                                                              \
+    }
+
+AEDC_CONV_FN(aedc_conv_f32, float, g->shared ? g->scale : kc[(uint32_t)ky * g->kw + (uint32_t)kx])
+AEDC_CONV_FN(aedc_conv_int16, int16_t, (float)kc[(uint32_t)ky * g->kw + (uint32_t)kx] * g->scale)
+AEDC_CONV_FN(aedc_conv_int8, int8_t, (float)kc[(uint32_t)ky * g->kw + (uint32_t)kx] * g->scale)
+
 #endif /* AEDC_PE_H */

@@ -1,0 +1,231 @@
+"""The kernel synapse format (issue 18): conv2d / pool2d projections stored as kernels + geometry.
+
+Oracles: the reference simulator (it expands every convolution to its (pre, post) synapse list, so it
+shares no code with the C that computes targets from the geometry), the emulator's placed program, the
+bytes codegen emits per memory term (``manifest.json``) and, with the Arm toolchain, the ELF's data
+sections. The net covers groups, stride 2, padding, dilation 2, a delayed projection, average pooling
+(one shared weight) and slices that cut channels into row bands or hold several channels.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from test_codegen_host import assert_bit_identical
+
+from aedc.codegen.build import cross_build, cross_compiler
+from aedc.codegen.host import run_host
+from aedc.codegen.model import Sources
+from aedc.frontend.builder import Network
+from aedc.ir.graph import Graph
+from aedc.machine import SPINNAKER2
+from aedc.partition.memory import KERNEL_HEADER_BYTES, kernel_geometry, weight_type_kernel
+from aedc.partition.place import budget_violations
+from aedc.passes import CompileState, PassContext, PassManager
+from aedc.reference.simulate import simulate
+
+pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs a host C compiler")
+
+F32 = np.float32
+PIPE = "verify,slice{max-neurons=%d,min-neurons=4},place{solver=greedy},route,emit-c"
+
+
+def kernel_net(w1: np.ndarray, w2: np.ndarray, name: str = "knet") -> Graph:
+    """x (2, 11, 11) → grouped stride-2 conv → c (6, 6, 6) → dilated conv, delay 1 → d (4, 6, 6) →
+    2×2 average pool → p (4, 3, 3)."""
+    net = Network(name)
+    net.input("x", (2, 11, 11))
+    net.population("c", (6, 6, 6), "lif", tau=2e-3, v_threshold=0.5)
+    net.conv2d("x", "c", w1, stride=2, padding=1, groups=2)
+    net.population("d", (4, 6, 6), "lif", tau=2e-3, v_threshold=0.5)
+    net.conv2d("c", "d", w2, padding=2, dilation=2, delay=1)
+    net.population("p", (4, 3, 3), "lif", tau=2e-3, v_threshold=0.01)
+    net.pool2d("d", "p", 2, stride=2, mode="avg")
+    net.output("y", "p")
+    return net.build()
+
+
+def float_net(seed: int = 0) -> Graph:
+    rng = np.random.default_rng(seed)
+    return kernel_net(rng.normal(0.5, 0.6, (6, 1, 3, 3)).astype(F32),
+                      rng.normal(0.3, 0.4, (4, 6, 3, 3)).astype(F32))
+
+
+def compile_net(graph: Graph, max_neurons: int) -> CompileState:
+    return PassManager(PIPE % max_neurons).run(CompileState(graph=graph), PassContext())
+
+
+def spikes(seed: int, steps: int = 30) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {"x": (rng.random((steps, 2, 11, 11)) < 0.3).astype(F32)}
+
+
+def formats(state: CompileState) -> dict[str, tuple[str, str]]:
+    assert state.placement is not None
+    return {f.projection: (f.format, f.weight_type) for f in state.placement.slicing.formats}
+
+
+@pytest.mark.parametrize("max_neurons", [16, 40, 256])
+def test_kernel_bytes_equal_the_emitted_arrays(max_neurons: int) -> None:
+    """Per PE, the model's ``synapse_kernels`` term is exactly what codegen emits (header + the
+    entries of the slice's channels per projection; pooling: the header only), far below the rows."""
+    state = compile_net(float_net(), max_neurons)
+    assert set(formats(state).values()) == {("kernel", "f32")}
+    assert state.sources is not None
+    assert state.placement is not None
+    pes = state.sources.manifest["pes"]
+    for pe in pes:
+        emitted, predicted = pe["bytes"]["emitted"], pe["bytes"]["predicted"]
+        assert emitted.get("synapse_kernels", 0) == predicted["synapse_kernels"], pe["pe"]
+        assert emitted.get("synapse_rows", 0) == predicted["synapse_rows"] == 0
+    # independent count: per slice and conv/pool projection, a 96 B header + 16-aligned entries
+    graph = state.graph
+    want = 0
+    for s in state.placement.slicing.slices:
+        for proj in graph.incoming(s.population):
+            geo = kernel_geometry(proj.conn)
+            if geo is None:
+                continue
+            channels = (s.hi - 1) // geo.spatial_out - s.lo // geo.spatial_out + 1
+            per = 0 if geo.shared is not None else geo.c_in_g * geo.kernel[0] * geo.kernel[1]
+            want += -(-KERNEL_HEADER_BYTES // 16) * 16 + -(-4 * channels * per // 16) * 16
+    assert sum(pe["bytes"]["emitted"].get("synapse_kernels", 0) for pe in pes) == want
+    fmt = {f.projection: f for f in state.placement.slicing.formats}
+    assert fmt["c->d"].kernel_bytes is not None
+    assert fmt["c->d"].kernel_bytes < fmt["c->d"].rows_bytes / 10
+
+
+@pytest.mark.skipif(cross_compiler() is None, reason="needs arm-none-eabi-gcc")
+def test_elf_data_of_kernel_pes(tmp_path: Path) -> None:
+    """Cross-built: every PE's data sections are the emitted arrays (the kernels' included) and fit."""
+    state = compile_net(float_net(), 40)
+    assert state.sources is not None
+    sizes = cross_build(state.sources.write(tmp_path))
+    by_pe = {pe["pe"]: pe["bytes"] for pe in state.sources.manifest["pes"]}
+    assert any(b["emitted"].get("synapse_kernels") for b in by_pe.values())
+    for s in sizes:
+        b = by_pe[s.pe]
+        # uniform parameters are C literals (counted 4 B each, conservatively, but in ITCM): all are here
+        data = sum(v for k, v in b["emitted"].items() if k not in ("code", "neuron_params"))
+        assert 0 <= data - s.dynamic < 2 * 16, (s, data)
+        assert s.dynamic <= b["predicted"]["total"]
+        assert s.code <= b["predicted"]["code"] <= SPINNAKER2.itcm_bytes
+
+
+@pytest.mark.parametrize("max_neurons", [16, 40, 256])
+def test_host_c_equals_reference_and_emulator_sync(max_neurons: int) -> None:
+    emulator = pytest.importorskip("aedc.emulator")
+    state = compile_net(float_net(), max_neurons)
+    inp = spikes(1)
+    ref = simulate(state.graph, inp)
+    assert min(int(np.count_nonzero(ref.events[n])) for n in ("c", "d", "p")) > 10  # not vacuous
+    got = run_host(state, inp)
+    assert_bit_identical(ref, got, what=f"kernel/{max_neurons}")
+    prog = emulator.PlacedProgram.from_placement(state.graph, state.placement)
+    emu = emulator.Emulator(prog, emulator.Schedule.sync()).run(inp, metrics=False)
+    for n in emu.events:
+        assert np.asarray(emu.events[n], F32).tobytes() == got.events[n].tobytes(), n
+    for n, d in emu.state.items():
+        for var, a in d.items():
+            assert np.asarray(a, F32).tobytes() == got.state[n][var].tobytes(), (n, var)
+
+
+def test_host_c_equals_emulator_async() -> None:
+    """The same kernel code under clock jitter and NoC latency (receivers take two ticks' spikes)."""
+    from aedc.emulator import Emulator, PlacedProgram, Schedule
+
+    state = compile_net(float_net(3), 16)
+    assert state.placement is not None
+    inp = spikes(4, 25)
+    prog = PlacedProgram.from_placement(state.graph, state.placement)
+    sched = Schedule.asynchronous(jitter_us=400, link_us=50, seed=4)
+    emu = Emulator(prog, sched).run(inp, metrics=False)
+    got = run_host(state, inp, schedule=sched, program=prog)
+    assert sum(int(np.count_nonzero(e)) for e in emu.events.values()) > 200
+    for n in emu.events:
+        assert np.asarray(emu.events[n], F32).tobytes() == got.events[n].tobytes(), n
+
+
+def test_quantised_kernels_only_when_exact() -> None:
+    """int8 / int16 on a power-of-two scale when every weight is k·scale in float32, else float32 —
+    and the quantised C equals the reference bit for bit."""
+    rng = np.random.default_rng(2)
+    k8 = (rng.integers(-3, 9, (6, 1, 3, 3)) / 8).astype(F32)  # 12 levels of 1/8
+    k16 = (rng.integers(-1000, 3001, (4, 6, 3, 3)) / 4096).astype(F32)  # needs 13 bits
+    off = k8.copy()
+    off.flat[0] = np.nextafter(F32(0.5), F32(1))  # one weight one ulp off the grid
+    graph = kernel_net(k8, k16, "quant")
+    assert weight_type_kernel(graph.projection("x->c").conn) == "int8"
+    assert weight_type_kernel(graph.projection("c->d").conn) == "int16"
+    assert weight_type_kernel(kernel_net(off, k16).projection("x->c").conn) == "f32"
+    assert weight_type_kernel(graph.projection("d->p").conn) == "f32"  # pooling: its weight in the header
+    state = compile_net(graph, 40)
+    assert formats(state) == {"x->c": ("kernel", "int8"), "c->d": ("kernel", "int16"),
+                              "d->p": ("kernel", "f32")}
+    assert state.sources is not None
+    data = "".join(d.decode() for p, d in state.sources.files if p.endswith("data.c"))
+    assert "static int8_t s" in data
+    assert "static int16_t s" in data
+    inp = spikes(5)
+    ref = simulate(state.graph, inp)
+    assert min(int(np.count_nonzero(ref.events[n])) for n in ("c", "d", "p")) > 5
+    assert_bit_identical(ref, run_host(state, inp), what="quantised")
+
+
+def _patched(sources: Sources, edit: Any) -> Sources:
+    return Sources(files=tuple((p, edit(d.decode()).encode() if p.endswith("data.c") else d)
+                               for p, d in sources.files))
+
+
+def test_a_wrong_stride_or_weight_is_detected() -> None:
+    """The comparison is sensitive to the kernel format's data: a header with stride 1 instead of 2,
+    or one perturbed kernel entry, and the host run no longer equals the reference."""
+    state = compile_net(float_net(), 40)
+    assert state.sources is not None
+    inp = spikes(1)
+    ref = simulate(state.graph, inp)
+    assert_bit_identical(ref, run_host(state.sources, inp), what="unpatched")
+
+    def stride_one(text: str) -> str:  # x->c headers: fields 8, 9 are the strides (2, 2)
+        def fix(m: re.Match[str]) -> str:
+            fields = m.group(2).split(", ")
+            assert fields[8:10] == ["2u", "2u"]
+            fields[8] = "1u"
+            return m.group(1) + ", ".join(fields) + "}"
+        return re.sub(r"(_kern_x__c_geo AEDC_IMAGE = \{)([^}]*)\}", fix, text)
+
+    def one_weight(text: str) -> str:  # the first entry of every kernel array of x->c, +1/64
+        def bump(m: re.Match[str]) -> str:
+            return m.group(1) + repr(float(F32(float.fromhex(m.group(2).rstrip("f"))) + F32(1 / 64))) + "f"
+        return re.sub(r"(_kern_x__c_w\[\d+\] AEDC_IMAGE = \{\s*)(-?0x[0-9a-fp.+-]+f)", bump, text)
+
+    for edit in (stride_one, one_weight):
+        patched = _patched(state.sources, edit)
+        assert patched.files != state.sources.files
+        with pytest.raises(AssertionError, match="differ"):
+            assert_bit_identical(ref, run_host(patched, inp), what=edit.__name__)
+
+
+def test_cnn_sinabs_fits_in_at_most_40_pes() -> None:
+    """The NIR paper's CNN: its three convolutions take the kernel format and the whole net places on
+    ≤ 40 PEs with no PE over budget (it took 112 with expanded rows)."""
+    from aedc.frontend.load import load_model
+    from aedc.passes import DEFAULT_PIPELINE, parse_pipeline
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        g = load_model(Path(__file__).parent / "data/nir_paper/02_cnn/cnn_sinabs.nir", profile="sinabs")
+    front = DEFAULT_PIPELINE.split(",slice")[0]
+    state = parse_pipeline(front + ",slice,place{solver=greedy}").run(CompileState(graph=g), PassContext())
+    assert state.placement is not None
+    kinds = {p.name: p.conn.kind for p in state.graph.projections}
+    for f in state.placement.slicing.formats:
+        assert f.format == ("kernel" if kinds[f.projection] == "conv2d" else "dense"), f
+    assert len(state.placement.pes) <= 40
+    assert not budget_violations(state.placement)
