@@ -6,11 +6,12 @@ Structure of a run (one sample; :class:`aedc.emulator.Emulator` vmaps it over th
   spike flag ``z`` of ``reset_next_tick`` and the last sent value of a sigma-delta output), the
   persistent accumulators of sigma-delta input projections, and per population with delayed or
   back-edge projections a ring of the spike vectors of its last ``max latency`` steps.
-* Inside a step, ``lax.while_loop`` over micro-steps ``m`` (``lax.scan`` over ``max_microsteps`` with
-  the finished micro-steps masked when the run is differentiated, since a while loop has no reverse
-  derivative). Its carry holds, per neuron, the step's input accumulator ``acc`` (float32, per
-  population) and, over the *firing vector* (the spiking non-input populations concatenated in graph
-  order, then flat index — a PE's neuron order is this order restricted to the PE), the flags
+* Inside a step, ``lax.while_loop`` over micro-steps ``m`` (when the run is differentiated,
+  :func:`aedc.emulator.loops.bounded_while`: a while loop that stores its carries and so has a reverse
+  derivative, equal to that of a scan over ``max_microsteps`` with the finished micro-steps masked).
+  Its carry holds, per neuron, the step's input accumulator ``acc`` (float32, per population) and,
+  over the *firing vector* (the spiking non-input populations concatenated in graph order, then flat
+  index — a PE's neuron order is this order restricted to the PE), the flags
   ``fired`` / ``candidate``, the micro-step each neuron fired in (−1: not yet) and became a candidate,
   and the spikes fired in the last micro-step (delivered in the next one).
 * A micro-step delivers, computes every neuron's candidate state — the model's tick
@@ -71,6 +72,7 @@ import numpy as np
 from jax import lax
 
 from aedc.emulator.engine import DENSE_FRACTION
+from aedc.emulator.loops import bounded_while
 from aedc.emulator.neurons import (
     ADAPTIVE_SPIKE_RESET,
     HEAVISIDE,
@@ -97,6 +99,10 @@ _MASK32 = 0xFFFFFFFF
 ROUNDS_UP_TO = 16
 """``k`` up to this: the per-PE choice is ``k`` rounds of per-PE minima (cheap for small ``k``); above
 it, one multi-key sort of the firing vector per micro-step (XLA CPU's comparator sort is slow)."""
+MASKED_SCAN = False
+"""Differentiated runs: ``True`` scans all ``max_microsteps`` with the finished ones masked (the plain
+formulation, kept as the reference for :func:`aedc.emulator.loops.bounded_while`, which runs only the
+micro-steps the batch needs and has the same derivative)."""
 
 
 # ---- the spike stage split in two: threshold test, then reset by a given flag ---------------------------
@@ -551,13 +557,15 @@ class EventCompiled:
                     acc[n], sd = integrate(n, [p for p in self.incoming[n] if not p.same_step], acc[n],
                                            sd, None)
                 mc = phase({**mc0, "acc": acc, "sd": sd, "opened": jnp.ones(len(self.hidden), bool)})
-            if differentiable:  # reverse mode needs a fixed trip count: finished micro-steps masked
+            if differentiable and MASKED_SCAN:  # the reference for bounded_while's derivative
                 def masked(mc: dict[str, Any], _: Any) -> tuple[dict[str, Any], None]:
                     new = body(mc)
                     return jax.tree_util.tree_map(lambda a, b: jnp.where(mc["go"], a, b), new, mc), None
 
                 if M > 1:
                     mc, _ = lax.scan(masked, mc, None, length=M - 1)
+            elif differentiable:  # only the micro-steps the batch needs, with a reverse derivative
+                mc = bounded_while(lambda mc: mc["go"], body, mc, M - 1)
             else:
                 mc = lax.while_loop(lambda mc: mc["go"], body, mc)
 

@@ -15,8 +15,9 @@ so the trained graph can be verified, compiled or exported with :func:`aedc.fron
 
 Under the event-driven schedule (``Schedule.event_driven(...)``) the forward pass is the event
 executor's (:class:`~aedc.emulator.event_engine.EventCompiled`, ``differentiable=True``): gradients
-flow through ``max_microsteps`` masked micro-steps per step (keep that bound near the network's
-depth), and each dense weight is one block, :data:`EVENT_BLOCK`, the whole ``(pre, post)`` matrix.
+flow through the micro-steps each step used (:func:`aedc.emulator.loops.bounded_while`; at most
+``max_microsteps``), and each dense weight is one block, :data:`EVENT_BLOCK`, the whole
+``(pre, post)`` matrix.
 
 Built on :meth:`aedc.emulator.Emulator.compiled` (the fast path's parameter tables), the same tables
 :meth:`~aedc.emulator.Emulator.trainable` uses, extended here with biases and thresholds.
@@ -69,7 +70,7 @@ class TrainableModel:
         self.event_driven = isinstance(comp, EventCompiled)
         """Whether the schedule is the event-driven one: its tables hold one entry per projection
         (no PE blocks), so ``w[projection]`` has the single block :data:`EVENT_BLOCK`, the whole
-        ``(pre, post)`` matrix; gradients flow through ``max_microsteps`` masked micro-steps."""
+        ``(pre, post)`` matrix; gradients flow through the micro-steps each step used."""
         P = comp.params
         pops = self.graph.pop_map()
         self.input = self.graph.inputs[0]
