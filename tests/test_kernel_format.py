@@ -229,3 +229,15 @@ def test_cnn_sinabs_fits_in_at_most_40_pes() -> None:
         assert f.format == ("kernel" if kinds[f.projection] == "conv2d" else "dense"), f
     assert len(state.placement.pes) <= 40
     assert not budget_violations(state.placement)
+
+
+def test_event_driven_host_c_equals_the_emulator() -> None:
+    """The event-driven runtime applies the same kernel statement per received event."""
+    from test_codegen_event import _run_both, host_vs_emulator
+
+    from aedc.emulator import Schedule
+
+    state = compile_net(float_net(), 16)
+    emu, host = _run_both(state, spikes(1, 20), Schedule.event_driven(1, "momentum", max_microsteps=5))
+    assert host_vs_emulator(emu, host) == []
+    assert min(int(np.count_nonzero(host.events[n])) for n in ("c", "d", "p")) > 10

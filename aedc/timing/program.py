@@ -9,6 +9,12 @@ on the *i*-th usable PE of one SpiNNaker2 chip, so PEs fill QPEs four at a time)
 Synapse PEs of fan-in splitting (``role == "synapse"`` slices) are not modelled as separate processes:
 the emulator sums every synapse on the PE of the post neuron, so the partial-sum hop (one extra tick in
 async mode on the chip) is not reproduced; see the package docstring.
+
+Synapse formats are a codegen and memory-model matter: whether a projection is stored as rows, dense
+blocks or kernels (conv2d / pool2d, targets computed from the geometry; issue 18), the emulator applies
+its expanded synapse list in the same (pre, post) order, which is the summation order every format's C
+reproduces, so the slices, their PEs and their memory come from the chosen format while the emulator's
+arithmetic is unchanged.
 """
 
 from __future__ import annotations
