@@ -12,12 +12,15 @@ layer-sync, event-driven (all candidates at once, and ``k`` = 1 spike per PE per
 each policy: arrival, momentum, random) and tick-async (GALS: 300 µs jitter, 100 µs links).
 Reported per (trained, run) pair, mean ± std over the seeds: test accuracy (the trainer's fast
 path), hidden spikes per inference, NoC packets per inference, time to decision in steps (the arg-max
-of the summed readout membrane stops changing) and, for the event-driven runs, in µs
-(:mod:`aedc.timing.event_time`, default PE cost model) — the emulator's metrics on the compiled
-placement of each trained graph (fast mode).
+of the summed readout membrane stops changing), in hidden spikes fired until then, and in µs
+(:mod:`aedc.timing.event_time`, default PE cost model; layer-sync's from its event-driven form,
+``layered`` with ``k`` = 0, which fires the same spikes with a barrier per layer) — the emulator's
+metrics on the compiled placement of each trained graph (fast mode). The JSON and PNG are rewritten
+after every seed.
 
-Tasks (``--task``): ``yinyang`` (TTFS, sparse: a few spikes per step) and ``digits`` (8×8 digits, rate
-coded, 64-100-100-10 over 20 steps: dense, many candidates per step).
+Tasks (``--task``): ``yinyang`` (TTFS, sparse: a few spikes per step), ``digits`` (8×8 digits, rate
+coded, 64-100-100-10 over 20 steps: dense, many candidates per step) and ``randman`` (random-manifold
+spike times, 20-100-100-10 with recurrent hidden layers: the temporal task).
 
 Run: ``.venv/bin/python benchmarks/bench_event_study.py [--task yinyang] [--seeds 5] [--epochs 20]
 [--quick]``; writes benchmarks/results/event_study.<task>.json + .png (``--quick``: 1 seed, few
@@ -41,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench_emulator import compiled_program  # noqa: E402
 
-from aedc.datasets import digits, encode_ttfs, yinyang  # noqa: E402
+from aedc.datasets import digits, encode_ttfs, randman, yinyang  # noqa: E402
 from aedc.emulator import Emulator, PlacedProgram, Schedule  # noqa: E402
 from aedc.train import Trainables, Trainer, mlp  # noqa: E402
 
@@ -82,7 +85,19 @@ def digits_task(quick: bool) -> tuple[list[int], tuple[Data, Data], int, int]:
     return [64, 100, 100, 10], ((rate(tr.x[:n]), tr.y[:n]), (rate(te.x), te.y)), len(tr.y[:n]), len(te.y)
 
 
-TASKS = {"yinyang": yinyang_task, "digits": digits_task}
+def randman_task(quick: bool) -> tuple[list[int], tuple[Data, Data], int, int]:
+    """Random-manifold spike times (:func:`aedc.datasets.randman`: 10 classes, 20 inputs that each
+    fire once in the first 40 of T = 50 steps; only timing separates the classes), recurrent hidden
+    layers (:data:`NETS`): a temporal task, where the order of events inside a step is information."""
+    n_train, n_test = (300, 300) if quick else (3000, 1000)
+    tr = randman("train", size=n_train, T=T, t_max=40, seed=0)
+    te = randman("test", size=n_test, T=T, t_max=40, seed=0)
+    return [20, 100, 100, 10], ((tr.x, tr.y), (te.x, te.y)), n_train, n_test
+
+
+TASKS = {"yinyang": yinyang_task, "digits": digits_task, "randman": randman_task}
+NETS: dict[str, dict[str, Any]] = {"randman": {"recurrent": 0.5}}
+"""Extra :func:`aedc.train.mlp` arguments per task."""
 
 
 def run_schedules(seed: int) -> dict[str, Schedule]:
@@ -99,16 +114,17 @@ def run_schedules(seed: int) -> dict[str, Schedule]:
 def emulator_metrics(program: PlacedProgram, x: np.ndarray, sched: Schedule) -> dict[str, float]:
     """Means over the test set of what the emulator measures on the compiled placement of ``graph``:
     hidden spikes and NoC packets per inference, and the decision — the first step from which the
-    arg-max of the readout's summed membrane (the trained readout) no longer changes — in steps and,
-    for the event-driven schedule, in µs (the step's start plus the time its work took: the readout's
-    value for that step is final then)."""
+    arg-max of the readout's summed membrane (the trained readout) no longer changes — in steps, in
+    hidden spikes fired up to the end of that step (the events the network integrated before it
+    decided) and, for the event-driven schedule, in µs (the step's start plus the time its work took:
+    the readout's value for that step is final then)."""
     g = program.graph
     emu = Emulator(program, sched, exact=False)
     inp = g.inputs[0] if isinstance(g.inputs, list | tuple) else next(iter(g.inputs))
     out = next(iter(g.outputs.values()))
     pops = g.pop_map()
     hidden = [p.name for p in g.populations if not p.is_input and type(p.neuron).SPIKING]
-    spikes, packets, dec_step, dec_us = [], [], [], []
+    spikes, packets, dec_step, dec_us, before = [], [], [], [], []
     for lo in range(0, len(x), 250):
         res = emu.run_batch({inp: x[lo:lo + 250]})
         v = res.outputs[out].reshape(res.outputs[out].shape[0], res.outputs[out].shape[1], -1)
@@ -119,12 +135,14 @@ def emulator_metrics(program: PlacedProgram, x: np.ndarray, sched: Schedule) -> 
             changed = np.flatnonzero(winner[b] != winner[b, -1])
             t = int(changed[-1] + 1) if changed.size else 0
             dec_step.append(t)
+            before.append(sum(int(np.count_nonzero(res.events[n][b, :t + 1])) for n in hidden))
             if sched.mode == "event":
                 dec_us.append(t * sched.period_us + float(m["step_makespan_us"][t]))
     assert pops[out].neuron.model in ("li", "cuba_li"), "the study reads a membrane readout"
     return {"spikes_per_inference": float(np.mean(spikes)),
             "noc_packets_per_inference": float(np.mean(packets)),
             "decision_step": float(np.mean(dec_step)),
+            "spikes_before_decision": float(np.mean(before)),
             "decision_us": float(np.mean(dec_us)) if dec_us else -1.0}
 
 
@@ -149,24 +167,38 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                  f"event {args.train_policy} k={K}": Schedule.event_driven(K, args.train_policy)}
     rows: dict[str, dict[str, list[dict[str, float]]]] = {}
     seconds: dict[str, list[float]] = {}
+    out: dict[str, Any] = {}
     for seed in range(seeds):
         for tname, tsched in trainings.items():
             trainer = Trainer(readout="sum_membrane", activity_reg=args.activity_reg, progress=False,
                               trainables=Trainables(bias=("out",)))
             g0 = mlp(sizes, seed=seed, w_scale=args.w_scale, name=args.task, hidden_model=args.hidden_model,
-                     readout_model="li" if args.hidden_model == "lif" else "cuba_li")
+                     readout_model="li" if args.hidden_model == "lif" else "cuba_li",
+                     **NETS.get(args.task, {}))
             t0 = time.perf_counter()
             g, _ = trainer.fit(g0, train, schedule=tsched, epochs=epochs, lr=args.lr, batch=32, seed=seed)
             seconds.setdefault(tname, []).append(time.perf_counter() - t0)
             program = compiled_program(g)
             for rname, rsched in run_schedules(seed).items():
                 ev = trainer.evaluate(g, (x_test, y_test), rsched)
-                met = emulator_metrics(program, x_test[:METRIC_SAMPLES], rsched)
+                # layer-sync's metrics from its event-driven form (layered, k = 0: the same spikes as
+                # the reference, tested) so that its decision has a µs time line with layer barriers
+                msched = Schedule.event_driven(0, layered=True) if rname == "layer-sync" else rsched
+                met = emulator_metrics(program, x_test[:METRIC_SAMPLES], msched)
                 row = {"accuracy": ev.accuracy, **met}
                 rows.setdefault(tname, {}).setdefault(rname, []).append(row)
                 print(f"seed {seed} trained {tname:24s} run {rname:20s} acc {ev.accuracy:.4f} spikes "
                       f"{met['spikes_per_inference']:6.1f} decision step {met['decision_step']:5.2f} "
                       f"µs {met['decision_us']:8.1f}", flush=True)
+        out = write(args, sizes, x_test, seed + 1, n_train, n_test, epochs, seconds, rows)  # partial
+    return out
+
+
+def write(args: argparse.Namespace, sizes: list[int], x_test: np.ndarray, seeds: int, n_train: int,
+          n_test: int, epochs: int, seconds: dict[str, list[float]],
+          rows: dict[str, dict[str, list[dict[str, float]]]]) -> dict[str, Any]:
+    """The table (mean ± std over the seeds done) as JSON + PNG; called after every seed, so a long
+    run leaves its finished seeds behind."""
     table: dict[str, dict[str, dict[str, list[float]]]] = {}
     for tname, runs in rows.items():
         for rname, rs in runs.items():

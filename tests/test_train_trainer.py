@@ -9,7 +9,7 @@ import jax
 import numpy as np
 import pytest
 
-from aedc.datasets import encode_ttfs, temporal_order, yinyang
+from aedc.datasets import encode_ttfs, randman, temporal_order, yinyang
 from aedc.emulator import Emulator, Schedule
 from aedc.frontend.nir_export import to_nir
 from aedc.ir.connectivity import Dense
@@ -260,3 +260,20 @@ def test_event_schedule_gradients_reach_the_first_layer(data: tuple[np.ndarray, 
     assert g1.shape == (5, 8)
     assert np.all(np.isfinite(g1))
     assert np.abs(g1).sum() > 0
+
+
+def test_recurrent_mlp_trains_its_back_edges_under_the_event_schedule() -> None:
+    """``mlp(recurrent=…)``: one delayed all-to-all back-edge per hidden layer, whose weights get
+    gradients through the event schedule and change what the trained network computes."""
+    g0 = mlp([20, 12, 10], seed=0, w_scale=3.0, hidden_model="lif", readout_model="li", recurrent=0.5)
+    rec = [p for p in g0.projections if p.pre == p.post]
+    assert [(p.name, p.back_edge) for p in rec] == [("h1->h1", True)]
+    s = randman(size=32, T=20, t_max=15, seed=2)
+    g, _ = Trainer(progress=False).fit(g0, s, schedule=Schedule.event_driven(1, "momentum"), epochs=2,
+                                       lr=1e-2, batch=16, seed=0)
+    before, after = (np.asarray(next(p for p in x.projections if p.name == "h1->h1").conn.weight)
+                     for x in (g0, g))
+    assert not np.array_equal(before, after)
+    ref = Emulator(g, Schedule.sync()).run_batch({"in": s.x}).events["h1"]
+    cut = g.evolve(projections=[p for p in g.projections if p.name != "h1->h1"])
+    assert not np.array_equal(Emulator(cut, Schedule.sync()).run_batch({"in": s.x}).events["h1"], ref)

@@ -13,7 +13,7 @@ from aedc.ir.graph import Graph
 def mlp(sizes: list[int] | tuple[int, ...], *, dt: float = 1e-3, tau_mem: float = 20e-3,
         tau_syn: float = 5e-3, v_threshold: float = 1.0, w_scale: float = 1.0,
         hidden_model: str = "cuba_lif", readout_model: str = "cuba_li", seed: int = 0,
-        name: str = "mlp") -> Graph:
+        name: str = "mlp", recurrent: float = 0.0) -> Graph:
     """A feed-forward net ``sizes[0] → … → sizes[-1]``: current-based LIF hidden layers and a
     non-spiking current-based LI readout (or voltage-based ``lif`` / ``li``: their input moves the
     membrane in the same tick, so spikes cross layers within one event-driven step), Euler, ``dt``
@@ -22,7 +22,9 @@ def mlp(sizes: list[int] | tuple[int, ...], *, dt: float = 1e-3, tau_mem: float 
     Parameters are normalised so that one unit of weight is one unit of input (``w_in = τ_syn/dt``,
     ``r = τ_mem/dt``: the Euler gains ``w_in·dt/τ_syn`` and ``r·dt/τ_mem`` are 1). Weights are drawn
     from ``N(0, (w_scale·c/√fan_in)²)`` with ``c`` = 0.5 into hidden layers and 0.3 into the readout,
-    which gives a few % hidden spikes per tick for time-to-first-spike inputs. Output port ``"out"``.
+    which gives a few % hidden spikes per tick for time-to-first-spike inputs. ``recurrent`` > 0 adds
+    an all-to-all recurrent projection to every hidden layer, ``N(0, (recurrent/√n)²)`` (a back-edge:
+    its events arrive one tick later), the memory a temporal task needs. Output port ``"out"``.
     """
     if len(sizes) < 2:
         raise ValueError(f"an mlp needs at least an input and an output size, got {list(sizes)}")
@@ -48,6 +50,8 @@ def mlp(sizes: list[int] | tuple[int, ...], *, dt: float = 1e-3, tau_mem: float 
         c = 0.3 if last else 0.5
         w = rng.normal(0.0, w_scale * c / np.sqrt(sizes[i - 1]), (n, sizes[i - 1]))
         net.dense(prev, pname, w)
+        if recurrent > 0 and not last:
+            net.dense(pname, pname, rng.normal(0.0, recurrent / np.sqrt(n), (n, n)), back_edge=True)
         prev = pname
     net.output("out", prev)
     return net.build()
