@@ -89,7 +89,7 @@ def randman_task(quick: bool) -> tuple[list[int], tuple[Data, Data], int, int]:
     """Random-manifold spike times (:func:`aedc.datasets.randman`: 10 classes, 20 inputs that each
     fire once in the first 40 of T = 50 steps; only timing separates the classes), recurrent hidden
     layers (:data:`NETS`): a temporal task, where the order of events inside a step is information."""
-    n_train, n_test = (300, 300) if quick else (3000, 1000)
+    n_train, n_test = (300, 300) if quick else (2000, 1000)
     tr = randman("train", size=n_train, T=T, t_max=40, seed=0)
     te = randman("test", size=n_test, T=T, t_max=40, seed=0)
     return [20, 100, 100, 10], ((tr.x, tr.y), (te.x, te.y)), n_train, n_test
