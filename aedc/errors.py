@@ -86,3 +86,8 @@ class TimingError(EmulatorError):
     :class:`EmulatorError` because that is what those checks raised before the timing model had a
     package of its own.
     """
+
+
+class TrainingError(AedcError):
+    """A training run was asked for something it cannot do (e.g. resume from a file that is not a
+    resumable checkpoint of the same network and optimizer)."""

@@ -16,18 +16,25 @@ API::
   the activity regulariser.
 * :mod:`aedc.train.trainer` — :class:`Trainer` (``fit`` / ``evaluate``), :class:`Evaluation`,
   :class:`History`; what events and sparsity count.
-* :mod:`aedc.train.checkpoint` — ``save_checkpoint`` / ``load_checkpoint`` (npz).
-* :mod:`aedc.train.nets` — ``mlp``: a feed-forward LIF network with initial weights.
+* :mod:`aedc.train.checkpoint` — ``save_checkpoint`` / ``load_checkpoint`` (npz) and the resumable
+  training state (``save_training_state`` / ``load_training_state``).
+* :mod:`aedc.train.nets` — ``mlp``: a feed-forward (optionally recurrent) LIF network with initial
+  weights.
 
 Importing this package imports JAX and optax; ``import aedc`` does not.
 """
 
-from aedc.train.checkpoint import load_checkpoint, save_checkpoint
+from aedc.train.checkpoint import (
+    load_checkpoint,
+    load_training_state,
+    save_checkpoint,
+    save_training_state,
+)
 from aedc.train.losses import READOUTS, cross_entropy, logits, spike_rate
 from aedc.train.model import Params, TrainableModel, Trainables
 from aedc.train.nets import mlp, sigma_delta_mlp
 from aedc.train.trainer import Evaluation, History, Trainer, sending_populations
 
 __all__ = ["READOUTS", "Evaluation", "History", "Params", "TrainableModel", "Trainables", "Trainer",
-           "cross_entropy", "load_checkpoint", "logits", "mlp", "save_checkpoint",
-           "sending_populations", "sigma_delta_mlp", "spike_rate"]
+           "cross_entropy", "load_checkpoint", "load_training_state", "logits", "mlp", "save_checkpoint",
+           "save_training_state", "sending_populations", "sigma_delta_mlp", "spike_rate"]

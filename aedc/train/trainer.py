@@ -36,8 +36,9 @@ import numpy as np
 import optax  # type: ignore[import-untyped]
 
 from aedc.emulator import PlacedProgram, Schedule
+from aedc.errors import TrainingError
 from aedc.ir.graph import Graph
-from aedc.train.checkpoint import save_checkpoint
+from aedc.train.checkpoint import load_training_state, save_training_state
 from aedc.train.losses import READOUTS, Readout, cross_entropy, logits, spike_rate
 from aedc.train.model import Params, TrainableModel, Trainables
 
@@ -68,6 +69,36 @@ class History:
         return {"loss": self.loss, "train_accuracy": self.train_accuracy, "events": self.events,
                 "val_accuracy": self.val_accuracy, "epoch_seconds": self.epoch_seconds}
 
+    def plot(self, path: str | Path, title: str = "") -> Path:
+        """The learning curves as a PNG: loss, train (and validation) accuracy, events per sample,
+        per epoch — what a person looks at to see whether a run converged or should go on."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        epochs = np.arange(1, len(self.loss) + 1)
+        fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+        axes[0].plot(epochs, self.loss, "o-")
+        axes[0].set_ylabel("training loss")
+        axes[1].plot(epochs, self.train_accuracy, "o-", label="train")
+        if self.val_accuracy:
+            axes[1].plot(epochs[:len(self.val_accuracy)], self.val_accuracy, "s-", label="validation")
+        axes[1].set_ylabel("accuracy")
+        axes[1].legend()
+        axes[2].plot(epochs, self.events, "o-")
+        axes[2].set_ylabel("events / sample")
+        for ax in axes:
+            ax.set_xlabel("epoch")
+            ax.grid(alpha=0.3)
+        fig.suptitle(title or f"training, {len(self.loss)} epochs")
+        fig.tight_layout()
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        return path
+
 
 def _xy(data: Data) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(data, tuple):
@@ -97,6 +128,7 @@ class Trainer:
     ``readout``: how output traces become logits; ``activity_reg``: weight of the spike-rate penalty;
     ``optimizer``: a function ``lr → optax.GradientTransformation`` (default Adam); ``trainables``:
     biases/thresholds to train besides dense weights; ``checkpoint_dir``: write ``epoch_NNN.npz``
+    (parameters, optimizer state, history: ``fit(..., resume=...)`` continues from one exactly)
     after every epoch; ``progress``: a rich progress bar with loss/accuracy/events.
     """
 
@@ -153,9 +185,15 @@ class Trainer:
 
     def fit(self, graph: Graph, train_data: Data, *, schedule: Schedule | None = None, epochs: int = 10,
             lr: float = 1e-3, batch: int = 32, seed: int = 0, val_data: Data | None = None,
-            val_schedule: Schedule | None = None) -> tuple[Graph, History]:
+            val_schedule: Schedule | None = None,
+            resume: str | Path | None = None) -> tuple[Graph, History]:
         """Train ``graph``'s parameters (its current values are the initialisation); return the
-        trained graph and the per-epoch :class:`History`."""
+        trained graph and the per-epoch :class:`History`.
+
+        ``resume``: a checkpoint this trainer wrote (``checkpoint_dir/epoch_NNN.npz``) of the same
+        graph, data size, ``seed``, ``batch`` and ``lr``: training continues after that epoch with
+        its parameters, optimizer state, history and batch order, up to ``epochs`` in all — the same
+        final weights as a run that was never interrupted."""
         schedule = schedule or Schedule.sync()
         x, y = _xy(train_data)
         T = x.shape[1]
@@ -163,6 +201,17 @@ class Trainer:
         opt = self.optimizer(lr)
         params = model.params0
         opt_state = opt.init(params)
+        run = {"seed": seed, "batch": batch, "lr": lr, "samples": len(y)}
+        first, hist = 0, History()
+        if resume is not None:
+            params, opt_state, saved, meta = load_training_state(resume, params, opt_state)
+            differs = {k: (meta.get(k), v) for k, v in run.items() if meta.get(k) != v}
+            if differs:
+                raise TrainingError(f"{resume}: written by a run with other settings "
+                                    f"({', '.join(f'{k} {a} here {b}' for k, (a, b) in differs.items())}); "
+                                    "an exact resume needs the same seed, batch, lr and data")
+            first = int(meta["epoch"]) + 1
+            hist = History(**{k: list(saved.get(k, [])) for k in History().as_dict()})
         key = ("step", id(model), lr)
         if key not in self._jitted:  # a second fit of the same graph reuses the compiled step
             grad_fn = jax.value_and_grad(self.loss_fn(model), has_aux=True)
@@ -176,11 +225,12 @@ class Trainer:
         step = self._jitted[key]
 
         rng = np.random.default_rng(seed)
+        for _ in range(first):  # the batch orders of the epochs already done
+            rng.permutation(len(y))
         n_batches = max(len(y) // batch, 1)
-        hist = History()
-        bar = _Bar(self.progress, epochs * n_batches)
+        bar = _Bar(self.progress, max(epochs - first, 0) * n_batches)
         with bar:
-            for epoch in range(epochs):
+            for epoch in range(first, epochs):
                 t0 = time.perf_counter()
                 order = rng.permutation(len(y))
                 tot_loss, tot_correct, tot_events, seen = 0.0, 0, 0, 0
@@ -201,8 +251,9 @@ class Trainer:
                     ev = self._evaluate_params(model, params, val_data, val_schedule or schedule)
                     hist.val_accuracy.append(ev.accuracy)
                 if self.checkpoint_dir is not None:
-                    save_checkpoint(Path(self.checkpoint_dir) / f"epoch_{epoch:03d}.npz", params,
-                                    epoch=epoch, loss=hist.loss[-1])
+                    save_training_state(Path(self.checkpoint_dir) / f"epoch_{epoch:03d}.npz", params,
+                                        opt_state, hist.as_dict(), epoch=epoch, loss=hist.loss[-1],
+                                        **run)
         return model.to_graph(params), hist
 
     def _evaluate_params(self, model: TrainableModel, params: Params, data: Data,
