@@ -8,6 +8,7 @@ Heavy stages (JAX, OR-Tools) are imported only by the commands that run them, so
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -17,7 +18,7 @@ import sys
 import tempfile
 import traceback
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
@@ -394,6 +395,43 @@ def passes_cmd() -> None:
     out.print(f"default pipeline: {DEFAULT_PIPELINE}")
 
 
+@contextlib.contextmanager
+def _run_progress(schedule: str) -> Iterator[tuple[Callable[[str], None], Callable[[int, int], None]]]:
+    """``(phase(what), steps_done(done, total))`` for ``aedc run``: a rich bar on stderr with elapsed
+    time and an ETA from the chunks done so far, erased at the end; no-ops when stderr is not a
+    terminal (rich would still write a newline into a pipe)."""
+    if not err.is_terminal:
+        yield (lambda what: None), (lambda done, total: None)
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    unit = "steps" if schedule == "async" else "ticks"  # async: the executor's wavefront steps
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn(unit), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                  console=err, transient=True) as bar:
+        task = [bar.add_task("run", total=None)]
+
+        def phase(what: str, total: int | None = None) -> None:  # a new task: its own clock and ETA
+            bar.remove_task(task[0])
+            task[0] = bar.add_task(what, total=total)
+            bar.refresh()
+
+        def steps_done(done: int, total: int) -> None:
+            if done == 0:
+                phase(f"emulating ({schedule})", total)
+            bar.update(task[0], completed=done, refresh=True)
+
+        yield phase, steps_done
+
+
 @app.command("run")
 @_errors_to_exit_codes
 def run_cmd(
@@ -435,11 +473,11 @@ def run_cmd(
     coordinator: Annotated[str | None, typer.Option(help="host:port of the coordinator (process 0), "
                                                     "the same for every process.")] = None,
 ) -> None:
-    """Emulate BUILD on an input (JAX): traces.npz, raster.png, metrics.json in the run directory."""
+    """Emulate BUILD on an input (JAX): traces.npz, raster.png, metrics.json in the run directory.
+    On a terminal, stderr shows the run's progress in chunks of ticks with an ETA (nothing when piped;
+    TTY_COMPATIBLE=1 forces it)."""
     import os
     import sys
-
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     local = devices if processes is None or devices is None else max(devices // processes, 1)
     if local is not None and local > 1 and "jax" not in sys.modules:
@@ -476,12 +514,10 @@ def run_cmd(
     chosen = _semantics_options(build, profile, dt)
     # a file's run goes to the working directory's build/, never next to the model in a source tree
     target = output or (build / "run" if build.is_dir() else Path("build") / f"{build.stem}.run")
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=err, transient=True) as bar:
-        task = bar.add_task("run", total=None)
+    with _run_progress(schedule) as (phase, steps_done):
         metrics = run_to_dir(build, input, target, steps=steps, schedule=sched, exact=True,
-                             progress=lambda what: bar.update(task, description=what), profile=chosen,
-                             dt=dt, strict=strict, devices=devices, write=process_id == 0)
+                             progress=phase, profile=chosen, dt=dt, strict=strict, devices=devices,
+                             write=process_id == 0, steps_done=steps_done)
     if process_id:
         out.print(f"process {process_id} of {processes}: ran its shards; process 0 writes {target}/")
         return

@@ -113,18 +113,24 @@ def plot_run(result: EmulatorResult, graph: Graph, path: Path, title: str) -> No
 def run_to_dir(build_dir: Path, input_path: Path, output: Path, *, steps: int | None, schedule: Schedule,
                exact: bool, progress: Callable[[str], None], profile: str = "nir-euler",
                dt: float | None = None, strict: bool = False, devices: int | None = None,
-               write: bool = True) -> dict[str, Any]:
+               write: bool = True, steps_done: Callable[[int, int], None] | None = None
+               ) -> dict[str, Any]:
     """Run a build on an input file and write traces.npz, raster.png, metrics.json, build.json;
     ``devices``: shard the PEs over that many JAX devices (:mod:`aedc.emulator.sharded`); ``write=False``
-    runs without writing (the other processes of a multi-process run)."""
+    runs without writing (the other processes of a multi-process run). ``steps_done(done, total)``:
+    the emulator runs in chunks and reports its executor steps after each (:meth:`Emulator.run`'s
+    ``progress``; a sharded run is one call and reports nothing)."""
     from aedc import __version__
     from aedc.outdir import atomic_output_dir
 
     progress("loading")
     program = load_program(build_dir, profile=profile, dt=dt, strict=strict)
     inputs = load_inputs(program.graph, input_path)
-    progress("compiling and running")
-    result = Emulator(program, schedule, exact=exact, devices=devices).run(inputs, steps=steps)
+    progress("compiling")
+    emulator = Emulator(program, schedule, exact=exact, devices=devices)
+    chunked = steps_done if devices is None else None
+    result = emulator.run(inputs, steps=steps, progress=chunked) if chunked is not None else \
+        emulator.run(inputs, steps=steps)
     metrics = to_json_metrics(result.metrics)
     if not write:
         return metrics

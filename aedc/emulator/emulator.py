@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
@@ -22,6 +23,8 @@ from aedc.timing.program import PlacedProgram
 from aedc.timing.schedule import Schedule, make_plan
 
 F32 = np.float32
+PROGRESS_CHUNKS = 20
+"""A run with a progress callback executes in about this many chunks (each one call, one report)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,6 +81,7 @@ class Emulator:
         self.mesh = make_mesh(mesh) if mesh is not None else None if devices is None else make_mesh(devices)
         self.lookahead = lookahead
         self._sharded: dict[int, ShardedCompiled] = {}
+        self._chunks: dict[tuple[int, int, int], Any] = {}
         if self.mesh is not None and self.event_driven:
             raise EmulatorError("a mesh runs the sync and async schedules; the event schedule is not "
                                 "sharded yet")
@@ -118,16 +122,60 @@ class Emulator:
             self._sharded[T] = ShardedCompiled(self.program, comp, self.mesh, lookahead=self.lookahead)
         return self._sharded[T]
 
-    def _execute(self, data: dict[str, np.ndarray], B: int, T: int,
-                 metrics: bool) -> EmulatorResult:
-        if self.mesh is not None:
+    def steps(self, T: int) -> int:
+        """How many executor steps a run of ``T`` ticks takes: ``T`` (sync, event), the plan's global
+        steps (async: a few times ``T`` under jitter); what :meth:`run`'s ``progress`` counts."""
+        comp, _ = self.compiled(T)
+        return comp.T if isinstance(comp, EventCompiled) else comp.plan.steps
+
+    def _chunk_fn(self, T: int, B: int, length: int, data: dict[str, np.ndarray]) -> Any:
+        """The ahead-of-time compiled, vmapped ``run_steps`` of ``length`` steps (cached per batch)."""
+        key = (T, B, length)
+        if key not in self._chunks:
+            comp, _ = self.compiled(T)
+
+            def chunk(P: Any, data: Any, carry: Any, start: Any) -> Any:
+                steps = start + jnp.arange(length)
+                return jax.vmap(lambda d, c: comp.run_steps(P, d, c, steps))(data, carry)
+
+            carry = self._batched_carry(comp, B)
+            self._chunks[key] = jax.jit(chunk).lower(comp.params, data, carry, np.int32(0)).compile()
+        return self._chunks[key]
+
+    @staticmethod
+    def _batched_carry(comp: Compiled | EventCompiled, B: int) -> Any:
+        return jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (B, *a.shape)), comp.init_carry())
+
+    def _execute(self, data: dict[str, np.ndarray], B: int, T: int, metrics: bool,
+                 progress: Callable[[int, int], None] | None = None,
+                 chunk: int | None = None) -> EmulatorResult:
+        if self.mesh is not None:  # shard_map exchanges between devices: one call, no chunks
             sc = self.sharded(T)
             res = self._result(sc.run(data, self.program), data, B, T, sc.base, metrics)
             for m in res.metrics or ():
                 m.update(sc.metrics())
             return res
         comp, fn = self.compiled(T)
-        raw = jax.device_get(fn(comp.params, data))
+        if progress is None and chunk is None:
+            raw = jax.device_get(fn(comp.params, data))
+            return self._result(raw, data, B, T, comp, metrics)
+        G = self.steps(T)
+        if chunk is not None and chunk < 1:
+            raise EmulatorError(f"chunk must be ≥ 1 step, got {chunk}")
+        length = min(chunk or -(-G // PROGRESS_CHUNKS), G)
+        fn_chunk = self._chunk_fn(T, B, length, data)
+        if progress is not None:  # after compiling: the steps' rate (and so an ETA) is the run's own
+            progress(0, G)
+        carry = self._batched_carry(comp, B)
+        parts = []
+        for start in range(0, G, length):
+            carry, ys = fn_chunk(comp.params, data, carry, np.int32(start))
+            parts.append(jax.device_get(ys))  # waits for the chunk: the progress is true
+            if progress is not None:
+                progress(min(start + length, G), G)
+        raw = jax.tree_util.tree_map(lambda *a: np.concatenate(a, axis=1)[:, :G], *parts)
+        if isinstance(comp, Compiled):
+            raw = comp.to_ticks(raw, batched=True)
         return self._result(raw, data, B, T, comp, metrics)
 
     def trainable(self, T: int) -> tuple[dict[str, Any], Callable[..., Any]]:
@@ -214,16 +262,24 @@ class Emulator:
         return out, B, T
 
     def run_batch(self, inputs: Mapping[str, np.ndarray], *, steps: int | None = None,
-                  metrics: bool = True) -> EmulatorResult:
-        """Run a batch: ``inputs[name]`` is ``(B, T, *shape)``; results get a leading batch axis."""
+                  metrics: bool = True, progress: Callable[[int, int], None] | None = None,
+                  chunk: int | None = None) -> EmulatorResult:
+        """Run a batch: ``inputs[name]`` is ``(B, T, *shape)``; results get a leading batch axis.
+        ``progress``/``chunk``: as :meth:`run`."""
         data, B, T = self._check(inputs, True, steps)
-        return self._execute(data, B, T, metrics)
+        return self._execute(data, B, T, metrics, progress, chunk)
 
     def run(self, inputs: Mapping[str, np.ndarray], *, steps: int | None = None,
-            metrics: bool = True) -> EmulatorResult:
-        """Run one sample: ``inputs[name]`` is ``(T, *shape)``."""
+            metrics: bool = True, progress: Callable[[int, int], None] | None = None,
+            chunk: int | None = None) -> EmulatorResult:
+        """Run one sample: ``inputs[name]`` is ``(T, *shape)``.
+
+        ``progress(done, total)``: called with executor steps (:meth:`steps`) before the run and after
+        every chunk of ``chunk`` steps (default: a twentieth of the run): the scan runs chunk by chunk
+        from the carried state, the same numbers bit for bit as one call (tested). Not on a mesh: a
+        sharded run is one call."""
         data, _, T = self._check(inputs, False, steps)
-        res = self._execute(data, 1, T, metrics)
+        res = self._execute(data, 1, T, metrics, progress, chunk)
         return EmulatorResult(
             events={k: v[0] for k, v in res.events.items()},
             outputs={k: v[0] for k, v in res.outputs.items()},

@@ -326,6 +326,15 @@ class Compiled:
 
     def run_one(self, P: dict[str, Any], data: dict[str, Array]) -> dict[str, Any]:
         """Run one sample: ``data[input] (T, N)`` → per-population arrays in local-tick order."""
+        _, ys = self.run_steps(P, data, self.init_carry(), jnp.arange(self.plan.steps))
+        return self.to_ticks(ys)
+
+    def run_steps(self, P: dict[str, Any], data: dict[str, Array], carry: dict[str, Any],
+                  steps: Array) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Run the global steps ``steps`` (consecutive, from the step ``carry`` was left at) of one
+        sample: ``(carry after them, per-population arrays in step order)``. Running ``[0, G)`` in
+        chunks, each from the previous chunk's carry, is the same scan as one call; steps past the last
+        (``≥ plan.steps``, padding a chunk) may follow: they leave the outputs of the real ones alone."""
         fence = P["fence"]  # neuron updates are fenced in both modes; fast-mode sums are not
         incoming: dict[str, list[_ProjInfo]] = {n: [] for n in self.order}
         for info in self.projs:
@@ -412,19 +421,31 @@ class Compiled:
             return {"ring": ring, "state": state, "sd": sd}, ys
 
         body: Callable[..., Any] = jax.checkpoint(step) if self.remat else step
-        _, ys = lax.scan(body, self.init_carry(), jnp.arange(self.plan.steps))
+        carry, ys = lax.scan(body, carry, jnp.minimum(steps, self.plan.steps - 1))
+        return carry, dict(ys)
+
+    def to_ticks(self, ys: dict[str, Any], *, batched: bool = False) -> dict[str, Any]:
+        """Per-population arrays in step order (``(G, N)``, or ``(B, G, N)`` when ``batched``; JAX or
+        NumPy) → local-tick order ``(T, N)``: every neuron's rows at the steps its PE ticked."""
         if self.plan.steps == self.T and np.array_equal(self.plan.step_of,
                                                         np.tile(np.arange(self.T), (len(
                                                             self.plan.step_of), 1))):
             return dict(ys)
+        axis = 1 if batched else 0
         out: dict[str, Any] = {}
         for n in self.order:
             pe = self.pops[n].single_pe
             if pe is not None:
-                idx = jnp.asarray(self.plan.step_of[pe])
-                out[n] = jax.tree_util.tree_map(lambda a, idx=idx: a[idx], ys[n])
+                idx = self.plan.step_of[pe]
+                out[n] = jax.tree_util.tree_map(lambda a, idx=idx: a[:, idx] if batched else a[idx], ys[n])
             else:
-                idx2 = jnp.asarray(self.plan.step_of[self.pe_of[n]].T)  # (T, N)
-                out[n] = jax.tree_util.tree_map(
-                    lambda a, idx2=idx2: jnp.take_along_axis(a, idx2, axis=0), ys[n])
+                idx2 = self.plan.step_of[self.pe_of[n]].T  # (T, N)
+                if batched:
+                    idx2 = idx2[None]
+
+                def take(a: Array, idx2: np.ndarray = idx2) -> Array:
+                    xp = np if isinstance(a, np.ndarray) else jnp
+                    return xp.take_along_axis(a, xp.asarray(idx2), axis=axis)
+
+                out[n] = jax.tree_util.tree_map(take, ys[n])
         return out

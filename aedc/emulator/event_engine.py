@@ -447,6 +447,16 @@ class EventCompiled:
         """Run one sample: ``data[input] (T, N)`` → (per-population arrays ``(T, N)``: ``events``,
         ``outputs``, ``state.*``, ``microstep``; per-step ``overflow``, ``microsteps``,
         ``undelivered``)."""
+        _, (ys, extra) = self.run_steps(P, data, self.init_carry(), jnp.arange(self.T),
+                                        differentiable=differentiable)
+        return ys, extra
+
+    def run_steps(self, P: dict[str, Any], data: dict[str, Array], carry: dict[str, Any], steps: Array,
+                  *, differentiable: bool = False) -> tuple[dict[str, Any], Any]:
+        """Run the time steps ``steps`` (consecutive, from the step ``carry`` was left at): ``(carry,
+        (arrays, per-step extras))`` as :meth:`run_one`'s for those steps, so chunks from carried
+        state make the same scan; steps ``≥ T`` (padding a last chunk) repeat the last step after it,
+        leaving the real steps' outputs alone."""
         fence = P["fence"]
         pops = self.popmap
         ge = self._ge()
@@ -622,5 +632,5 @@ class EventCompiled:
             return {"state": new_state, "sd": mc["sd"], "ring": new_ring}, (ys, extra)
 
         body_fn: Callable[..., Any] = jax.checkpoint(step) if self.remat else step
-        _, (ys, extra) = lax.scan(body_fn, self.init_carry(), jnp.arange(self.T))
-        return ys, extra
+        carry, (ys, extra) = lax.scan(body_fn, carry, jnp.minimum(steps, self.T - 1))
+        return carry, (ys, extra)
