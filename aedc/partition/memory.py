@@ -44,8 +44,8 @@ Terms (each documented where it is computed, in :func:`slice_memory`):
 * ``recording``      output populations only: T ticks × (spike bitmap, or float32 per neuron).
 * ``fixed``          once per PE: incoming packet queue (256 × 8 B) + 64 B of counters/config.
 * ``code``           ITCM: runtime 8 KiB once per PE + per slice its neuron model's kernel (1–3 KiB), 2 KiB
-  per synapse format and 256 B per incoming key block (calibrated against measured ELF sizes: see
-  ``CODE_PER_PORT``; the per-model and per-format terms are conservative).
+  per synapse format and 256 B per incoming key block, 64 B for a kernel-format one (calibrated against
+  measured ELF sizes: see ``CODE_PER_PORT``; the per-model and per-format terms are conservative).
 """
 
 from __future__ import annotations
@@ -81,6 +81,9 @@ FIXED_PE_BYTES = PACKET_QUEUE_BYTES + 4 * COUNTER_WORDS
 # 54 ports measured 12.3 KB. The runtime term keeps a reserve for a full chip runtime (interrupts, DMA).
 CODE_RUNTIME = 8 * 1024
 CODE_PER_PORT = 256
+# a kernel-format port is its receive loop and one call of the shared aedc_conv_* routine: cnn_sinabs'
+# conv PEs measured 1,880 B with 10 ports and 2,172 B with 16 (≈ 49 B a port, arm-none-eabi-gcc -O2)
+CODE_PER_KERNEL_PORT = 64
 CODE_PER_MODEL: dict[str, int] = {
     "input": 1024, "linear": 1536, "relu": 1536, "threshold": 1536, "lif": 2560, "alif": 3072, "li": 2560,
     "cuba_lif": 3072, "cuba_li": 3072, "if": 2048, "integrator": 2048,
@@ -294,34 +297,45 @@ def _block_range(bounds: np.ndarray, pmin: int, pmax: int) -> tuple[int, int]:
     return a, b
 
 
-def _blocks_overlapping(bounds: np.ndarray, pmin: int, pmax: int) -> int:
-    if pmax < pmin:
-        return 0
-    a, b = _block_range(bounds, pmin, pmax)
-    return b - a + 1
-
-
-def code_bytes(models: Iterable[str], formats: Iterable[str], ports: int = 0) -> int:
+def code_bytes(models: Iterable[str], formats: Iterable[str], ports: int = 0, kernel_ports: int = 0) -> int:
     """ITCM estimate: runtime + one kernel per distinct model + one per distinct synapse format + the
-    unrolled code of every incoming key block (``ports``)."""
+    unrolled code of every incoming key block (``ports``; ``kernel_ports`` of them, also counted in
+    ``ports``, are kernel-format ports: a call of the shared routine each)."""
     unknown = sorted(set(models) - set(CODE_PER_MODEL))
     if unknown:
         raise NotImplementedError(f"neuron model(s) {unknown} have no entry in "
                                   f"aedc.partition.memory.CODE_PER_MODEL (ITCM bytes of the kernel); "
                                   f"add one")
     return (CODE_RUNTIME + sum(CODE_PER_MODEL[m] for m in set(models))
-            + CODE_PER_FORMAT * len(set(formats)) + CODE_PER_PORT * ports)
+            + CODE_PER_FORMAT * len(set(formats)) + CODE_PER_PORT * (ports - kernel_ports)
+            + CODE_PER_KERNEL_PORT * kernel_ports)
 
 
-def history_bytes(inc: Incoming, st: RangeStats) -> int:
+CONV_KINDS = ("conv2d", "conv1d", "pool2d")
+
+
+def pre_blocks(inc: Incoming, st: RangeStats, lo: int, hi: int, pre_lo: int = 0,
+               pre_hi: int | None = None) -> np.ndarray:
+    """The presynaptic key blocks (indices into ``inc.pre_bounds``) with a synapse onto post ``lo..hi``:
+    for convolutions and pooling the blocks their receptive field touches
+    (:meth:`ProjectionStats.blocks`: a slice reads a few rows of every input channel, not the rows in
+    between), for other kinds every block between the first and the last presynaptic neuron."""
+    if st.synapses == 0 or st.pre_max < st.pre_min:
+        return np.zeros(0, np.int64)
+    if inc.proj.conn.kind in CONV_KINDS:
+        return inc.stats.blocks(lo, hi, inc.pre_bounds, pre_lo, pre_hi)
+    a, b = _block_range(inc.pre_bounds, st.pre_min, st.pre_max)
+    return np.arange(a, b + 1, dtype=np.int64)
+
+
+def history_bytes(inc: Incoming, blocks: np.ndarray) -> int:
     """Event histories a delayed projection needs on the receiver: per presynaptic key block with a
-    row here, one array of ``next_pow2(latency + 1)`` tick slots × the block's neurons × 1 B (spike
-    counts) or 4 B (payloads), 16-byte aligned — codegen's layout; none for latency 0 (those ports
-    read the tick's receive queue)."""
-    if inc.proj.latency == 0 or st.synapses == 0 or st.pre_max < st.pre_min:
+    row here (``blocks``, :func:`pre_blocks`), one array of ``next_pow2(latency + 1)`` tick slots × the
+    block's neurons × 1 B (spike counts) or 4 B (payloads), 16-byte aligned — codegen's layout; none for
+    latency 0 (those ports read the tick's receive queue)."""
+    if inc.proj.latency == 0 or blocks.size == 0:
         return 0
-    first, last = _block_range(inc.pre_bounds, st.pre_min, st.pre_max)
-    sizes = np.diff(inc.pre_bounds[first:last + 2])
+    sizes = inc.pre_bounds[blocks + 1] - inc.pre_bounds[blocks]
     per = next_pow2(inc.proj.latency + 1) * (4 if inc.pre_payload else 1)
     return sum(align(per * int(n)) for n in sizes)
 
@@ -367,14 +381,14 @@ blocks) → {term: bytes}``: the one place the memory model learns a format (cod
 :data:`aedc.codegen.synapses.SYNAPSE_ENCODERS`; a test checks both cover every format)."""
 
 
-def synapse_terms(inc: Incoming, st: RangeStats, lo: int, hi: int) -> dict[str, int]:
-    """Rows / dense / kernel / table / MPT bytes of one projection's synapses onto post ``lo..hi``."""
+def synapse_terms(inc: Incoming, st: RangeStats, lo: int, hi: int, blocks: np.ndarray) -> dict[str, int]:
+    """Rows / dense / kernel / table / MPT bytes of one projection's synapses onto post ``lo..hi`` from
+    the presynaptic key blocks ``blocks`` (:func:`pre_blocks`)."""
     if st.synapses == 0:
         return {}
-    blocks = _blocks_overlapping(inc.pre_bounds, st.pre_min, st.pre_max)
-    out = dict(SYNAPSE_TERMS[inc.fmt.format](inc, st, lo, hi, blocks))
+    out = dict(SYNAPSE_TERMS[inc.fmt.format](inc, st, lo, hi, int(blocks.size)))
     # one MPT entry per presynaptic key block (slice) that has a row into this slice
-    out["master_pop_table"] = MPT_ENTRY_BYTES * blocks
+    out["master_pop_table"] = MPT_ENTRY_BYTES * int(blocks.size)
     return out
 
 
@@ -401,17 +415,21 @@ def slice_cost(pop: Population, lo: int, hi: int, incoming: Iterable[Incoming], 
     events = 0.0
     max_row = 0
     rows_fmt = False
+    kernel_ports = 0
     for inc in incoming:
         if inc.proj.name in split:
             continue
         st = inc.stats.range(lo, hi)
+        blocks = pre_blocks(inc, st, lo, hi)
+        if inc.fmt.format == "kernel" and st.synapses:
+            kernel_ports += int(blocks.size)
         if inc.pre_sigma_delta and st.synapses:
             # the receiver keeps the running sum of a sigma-delta source's changes (codegen's
             # s<k>_sd<j> array; the reference's persistent accumulator)
             terms["neuron_state"] += align(4 * n)
-        for k, v in synapse_terms(inc, st, lo, hi).items():
+        for k, v in synapse_terms(inc, st, lo, hi, blocks).items():
             terms[k] = terms.get(k, 0) + v
-        terms["event_history"] = terms.get("event_history", 0) + history_bytes(inc, st)
+        terms["event_history"] = terms.get("event_history", 0) + history_bytes(inc, blocks)
         events += inc.pre_rate * st.synapses
         if inc.fmt.format == "rows" and st.synapses:
             rows_fmt = True
@@ -441,7 +459,7 @@ def slice_cost(pop: Population, lo: int, hi: int, incoming: Iterable[Incoming], 
         terms["recording"] = align(record_ticks * per_tick)
     models = [neuron.model]
     fmts = [inc.fmt.format for inc in incoming if inc.proj.name not in split]
-    terms["code"] = code_bytes(models, fmts, ports)
+    terms["code"] = code_bytes(models, fmts, ports, kernel_ports)
     return SliceCost(MemoryBreakdown(**terms), events, max_row, rows_fmt)
 
 
@@ -466,15 +484,17 @@ def synapse_slice_cost(inc: Incoming, lo: int, hi: int, pre_lo: int, pre_hi: int
     post ``lo..hi`` and sending the partial sums as graded events."""
     n = hi - lo
     st = inc.stats.range(lo, hi, pre_lo, pre_hi)
-    terms = synapse_terms(inc, st, lo, hi)
-    terms["event_history"] = history_bytes(inc, st)
+    blocks = pre_blocks(inc, st, lo, hi, pre_lo, pre_hi)
+    terms = synapse_terms(inc, st, lo, hi, blocks)
+    terms["event_history"] = history_bytes(inc, blocks)
     ports = terms.get("master_pop_table", 0) // MPT_ENTRY_BYTES
     for key in ("synapse_rows", "dense_blocks", "synapse_kernels", "weight_tables", "master_pop_table"):
         terms[key] = align(terms.get(key, 0))
     terms["routing_info"] = ROUTING_INFO_BYTES
     terms["targets"] = target_bytes(1)  # the QPE of its neuron slice
     terms["ring_buffer"] = align(4 * n)  # the partial sums, one float32 per post neuron, sent each tick
-    terms["code"] = code_bytes(["synapse"], [inc.fmt.format], ports)
+    terms["code"] = code_bytes(["synapse"], [inc.fmt.format], ports,
+                               ports if inc.fmt.format == "kernel" else 0)
     return SliceCost(MemoryBreakdown(**terms), inc.pre_rate * st.synapses,
                      st.max_row if inc.fmt.format == "rows" else 0, inc.fmt.format == "rows")
 

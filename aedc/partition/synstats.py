@@ -188,22 +188,11 @@ class ProjectionStats:
         # large convolution / pool: structural upper bounds
         assert self._conv_prefix is not None
         syn = int(self._conv_prefix[hi] - self._conv_prefix[lo])
-        c_in_g, c_out_g, axes = self._conv_geometry()
+        _, c_out_g, axes = self._conv_geometry()
         spatial_out = int(np.prod([a[5] for a in axes]))
-        spatial_in = int(np.prod([a[0] for a in axes]))
         co_lo, co_hi = lo // spatial_out, (hi - 1) // spatial_out
         g_lo, g_hi = co_lo // c_out_g, co_hi // c_out_g
-        ci_lo, ci_hi = g_lo * c_in_g, (g_hi + 1) * c_in_g  # input channels read
-        # first axis: rows of the input the output rows need
-        n0, k0, s0, p0, d0, o0 = axes[0]
-        inner_out = spatial_out // o0
-        inner_in = spatial_in // n0
-        if co_lo == co_hi:
-            r_lo, r_hi = (lo % spatial_out) // inner_out, ((hi - 1) % spatial_out) // inner_out
-        else:
-            r_lo, r_hi = 0, o0 - 1
-        in_lo = max(r_lo * s0 - p0, 0)
-        in_hi = min(r_hi * s0 - p0 + (k0 - 1) * d0, n0 - 1)
+        ci_lo, ci_hi, in_lo, in_hi, inner_in, spatial_in = self._conv_window(lo, hi)
         rows_per_ch = max(in_hi - in_lo + 1, 0) * inner_in
         pmin = ci_lo * spatial_in + in_lo * inner_in
         pmax = (ci_hi - 1) * spatial_in + (in_hi + 1) * inner_in - 1
@@ -217,6 +206,54 @@ class ProjectionStats:
         frac = (pmax - pmin + 1) / max(self.n_pre, 1) if (pre_lo > 0 or pre_hi < self.n_pre) else 1.0
         return RangeStats(int(np.ceil(syn * frac)), rows, max_row, pmin, pmax, mixed,
                           int(self.weights.size))
+
+    def _conv_window(self, lo: int, hi: int) -> tuple[int, int, int, int, int, int]:
+        """The input a large convolution's post ``lo..hi`` reads: channels ``ci_lo..ci_hi`` (half-open),
+        rows ``in_lo..in_hi`` of the first spatial axis in each, the neurons per such row and per channel."""
+        c_in_g, c_out_g, axes = self._conv_geometry()
+        spatial_out = int(np.prod([a[5] for a in axes]))
+        spatial_in = int(np.prod([a[0] for a in axes]))
+        co_lo, co_hi = lo // spatial_out, (hi - 1) // spatial_out
+        ci_lo, ci_hi = (co_lo // c_out_g) * c_in_g, (co_hi // c_out_g + 1) * c_in_g
+        # first axis: rows of the input the output rows need
+        n0, k0, s0, p0, d0, o0 = axes[0]
+        inner_out = spatial_out // o0
+        if co_lo == co_hi:
+            r_lo, r_hi = (lo % spatial_out) // inner_out, ((hi - 1) % spatial_out) // inner_out
+        else:
+            r_lo, r_hi = 0, o0 - 1
+        in_lo = max(r_lo * s0 - p0, 0)
+        in_hi = min(r_hi * s0 - p0 + (k0 - 1) * d0, n0 - 1)
+        return ci_lo, ci_hi, in_lo, in_hi, spatial_in // n0, spatial_in
+
+    def blocks(self, lo: int, hi: int, bounds: np.ndarray, pre_lo: int = 0,
+               pre_hi: int | None = None) -> np.ndarray:
+        """Indices ``k`` of the presynaptic ranges ``bounds[k]..bounds[k+1]`` that hold a synapse onto
+        post ``lo..hi`` (from pre ``pre_lo..pre_hi``): exact for a listed projection; for a large
+        convolution the ranges its receptive rows touch in each input channel it reads (not the hull
+        across channels, which holds every other channel's rows too); else the hull's ranges."""
+        pre_hi = self.n_pre if pre_hi is None else pre_hi
+        if self._coo is not None:
+            a, b = np.searchsorted(self._coo.post, [lo, hi])
+            pre = self._coo.pre[a:b]
+            pre = pre[(pre >= max(pre_lo, int(bounds[0]))) & (pre < min(pre_hi, int(bounds[-1])))]
+            return np.unique(np.searchsorted(bounds, pre, side="right") - 1).astype(np.int64)
+        st = self.range(lo, hi, pre_lo, pre_hi)
+        if st.synapses == 0 or st.pre_max < st.pre_min:
+            return np.zeros(0, np.int64)
+        if self._conv_prefix is None:
+            a = int(np.searchsorted(bounds, st.pre_min, side="right")) - 1
+            b = int(np.searchsorted(bounds, st.pre_max, side="right")) - 1
+            return np.arange(a, b + 1, dtype=np.int64)
+        ci_lo, ci_hi, in_lo, in_hi, inner_in, spatial_in = self._conv_window(lo, hi)
+        ci = np.arange(ci_lo, ci_hi, dtype=np.int64)
+        first = np.maximum(ci * spatial_in + in_lo * inner_in, max(pre_lo, st.pre_min))
+        last = np.minimum(ci * spatial_in + (in_hi + 1) * inner_in - 1, min(pre_hi - 1, st.pre_max))
+        keep = first <= last
+        a = np.searchsorted(bounds, first[keep], side="right") - 1
+        b = np.searchsorted(bounds, last[keep], side="right") - 1
+        spans = [np.arange(x, y + 1) for x, y in zip(a.tolist(), b.tolist(), strict=True)]
+        return np.unique(np.concatenate([np.zeros(0, np.int64), *spans])).astype(np.int64)
 
     def _distinct(self, ids: np.ndarray) -> int:
         """Distinct weights among the weight ids ``ids`` (a bitmap over the projection's weights)."""
