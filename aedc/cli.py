@@ -562,16 +562,26 @@ def verify_cmd(
                                                  "(repeatable).")] = None,
     sample: Annotated[int | None, typer.Option(help="Replay N PEs spread over the build (first and "
                                                     "last included).")] = None,
-    schedule: Annotated[str, typer.Option(help="sync, or async (the emulator's GALS schedule, period "
-                                                "1000 µs, link 100 µs).")] = "sync",
+    schedule: Annotated[str | None, typer.Option(help="sync, async (the emulator's GALS schedule, period "
+                                                       "1000 µs, link 100 µs) or event (the event-driven "
+                                                       "schedule; the default, and the only one, for a "
+                                                       "build compiled with --event; else sync).")]
+        = None,
     jitter_us: Annotated[int, typer.Option(help="async: per-tick jitter in µs.")] = 0,
-    seed: Annotated[int, typer.Option(help="Seed of the random input and the async jitter.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the random input, the async jitter and the event "
+                                           "policy 'random'.")] = 0,
+    policy: Annotated[str, typer.Option(help="event: arrival, momentum or random.")] = "arrival",
+    events_per_step: Annotated[int, typer.Option(help="event: spikes a PE fires per micro-step "
+                                                      "(0 = all).")] = 0,
+    max_microsteps: Annotated[int, typer.Option(help="event: micro-steps per tick at most.")] = 64,
+    layered: Annotated[bool, typer.Option("--layered", help="event: layer-synchronous order.")] = False,
     jobs: Annotated[int, typer.Option(help="Cross-builds and QEMU runs in parallel.")] = 2,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="JSON report (default "
                                                 "BUILD/verify-qemu.json).")] = None,
 ) -> None:
     """Run every PE's cross-compiled program on QEMU (mps2-an386) with the packets it received in the
-    host/emulator run; compare sent packets and float32 state bit for bit; count instructions per tick."""
+    host/emulator run; compare sent packets and float32 state bit for bit; count instructions per tick.
+    An event build (`aedc compile --event`) replays the event runtime's calls (micro-steps) instead."""
     import numpy as np
 
     from aedc.codegen.host import manifest_of
@@ -579,9 +589,20 @@ def verify_cmd(
 
     if target != "qemu":
         raise AedcError(f"--target must be qemu, got {target!r}", where="--target")
-    if schedule not in ("sync", "async"):
-        raise AedcError(f"--schedule must be sync or async, got {schedule!r}", where="--schedule")
     manifest = manifest_of(build)
+    event_build = "event" in manifest
+    schedule = schedule or ("event" if event_build else "sync")
+    if schedule not in ("sync", "async", "event"):
+        raise AedcError(f"--schedule must be sync, async or event, got {schedule!r}", where="--schedule")
+    if event_build and schedule != "event":
+        raise AedcError(f"{build} was compiled with --event: its host program runs the event-driven "
+                        f"schedule only, not {schedule}; drop --schedule (event is the default for it) or "
+                        f"compile without --event", where="--schedule")
+    if schedule == "event" and not event_build:
+        raise AedcError(f"{build} has no event-schedule code: compile it with `aedc compile --event` to "
+                        f"replay the event-driven schedule", where="--schedule")
+    if policy not in ("arrival", "momentum", "random"):
+        raise AedcError(f"--policy must be arrival, momentum or random, got {policy!r}", where="--policy")
     names = [p["pe"] for p in manifest["pes"]]
     chosen = list(pe) if pe else None
     if sample is not None:
@@ -605,10 +626,13 @@ def verify_cmd(
         pops = manifest["populations"]
         inputs = {n: (rng.random((T, *pops[n]["shape"])) < 0.2).astype(np.float32)
                   for n in manifest["inputs"]["populations"]}
-    if schedule == "async":
+    if schedule != "sync":
         from aedc.timing.schedule import Schedule
 
-        sched = Schedule.asynchronous(period_us=1000, jitter_us=jitter_us, link_us=100, seed=seed)
+        sched = (Schedule.asynchronous(period_us=1000, jitter_us=jitter_us, link_us=100, seed=seed)
+                 if schedule == "async" else
+                 Schedule.event_driven(events_per_step, policy, seed,  # type: ignore[arg-type]
+                                       max_microsteps=max_microsteps, layered=layered))
     with err.status("replaying on QEMU"):
         report = verify_qemu(build, inputs, steps=steps, pes=chosen, schedule=sched, program=program,
                              jobs=jobs)
@@ -625,9 +649,12 @@ def verify_cmd(
                       "[green]identical[/green]" if r["ok"] else f"[red]{r['mismatch']}[/red]")
     out.print(table)
     target_json = output or (build / "verify-qemu.json")
-    target_json.write_text(json.dumps({"steps": report.steps, "schedule": schedule,
-                                       "cycles_per_instruction": CYCLES_PER_INSTRUCTION, "pes": rows},
-                                      indent=1, sort_keys=True) + "\n")
+    doc = {"steps": report.steps, "schedule": schedule, "cycles_per_instruction": CYCLES_PER_INSTRUCTION,
+           "pes": rows}
+    if schedule == "event":
+        doc.update(policy=policy, events_per_step=events_per_step, max_microsteps=max_microsteps,
+                   layered=layered)
+    target_json.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
     report.raise_on_mismatch()
     worst = max(rows, key=lambda r: r["budget_fill"])
     out.print(f"[green]bit-identical[/green]: {len(rows)} PEs × {report.steps} ticks; fullest PE "

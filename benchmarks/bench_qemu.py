@@ -20,8 +20,16 @@ counts (:data:`TRM_CYCLES`: taken branch 1 + P with P = 2, LDR/STR 2 or 1 when p
 LDRD/STRD 3, LDM/STM/PUSH/POP 1 + N (+P with pc), VLDR/VSTR 2, VDIV/VSQRT 14, MLA 2, SDIV/UDIV ≈ 7,
 everything else 1), giving each PE's mix-based CPI.
 
-Writes benchmarks/results/qemu.json. Run: ``.venv/bin/python benchmarks/bench_qemu.py [--quick]``
-(``--quick``: the MLP only, 10 ticks).
+The event-driven schedule (``event`` rows): the same MLP and cnn_sinabs compiled with the event code
+(``slice{event=true}``, ``emit-c{event=true}``, as ``aedc compile --event``), run under
+``Schedule.event_driven()`` (k = 0, arrival order, up to 64 micro-steps): every PE's calls from the host
+event runtime replayed on the Arm (``runtime/qemu_event_runtime.c``), compared bit for bit, and its
+instructions per time step (all its micro-steps) counted the same way; the host event run itself is
+checked bit for bit against the JAX event emulator (exact mode), so the Arm equals the emulator.
+
+Writes benchmarks/results/qemu.json. Run: ``.venv/bin/python benchmarks/bench_qemu.py [--quick]
+[--event]`` (``--quick``: the MLP only, 10 ticks; ``--event``: only the event rows, merged into the
+existing results file).
 """
 
 from __future__ import annotations
@@ -49,6 +57,7 @@ from aedc.codegen import qemu as Q  # noqa: E402
 from aedc.codegen.qemu import CYCLES_PER_INSTRUCTION, fit_cost, record, verify_qemu  # noqa: E402
 from aedc.ir import Graph  # noqa: E402
 from aedc.passes import DEFAULT_PIPELINE, CompileState, PassContext, PassManager  # noqa: E402
+from aedc.timing.schedule import Schedule  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 ACTIVITY = 0.05
@@ -68,7 +77,8 @@ TRM_CYCLES = {"branch_taken": 3, "branch_not_taken": 1, "ldr_str": 2, "ldr_str_p
 """Cortex-M4 cycles per instruction class (ARM DDI 0439B, 3.3 "Instruction set summary"), zero wait
 states; LDM/STM/PUSH/POP cost 1 + N registers (+ P = 2 when they load pc)."""
 _RUNTIME_FUNCS = {"replay", "put", "flush", "dump", "aedc_send", "leave", "semihost", "aedc_reset",
-                  "open_file", "aedc_fault"}
+                  "open_file", "aedc_fault", "replay_open", "replay_close"}
+"""The replay runtime's own functions (the event runtime's fire_round is the PE's work: it counts)."""
 _BRANCH = re.compile(r"^(b|bl|blx|bx|cbz|cbnz)(eq|ne|cs|cc|hs|lo|mi|pl|vs|vc|hi|ls|ge|lt|gt|le|al)?$")
 _LDST = re.compile(r"^(ldr|str)(b|h|sb|sh)?$")
 _MULTI = {"push", "pop", "ldmia", "stmia", "stmdb", "ldmdb", "vpush", "vpop", "vldmia", "vstmia"}
@@ -144,18 +154,42 @@ def cpi_sample(state: CompileState, rec: Q.Recording, indices: list[int], work: 
     return out
 
 
-def run(name: str, graph: Graph, T: int) -> dict[str, Any]:
+def _emulator_equals_host(state: CompileState, inputs: dict[str, np.ndarray], sched: Schedule,
+                          host: Any) -> bool:
+    """The host event run (the recording's traces) against the JAX event emulator, bit for bit."""
+    from aedc.emulator import Emulator, PlacedProgram
+
+    assert state.placement is not None
+    emu = Emulator(PlacedProgram.from_placement(state.graph, state.placement), sched, exact=True).run(inputs)
+
+    def same(a: Any, b: Any) -> bool:
+        x, y = np.asarray(a), np.asarray(b)
+        return x.size == y.size and x.reshape(-1).tobytes() == y.reshape(-1).tobytes()
+
+    return (all(same(emu.events[n], host.events[n]) and same(emu.outputs[n], host.outputs[n])
+                for n in emu.events)
+            and all(same(a, host.state[n][v]) for n, d in emu.state.items() for v, a in d.items())
+            and all(same(np.asarray(a, np.int64), host.microsteps[n])
+                    for n, a in (emu.microsteps or {}).items()))
+
+
+def run(name: str, graph: Graph, T: int, event: bool = False) -> dict[str, Any]:
     t0 = time.perf_counter()
-    state = PassManager(PIPELINE).run(CompileState(graph=graph), PassContext())
+    manager = PassManager(PIPELINE)
+    if event:  # as `aedc compile --event`
+        manager = PassManager([dataclasses.replace(p, event=True)  # type: ignore[call-arg]
+                               if p.name in ("slice", "emit-c") else p for p in manager.pipeline.passes])
+    state = manager.run(CompileState(graph=graph), PassContext())
     compile_s = time.perf_counter() - t0
     assert state.sources is not None
     manifest = state.sources.manifest
     rng = np.random.default_rng(0)
     inputs = {n: (rng.random((T, *manifest["populations"][n]["shape"])) < ACTIVITY).astype(np.float32)
               for n in manifest["inputs"]["populations"]}
+    sched = Schedule.event_driven() if event else None
     t0 = time.perf_counter()
-    rec = record(state, inputs)
-    report = verify_qemu(state, inputs, jobs=2, recording=rec)
+    rec = record(state, inputs, schedule=sched)
+    report = verify_qemu(state, inputs, jobs=2, recording=rec, schedule=sched)
     verify_s = time.perf_counter() - t0
     n_pes = len(manifest["pes"])
     with tempfile.TemporaryDirectory(prefix="aedc-bench-qemu-") as tmp:
@@ -164,7 +198,8 @@ def run(name: str, graph: Graph, T: int) -> dict[str, Any]:
     fit = fit_cost(report.pes)
     worst = max(rows, key=lambda r: r["budget_fill"])
     out = {
-        "network": name, "pes": len(rows), "ticks": report.steps, "activity": ACTIVITY,
+        "network": name, "schedule": "event" if event else "sync", "pes": len(rows), "ticks": report.steps,
+        "activity": ACTIVITY,
         "bit_identical_pes": sum(r["ok"] for r in rows),
         "mismatches": [r["mismatch"] for r in rows if not r["ok"]],
         "dropped_packets": sum(r["dropped"] for r in rows),
@@ -178,6 +213,14 @@ def run(name: str, graph: Graph, T: int) -> dict[str, Any]:
         "cpi_sample": cpi,
         "per_pe": rows,
     }
+    if event:
+        t0 = time.perf_counter()
+        out["host_equals_emulator"] = _emulator_equals_host(state, inputs, sched, rec.trace)  # type: ignore[arg-type]
+        out["emulator_s"] = time.perf_counter() - t0
+        out["microsteps_per_step_max"] = int(np.max(getattr(rec.trace, "microsteps_per_step", [0])))
+        out["instructions_by_call"] = {op: int(sum(int(p.by_op[op].sum()) for p in report.pes))
+                                       for op in report.pes[0].by_op}
+        name = f"{name} (event)"
     print(f"{name}: {out['bit_identical_pes']}/{out['pes']} PEs bit-identical over {T} ticks "
           f"({out['dropped_packets']} packets dropped); worst PE {worst['pe']}: "
           f"{worst['instructions_worst']:,} instructions ≈ {worst['cycles_worst']:,.0f} cycles = "
@@ -192,14 +235,18 @@ def run(name: str, graph: Graph, T: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    quick = "--quick" in sys.argv
+    quick, event_only = "--quick" in sys.argv, "--event" in sys.argv
     cases = [("mlp", mlp, 10 if quick else 20)] + ([] if quick else [("cnn_sinabs", cnn, 20)])
-    results = [run(name, make(), T) for name, make, T in cases]
+    target = RESULTS / ("qemu.quick.json" if quick else "qemu.json")
+    old = json.loads(target.read_text())["results"] if event_only and target.is_file() else []
+    ticks = [] if event_only else [run(name, make(), T) for name, make, T in cases]
+    events = [run(name, make(), T, event=True) for name, make, T in cases]
+    kept = [r for r in old if r.get("schedule", "sync") != "event"]
     doc = {"machine": platform.machine(), "python": platform.python_version(),
-           "cycles_per_instruction": CYCLES_PER_INSTRUCTION, "results": results}
+           "cycles_per_instruction": CYCLES_PER_INSTRUCTION,
+           "results": (kept if event_only else ticks) + events}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / ("qemu.quick.json" if quick else "qemu.json")).write_text(
-        json.dumps(doc, indent=1, sort_keys=True, default=float) + "\n")
+    target.write_text(json.dumps(doc, indent=1, sort_keys=True, default=float) + "\n")
 
 
 if __name__ == "__main__":

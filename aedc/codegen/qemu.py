@@ -18,6 +18,11 @@ with ``runtime/qemu_runtime.c`` in place of ``chip_runtime.c``, on ``qemu-system
 3. :func:`compare` names the PE, tick, slice and first differing word; :func:`verify_qemu` does all
    three for every PE (or a chosen few) — ``aedc verify BUILD --target qemu``.
 
+Under the event-driven schedule (a build emitted with event code) the same three steps run with the
+event runtime's calls instead of ticks: :mod:`.qemu_event` records them and ``runtime/qemu_event_runtime.c``
+replays them; :func:`verify_qemu` picks that path for ``Schedule.event_driven(...)`` (the default for
+an event build).
+
 Instructions → cycles: QEMU does not model timing, so cycles are an estimate,
 :data:`CYCLES_PER_INSTRUCTION` × instructions, against a tick's budget of ``tick_us`` ×
 :attr:`aedc.machine.PECost.clock_mhz` cycles.
@@ -32,7 +37,7 @@ import struct
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
@@ -48,24 +53,26 @@ from aedc.codegen.build import (
     CROSS_LDFLAGS,
     CROSS_LIBS,
     CROSS_SOURCES,
+    EVENT_CROSS_SOURCES,
     INSTALL_HINT,
     PE_ELF,
     cross_compiler,
 )
+from aedc.codegen.event_host import event_sources
 from aedc.codegen.host import _sources_of, run_host
 from aedc.codegen.model import Sources
 from aedc.errors import CodegenError
 from aedc.machine import PE_COST
 from aedc.reference.simulate import Trace
+from aedc.timing.schedule import Schedule
 
 if TYPE_CHECKING:
     from aedc.timing.program import PlacedProgram
-    from aedc.timing.schedule import Schedule
 
 __all__ = ["CYCLES_PER_INSTRUCTION", "ICOUNT_SHIFT", "QEMU", "QEMU_BOARD", "QEMU_INSTALL_HINT",
            "CostFit", "Mismatch", "PEBehaviour", "PECalls", "PEReplay", "Recording", "ReplayRun",
            "VerifyReport", "build_replay", "compare", "elf_symbols", "fit_cost", "qemu_command",
-           "record", "replay", "replay_input", "verify_qemu"]
+           "record", "replay", "replay_input", "replay_sources", "verify_qemu"]
 
 QEMU = "qemu-system-arm"
 QEMU_BOARD = "mps2-an386"
@@ -84,6 +91,7 @@ the Cortex-M4 TRM's cycle counts at zero wait states (taken branch 3, LDR/STR 2 
 LDM/STM 1 + N, VLDR/VSTR 2, VFP add/multiply 1, …): 1.48–1.94 over eight MLP and cnn_sinabs PEs, 1.63
 on average. Treat cycles as ±20 %."""
 REPLAY_TIMEOUT_S = 120.0
+_OPS = {1: "begin_tick", 2: "receive", 3: "set_input", 4: "slice_tick"}
 _IN_LIMIT = 16 << 20  # the runtime's input buffer (board PSRAM)
 _DROPPED = "counters"  # kernel.c's counters[0]: packets dropped by a full receive queue
 
@@ -115,17 +123,24 @@ class PEBehaviour:
     sends: list[tuple[int, int, int, int, int]] = field(default_factory=list)
     states: list[tuple[int, int, np.ndarray]] = field(default_factory=list)
     records: list[tuple[int, int, np.ndarray]] = field(default_factory=list)
+    send_calls: list[int] = field(default_factory=list)  # per packet: the index of the call that sent it
+    accepted: list[tuple[int, int, int]] = field(default_factory=list)  # event: (tick, key, 0/1) per store
 
 
 @dataclass
 class PECalls:
     """The calls one PE's runtime made (the replay input, without its header) and per call its op
-    (1 begin_tick, 2 receive, 3 set_input, 4 slice_tick) and tick."""
+    (1 begin_tick, 2 receive, 3 set_input, 4 slice_tick; the event runtime's: :mod:`.qemu_event`) and
+    tick; ``version`` and ``config`` are the input format's (1: tick runtime; 2: event runtime, whose
+    config is K, policy, seed) and ``micro`` the micro-step of each event call (-1: none)."""
 
     words: list[np.ndarray] = field(default_factory=list)
     ops: list[int] = field(default_factory=list)
     ticks: list[int] = field(default_factory=list)
     async_mode: int = 0
+    version: int = 1
+    config: tuple[int, ...] = ()
+    micro: list[int] = field(default_factory=list)
 
     def body(self) -> np.ndarray:
         return np.concatenate([*self.words, np.zeros(1, np.uint32)]).astype("<u4")
@@ -133,12 +148,15 @@ class PECalls:
 
 @dataclass
 class Recording:
-    """The host run of a program, per PE (manifest order): its calls and behaviour, and the traces."""
+    """The host run of a program, per PE (manifest order): its calls and behaviour, and the traces;
+    ``ops`` names the kinds of call and ``received_op`` is the one that hands the PE a packet."""
 
     calls: list[PECalls]
     expected: list[PEBehaviour]
     trace: Trace
     steps: int
+    ops: Mapping[int, str] = field(default_factory=lambda: dict(_OPS))
+    received_op: int = 2
 
 
 @dataclass(frozen=True)
@@ -236,8 +254,6 @@ class VerifyReport:
 
 
 # ---- recording on the host ------------------------------------------------------------------------------
-
-_OPS = {1: "begin_tick", 2: "receive", 3: "set_input", 4: "slice_tick"}
 _RECORDED_KERNEL = "kernel.replayed.c"
 
 
@@ -284,24 +300,21 @@ def _expected_records(sources: Sources, trace: Trace, T: int) -> list[list[tuple
     return out
 
 
-def _recording_sources(sources: Sources, log: Path) -> Sources:
-    """``sources`` with every PE's kernel behind the recording wrapper and the recorder linked in."""
-    manifest = sources.manifest
-    files = dict(sources.files)
-    recorder = resources.files("aedc.codegen").joinpath("runtime", "qemu_record.c").read_bytes()
-    files["host/qemu_record.c"] = recorder
-    files["host/host_table.c"] = (files["host/host_table.c"]
-                                  + f'#define AEDC_REPLAY_LOG_PATH "{log.as_posix()}"\n'
-                                    '#include "qemu_record.c"\n'.encode())
-    for i, pe in enumerate(manifest["pes"]):
-        d = pe["dir"]
-        files[f"{d}/{_RECORDED_KERNEL}"] = files[f"{d}/kernel.c"]
-        sizes, nstate = _slice_shapes(manifest, i)
-        n = len(sizes)
-        files[f"{d}/kernel.c"] = f"""/* PE {pe['pe']}: the kernel behind the QEMU replay's recorder \
-(aedc.codegen.qemu) */
-#undef AEDC_PE_SYMBOL
-#define AEDC_PE_SYMBOL aedc_pe_real_{i}
+Wrapper = Callable[[Mapping[str, Any], int], str]
+"""The recording wrapper of PE ``i``'s kernel (the manifest, ``i``): C that includes the original,
+renamed ``kernel.replayed.c`` (:func:`wrapper_head`), and defines the symbols the host runtime calls."""
+
+
+def wrapper_head(manifest: Mapping[str, Any], i: int, symbol: str, real: str, by: str) -> str:
+    """The start of PE ``i``'s recording wrapper: the kernel included with its exported ``symbol``
+    macro renamed to ``real`` and ``aedc_send`` to the recorder's, the recorder's functions
+    (``runtime/qemu_record.c``) and each slice's neurons ``rec_n`` and traced state variables
+    ``rec_nst``; ``by`` names the module that writes it."""
+    sizes, nstate = _slice_shapes(manifest, i)
+    n = len(sizes)
+    return f"""/* PE {manifest['pes'][i]['pe']}: the kernel behind the QEMU replay's recorder ({by}) */
+#undef {symbol}
+#define {symbol} {real}
 #define aedc_send aedc_rec_send
 #include "{_RECORDED_KERNEL}"
 #undef aedc_send
@@ -309,8 +322,18 @@ void aedc_rec_begin(const aedc_pe_t *pe, uint32_t i, uint32_t t);
 void aedc_rec_receive(const aedc_pe_t *pe, uint32_t i, uint32_t key, uint32_t payload);
 void aedc_rec_input(const aedc_pe_t *pe, uint32_t i, uint32_t k, uint32_t t, const float *v, uint32_t n);
 void aedc_rec_tick(const aedc_pe_t *pe, uint32_t i, uint32_t k, uint32_t t, uint32_t n, uint32_t nst);
+void aedc_rec_state(const aedc_pe_t *pe, uint32_t i, uint32_t k, uint32_t n, uint32_t nst);
+void aedc_rec_call(const uint32_t *w, uint32_t n);
+uint32_t aedc_rec_sender(uint32_t i);
 static const uint32_t rec_n[{max(n, 1)}] = {{{", ".join(f"{v}u" for v in sizes) or "0u"}}};
 static const uint32_t rec_nst[{max(n, 1)}] = {{{", ".join(f"{v}u" for v in nstate) or "0u"}}};
+"""
+
+
+def _tick_wrapper(manifest: Mapping[str, Any], i: int) -> str:
+    """The tick runtime's wrapper: ``aedc_pe_<i>``, whose calls go through ``runtime/qemu_record.c``."""
+    n = len(manifest["pes"][i]["slices"])
+    return wrapper_head(manifest, i, "AEDC_PE_SYMBOL", f"aedc_pe_real_{i}", "aedc.codegen.qemu") + f"""\
 static void rec_begin(uint32_t t) {{ aedc_rec_begin(&aedc_pe_real_{i}, {i}u, t); }}
 static void rec_receive(uint32_t key, uint32_t p) {{ aedc_rec_receive(&aedc_pe_real_{i}, {i}u, key, p); }}
 static void rec_tick(uint32_t k, uint32_t t) {{
@@ -321,30 +344,78 @@ static void rec_input(uint32_t k, uint32_t t, const float *v) {{
 }}
 static const float *rec_trace(uint32_t k, uint32_t w) {{ return aedc_pe_real_{i}.trace(k, w); }}
 const aedc_pe_t aedc_pe_{i} = {{{n}u, 0u, rec_begin, rec_receive, rec_tick, rec_input, rec_trace}};
-""".encode()
+"""
+
+
+def _recording_sources(sources: Sources, log: Path, wrapper: Wrapper = _tick_wrapper) -> Sources:
+    """``sources`` with every PE's kernel behind the recording ``wrapper`` and the recorder linked in."""
+    manifest = sources.manifest
+    files = dict(sources.files)
+    recorder = resources.files("aedc.codegen").joinpath("runtime", "qemu_record.c").read_bytes()
+    files["host/qemu_record.c"] = recorder
+    files["host/host_table.c"] = (files["host/host_table.c"]
+                                  + f'#define AEDC_REPLAY_LOG_PATH "{log.as_posix()}"\n'
+                                    '#include "qemu_record.c"\n'.encode())
+    for i, pe in enumerate(manifest["pes"]):
+        d = pe["dir"]
+        files[f"{d}/{_RECORDED_KERNEL}"] = files[f"{d}/kernel.c"]
+        files[f"{d}/kernel.c"] = wrapper(manifest, i).encode()
     return Sources(files=tuple(sorted(files.items())))
+
+
+def recorded_run(sources: Sources, work_dir: str | Path | None, run: Callable[[Sources, Path], Trace],
+                 parse: Callable[[np.ndarray, int], tuple[list[PECalls], list[PEBehaviour]]],
+                 wrapper: Wrapper = _tick_wrapper) -> tuple[list[PECalls], list[PEBehaviour], Trace, int]:
+    """Run ``sources`` behind the recorder (``run(recording sources, host work dir)``), parse its log
+    per PE and add the recording rows the traces imply: (calls, expected behaviours, trace, steps)."""
+    with tempfile.TemporaryDirectory(prefix="aedc-record-") as tmp:
+        work = Path(work_dir) if work_dir is not None else Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        log = (work / "replay.log").absolute()
+        log.unlink(missing_ok=True)
+        trace = run(_recording_sources(sources, log, wrapper), work / "host")
+        words = np.fromfile(log, "<u4") if log.is_file() else np.zeros(0, np.uint32)
+        log.unlink(missing_ok=True)
+    T = next(iter(trace.outputs.values())).shape[0] if trace.outputs else 0
+    calls, expected = parse(words, len(sources.manifest["pes"]))
+    for e, rows in zip(expected, _expected_records(sources, trace, T), strict=True):
+        e.records = rows
+    return calls, expected, trace, T
+
+
+def replay_sources(build: object, schedule: Schedule | None) -> tuple[Sources, Path | None, Schedule | None]:
+    """(sources, their directory, schedule) of a replay of ``build`` under ``schedule``: an event
+    build (``aedc compile --event``) replays the event-driven schedule (``Schedule.event_driven()``
+    when none is given) and nothing else — its host program is the event runtime; the event schedule
+    on a CompileState emitted without event code emits it (as ``run_host`` does)."""
+    sources, c_dir = _sources_of(build)
+    if schedule is not None and schedule.mode == "event":
+        return (*event_sources(build), schedule)
+    if "event" in sources.manifest:
+        if schedule is None:
+            return sources, c_dir, Schedule.event_driven()
+        raise CodegenError(f"this build carries the event-driven schedule's code (`aedc compile --event`): "
+                           f"its host program runs that schedule only, not {schedule.mode!r}; replay it "
+                           f"under the event schedule (`aedc verify --schedule event`, the default for "
+                           f"an event build) or compile without --event", where=str(c_dir or "sources"))
+    return sources, c_dir, schedule
 
 
 def record(build: object, inputs: Mapping[str, np.ndarray], *, steps: int | None = None,
            schedule: Schedule | None = None, program: PlacedProgram | None = None,
            work_dir: str | Path | None = None) -> Recording:
     """Run ``build`` (CompileState, Sources or build directory) on the host like
-    :func:`aedc.codegen.host.run_host` (same arguments) and record every PE's calls and behaviour."""
-    sources, c_dir = _sources_of(build)
-    manifest = sources.manifest
-    with tempfile.TemporaryDirectory(prefix="aedc-record-") as tmp:
-        work = Path(work_dir) if work_dir is not None else (c_dir / ".qemu" if c_dir else Path(tmp))
-        work.mkdir(parents=True, exist_ok=True)
-        log = (work / "replay.log").absolute()
-        log.unlink(missing_ok=True)
-        trace = run_host(_recording_sources(sources, log), inputs, steps=steps, work_dir=work / "host",
-                         schedule=schedule, program=program)
-        words = np.fromfile(log, "<u4") if log.is_file() else np.zeros(0, np.uint32)
-        log.unlink(missing_ok=True)
-    T = next(iter(trace.outputs.values())).shape[0] if trace.outputs else 0
-    calls, expected = _parse_log(words, len(manifest["pes"]))
-    for e, rows in zip(expected, _expected_records(sources, trace, T), strict=True):
-        e.records = rows
+    :func:`aedc.codegen.host.run_host` (same arguments) and record every PE's calls and behaviour
+    (an event build's: :func:`aedc.codegen.qemu_event.record_event`)."""
+    sources, c_dir, schedule = replay_sources(build, schedule)
+    work = Path(work_dir) if work_dir is not None else (c_dir / ".qemu" if c_dir else None)
+    if schedule is not None and schedule.mode == "event":
+        from aedc.codegen.qemu_event import record_event  # it builds on this module
+
+        return record_event(sources, inputs, schedule, steps=steps, work_dir=work)
+    calls, expected, trace, T = recorded_run(
+        sources, work, lambda src, w: run_host(src, inputs, steps=steps, work_dir=w, schedule=schedule,
+                                               program=program), _parse_log)
     return Recording(calls=calls, expected=expected, trace=trace, steps=T)
 
 
@@ -373,20 +444,26 @@ def _parse_log(w: np.ndarray, n_pes: int) -> tuple[list[PECalls], list[PEBehavio
             c.words.append(np.array([4, vals[j + 2], vals[j + 3]], np.uint32))
             tick[i] = vals[j + 3]
             j += 4
-        elif op == 5:
-            out[i].sends.append((tick[i], *vals[j + 2:j + 6]))
-            j += 6
-            continue
-        elif op == 6:
-            m = vals[j + 3]
-            out[i].states.append((tick[i], vals[j + 2], w[j + 4:j + 4 + m].copy()))
-            j += 4 + m
+        elif op in (5, 6):
+            j = _log_output(out[i], vals, w, j, tick[i], len(c.ops) - 1)
             continue
         else:
             raise CodegenError(f"replay log: unknown record {op} at word {j}")
         c.ops.append(op)
         c.ticks.append(tick[i])
     return calls, out
+
+
+def _log_output(out: PEBehaviour, vals: list[int], w: np.ndarray, j: int, tick: int, call: int) -> int:
+    """Read the log's packet {5 pe key payload has target} or state {6 pe k n words} record at ``j``
+    into ``out`` (made during call ``call`` of tick ``tick``); returns the next record's index."""
+    if vals[j] == 5:
+        out.sends.append((tick, vals[j + 2], vals[j + 3], vals[j + 4], vals[j + 5]))
+        out.send_calls.append(call)
+        return j + 6
+    m = vals[j + 3]
+    out.states.append((tick, vals[j + 2], w[j + 4:j + 4 + m].copy()))
+    return j + 4 + m
 
 
 # ---- the Arm binary -------------------------------------------------------------------------------------
@@ -400,11 +477,14 @@ def build_replay(sources: Sources, pe_index: int, work: Path) -> Path:
         raise CodegenError(f"'{CROSS_CC}' not found: {INSTALL_HINT}", where=CROSS_CC)
     pe = sources.manifest["pes"][pe_index]
     d = str(pe["dir"])
-    runtime = resources.files("aedc.codegen").joinpath("runtime", "qemu_runtime.c").read_bytes()
-    mine = {p: data for p, data in sources.files if p.startswith(f"{d}/") or p == "common/aedc_pe.h"}
-    mine["common/qemu_runtime.c"] = runtime
-    chip = CROSS_SOURCES[-1]
-    srcs = tuple("../common/qemu_runtime.c" if s == chip else s for s in CROSS_SOURCES)
+    event = "event" in sources.manifest
+    name, chip_sources = (("qemu_event_runtime.c", EVENT_CROSS_SOURCES) if event
+                          else ("qemu_runtime.c", CROSS_SOURCES))
+    mine = {p: data for p, data in sources.files
+            if p.startswith(f"{d}/") or (p.startswith("common/") and p.endswith(".h"))}
+    for f in (name, "qemu_replay.h"):
+        mine[f"common/{f}"] = resources.files("aedc.codegen").joinpath("runtime", f).read_bytes()
+    srcs = tuple(f"../common/{name}" if s == chip_sources[-1] else s for s in chip_sources)
     cmd = [cc, *CROSS_CFLAGS, *CROSS_INCLUDES, *CROSS_LDFLAGS, "-o", PE_ELF, *srcs, *CROSS_LIBS]
     digest = hashlib.sha256("\0".join(cmd[1:]).encode())
     for path, data in sorted(mine.items()):
@@ -474,8 +554,9 @@ def _dump_table(elf: Path, sources: Sources, pe_index: int) -> list[tuple[int, i
 def replay_input(elf: Path, calls: PECalls, sources: Sources, pe_index: int) -> np.ndarray:
     """The words of ``replay.in`` for PE ``pe_index``'s ``elf`` (format: runtime/qemu_runtime.c)."""
     table = _dump_table(elf, sources, pe_index)
-    head = np.array([0x52514541, 1, calls.async_mode, len(table)], np.uint32)
-    return np.concatenate([head, np.array(table, np.uint32).reshape(-1), calls.body()]).astype("<u4")
+    head = np.array([0x52514541, calls.version, calls.async_mode, len(table)], np.uint32)
+    return np.concatenate([head, np.array(table, np.uint32).reshape(-1), np.array(calls.config, np.uint32),
+                           calls.body()]).astype("<u4")
 
 
 @dataclass(frozen=True)
@@ -531,7 +612,11 @@ def _parse_out(w: np.ndarray, calls: PECalls, pe: str) -> tuple[PEBehaviour, np.
         op = vals[j]
         if op == 5:
             got.sends.append((tick, *vals[j + 1:j + 5]))
+            got.send_calls.append(c)
             j += 5
+        elif op == 10:  # after the store's {7}: call c - 1
+            got.accepted.append((calls.ticks[c - 1], int(calls.words[c - 1][1]), vals[j + 1]))
+            j += 2
         elif op == 7:
             counts.append(_instructions(vals[j + 2]) - calib)
             c += 1
@@ -605,27 +690,39 @@ _SEND_FIELDS = ("key", "payload", "payload flag", "destination")
 
 
 def compare(pe: str, expected: PEBehaviour, got: PEBehaviour, manifest: Mapping[str, Any] | None = None,
-            pe_index: int | None = None) -> Mismatch | None:
+            pe_index: int | None = None, micro: list[int] | None = None) -> Mismatch | None:
     """The first difference between two behaviours of PE ``pe`` in tick order (packets of a tick
-    before the state at its end), or None when they are identical bit for bit."""
+    before the state at its end), or None when they are identical bit for bit. ``micro`` (an event
+    recording's :attr:`PECalls.micro`) names the micro-step a differing packet was sent in."""
     names: dict[int, list[str]] = {}
     if manifest is not None and pe_index is not None:
         _, nst = _slice_shapes(manifest, pe_index)
         names = {k: s["state"][:nst[k]] for k, s in enumerate(manifest["pes"][pe_index]["slices"])}
     ticks = sorted({s[0] for s in expected.sends} | {s[0] for s in got.sends}
                    | {s[0] for s in expected.states} | {s[0] for s in got.states}
-                   | {s[0] for s in got.records})
+                   | {s[0] for s in got.records} | {s[0] for s in expected.accepted})
     for t in ticks:
-        a = [s[1:] for s in expected.sends if s[0] == t]
+        mine = [j for j, s in enumerate(expected.sends) if s[0] == t]
+        a = [expected.sends[j][1:] for j in mine]
         b = [s[1:] for s in got.sends if s[0] == t]
         for q in range(max(len(a), len(b))):
+            at = ""
+            if micro is not None and q < len(mine) and mine[q] < len(expected.send_calls):
+                m = micro[expected.send_calls[mine[q]]]
+                at = f", micro-step {m}" if m >= 0 else ", the input frame"
             if q >= len(a) or q >= len(b):
                 key = (a[q] if q < len(a) else b[q])[0]
-                return Mismatch(pe, t, f"packet {q} of the tick (key 0x{key:08x}) sent by one side only",
+                return Mismatch(pe, t, f"packet {q} of the tick (key 0x{key:08x}{at}) sent by one side only",
                                 a[q][0] if q < len(a) else None, b[q][0] if q < len(b) else None)
             for f, x, y in zip(_SEND_FIELDS, a[q], b[q], strict=True):
                 if x != y:
-                    return Mismatch(pe, t, f"packet {q} of the tick (key 0x{a[q][0]:08x}): {f}", x, y)
+                    return Mismatch(pe, t, f"packet {q} of the tick (key 0x{a[q][0]:08x}{at}): {f}", x, y)
+        acc_a = [s for s in expected.accepted if s[0] == t]
+        acc_b = [s for s in got.accepted if s[0] == t]
+        for q, (ea, eb) in enumerate(zip(acc_a, acc_b, strict=False)):
+            if ea != eb:
+                return Mismatch(pe, t, f"received packet {q} of the step (key 0x{ea[1]:08x}): queued for a "
+                                       f"latency-0 port", ea[2], eb[2])
         sa = [s[1:] for s in expected.states if s[0] == t]
         sb = [s[1:] for s in got.states if s[0] == t]
         for (k, wa), (k2, wb) in zip(sa, sb, strict=False):
@@ -660,15 +757,16 @@ def _tick_us(sources: Sources, d: str) -> int:
     return int(m.group(1)) if m else 1000
 
 
-def _per_tick(calls: PECalls, insns: np.ndarray, T: int) -> tuple[np.ndarray, dict[str, np.ndarray],
-                                                                  np.ndarray]:
+def _per_tick(calls: PECalls, insns: np.ndarray, T: int, names: Mapping[int, str] = _OPS,
+              received_op: int = 2) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """Per tick: instructions of all calls, of each kind of call (``names``), packets received."""
     ticks = np.array(calls.ticks, np.int64)
     ops = np.array(calls.ops, np.int64)
     keep = (ticks >= 0) & (ticks < T)
     total = np.bincount(ticks[keep], weights=insns[keep], minlength=T).astype(np.int64)[:T]
     by_op = {name: np.bincount(ticks[keep & (ops == op)], weights=insns[keep & (ops == op)],
-                               minlength=T).astype(np.int64)[:T] for op, name in _OPS.items()}
-    received = np.bincount(ticks[keep & (ops == 2)], minlength=T)[:T]
+                               minlength=T).astype(np.int64)[:T] for op, name in names.items()}
+    received = np.bincount(ticks[keep & (ops == received_op)], minlength=T)[:T]
     return total, by_op, received
 
 
@@ -681,7 +779,7 @@ def verify_qemu(build: object, inputs: Mapping[str, np.ndarray], *, steps: int |
     instructions per tick. ``recording`` reuses a :func:`record` (e.g. of another build). Raises
     :class:`CodegenError` when QEMU or the cross-compiler is missing; mismatches are in the report
     (:meth:`VerifyReport.raise_on_mismatch`)."""
-    sources, c_dir = _sources_of(build)
+    sources, c_dir, schedule = replay_sources(build, schedule)
     manifest = sources.manifest
     qemu_command(Path("pe.elf"))  # a missing QEMU is said before the host run
     if cross_compiler() is None:
@@ -703,11 +801,12 @@ def verify_qemu(build: object, inputs: Mapping[str, np.ndarray], *, steps: int |
             calls = rec.calls[i]
             run = replay(elf, calls, sources, i)
             got = run.behaviour
-            total, by_op, received = _per_tick(calls, run.instructions, rec.steps)
+            total, by_op, received = _per_tick(calls, run.instructions, rec.steps, rec.ops, rec.received_op)
             sent = np.bincount(np.array([s[0] for s in got.sends], np.int64), minlength=rec.steps)[:rec.steps]
             return PEReplay(pe=all_pes[i], behaviour=got, instructions=total, by_op=by_op,
                             received=received, sent=sent, dropped=int(run.dropped),
-                            mismatch=compare(all_pes[i], rec.expected[i], got, manifest, i),
+                            mismatch=compare(all_pes[i], rec.expected[i], got, manifest, i,
+                                             calls.micro if calls.version == 2 else None),
                             wall_s=run.wall_s,
                             tick_us=_tick_us(sources, d),
                             neurons=sum(int(s["hi"]) - int(s["lo"]) for s in manifest["pes"][i]["slices"]))

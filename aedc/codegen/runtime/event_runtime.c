@@ -99,6 +99,9 @@ int main(int argc, char **argv) {
     int32_t *ready_of = malloc((aedc_ev_n_slices + 1) * sizeof(int32_t));
     uint32_t most = 1;
     for (uint32_t i = 0; i < n_pes; i++) most = aedc_ev_pes[i]->n_neurons > most ? aedc_ev_pes[i]->n_neurons : most;
+    /* mic also holds one slice's micro-steps: an input slice can be larger than any PE's candidates */
+    for (uint32_t o = 0; o < aedc_host_n_order; o++)
+        most = aedc_host_slice_sizes[o] > most ? aedc_host_slice_sizes[o] : most;
     aedc_ev_cand_t *scratch = malloc(most * sizeof(aedc_ev_cand_t));
     int32_t *mic = malloc((most + 2) * sizeof(int32_t));
     if (!queues || !in || !ready || !left || !ready_of || !scratch || !mic) { perror("malloc"); return 3; }

@@ -11,6 +11,9 @@
  *   {1 pe t async}  {2 pe key payload}  {3 pe k t n values[n]}  {4 pe k t}  — the calls, as made;
  *   {5 pe key payload has_payload target} — a packet sent during the PE's slice_tick;
  *   {6 pe k n words[n]} — the slice's state variables (trace 2, 3, …) after that slice_tick.
+ * An event-schedule kernel's wrapper (aedc.codegen.qemu_event) writes its own calls through
+ * aedc_rec_call, names the sender of the packets it fires with aedc_rec_sender and dumps the state
+ * after each step's end with aedc_rec_state.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,13 +57,25 @@ void aedc_rec_input(const aedc_pe_t *pe, uint32_t i, uint32_t k, uint32_t t, con
     pe->set_input(k, t, values);
 }
 
+void aedc_rec_state(const aedc_pe_t *pe, uint32_t i, uint32_t k, uint32_t n, uint32_t nst) {
+    uint32_t h[4] = {6u, i, k, n * nst};
+    put(h, 4);
+    for (uint32_t j = 0; j < nst; j++) put((const uint32_t *)pe->trace(k, 2u + j), n);
+}
+
 void aedc_rec_tick(const aedc_pe_t *pe, uint32_t i, uint32_t k, uint32_t t, uint32_t n, uint32_t nst) {
     uint32_t r[4] = {4u, i, k, t};
     put(r, 4);
     rec_pe = i;
     pe->slice_tick(k, t);
     rec_pe = 0xFFFFFFFFu;
-    uint32_t h[4] = {6u, i, k, n * nst};
-    put(h, 4);
-    for (uint32_t j = 0; j < nst; j++) put((const uint32_t *)pe->trace(k, 2u + j), n);
+    aedc_rec_state(pe, i, k, n, nst);
+}
+
+void aedc_rec_call(const uint32_t *w, uint32_t n) { put(w, n); }
+
+uint32_t aedc_rec_sender(uint32_t i) {
+    uint32_t was = rec_pe;
+    rec_pe = i;
+    return was;
 }
