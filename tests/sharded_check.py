@@ -166,7 +166,7 @@ def single(program: PlacedProgram, data: dict[str, np.ndarray], schedule: Schedu
 
 
 def cnn_sinabs(T: int = 8) -> tuple[PlacedProgram, dict[str, np.ndarray]]:
-    """The NIR paper's CNN (``sinabs``) through the default pipeline: 112 PEs; 5 % binary input."""
+    """The NIR paper's CNN (``sinabs``) through the default pipeline: 32 PEs; 5 % binary input."""
     from aedc.frontend.nir_import import from_nir
     from aedc.passes import CompileState, PassContext, PassManager
     from aedc.passes.pipelines import DEFAULT_PIPELINE

@@ -208,7 +208,7 @@ def test_conv_and_pool_kernels_sync_and_async() -> None:
     report.raise_on_mismatch()
 
 
-@pytest.mark.skipif(not in_ci(), reason="cnn_sinabs sample (≈ 60 s, most of it the host build of its 112 "
+@pytest.mark.skipif(not in_ci(), reason="cnn_sinabs sample (≈ 60 s, most of it the host build of its 32 "
                                         "kernels): runs in CI (.ci/run); make bench replays every PE")
 def test_cnn_sinabs_sample_of_pes() -> None:
     from aedc.passes import CompileState as State
@@ -220,7 +220,7 @@ def test_cnn_sinabs_sample_of_pes() -> None:
         State(graph=g), PassContext())
     assert isinstance(state.sources, Sources)
     names = [p["pe"] for p in state.sources.manifest["pes"]]
-    assert len(names) > 100
+    assert len(names) >= 30  # 32 with its convolutions in the kernel format (112 with expanded rows)
     rng = np.random.default_rng(0)
     inp = {"input": (rng.random((3, 2, 34, 34)) < 0.05).astype(F32)}
     sample = [names[0], names[len(names) // 3], names[2 * len(names) // 3], names[-1]]
