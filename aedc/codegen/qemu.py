@@ -14,7 +14,7 @@ with ``runtime/qemu_runtime.c`` in place of ``chip_runtime.c``, on ``qemu-system
    emulator's record of that PE.
 2. :func:`build_replay` cross-compiles one PE against the replay runtime; :func:`replay` feeds it the
    PE's calls through a semihosting file and reads back its packets, state and per-call instruction
-   counts (QEMU's ``-icount``, see the runtime's header).
+   counts (QEMU's ``-icount``, see ``runtime/qemu_replay.h``).
 3. :func:`compare` names the PE, tick, slice and first differing word; :func:`verify_qemu` does all
    three for every PE (or a chosen few) — ``aedc verify BUILD --target qemu``.
 
@@ -552,7 +552,8 @@ def _dump_table(elf: Path, sources: Sources, pe_index: int) -> list[tuple[int, i
 
 
 def replay_input(elf: Path, calls: PECalls, sources: Sources, pe_index: int) -> np.ndarray:
-    """The words of ``replay.in`` for PE ``pe_index``'s ``elf`` (format: runtime/qemu_runtime.c)."""
+    """The words of ``replay.in`` for PE ``pe_index``'s ``elf`` (format: ``runtime/qemu_replay.h``, and
+    ``qemu_runtime.c`` or ``qemu_event_runtime.c`` for the calls)."""
     table = _dump_table(elf, sources, pe_index)
     head = np.array([0x52514541, calls.version, calls.async_mode, len(table)], np.uint32)
     return np.concatenate([head, np.array(table, np.uint32).reshape(-1), np.array(calls.config, np.uint32),
