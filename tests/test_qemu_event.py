@@ -159,20 +159,18 @@ def test_a_perturbed_replay_or_emulator_input_differs(
         assert_arm_equals_emulator(state, report, rec, _emulate(state, y, sched))
 
 
-@pytest.mark.parametrize("sched", [Schedule.event_driven(1, "random", seed=7, max_microsteps=1),
-                                   Schedule.event_driven(2, "momentum", max_microsteps=6)],
-                         ids=["random-k1-M1", "momentum-k2-M6"])
-def test_mixed_graph_graded_sigma_delta_delays_back_edges(sched: Schedule) -> None:
+def test_mixed_graph_graded_sigma_delta_delays_back_edges() -> None:
     """Binary, graded and sigma-delta inputs, CubaLIF/ALIF/Threshold/LI, delayed ports and back edges,
     slices of ≤ 4 neurons sharing PEs; k = 1 random (drawn on the Arm) with M = 1 leaves candidates
-    over (the overflow), k = 2 momentum orders by float32 margins."""
+    over (the overflow). Momentum's float32 margins: the MLP above."""
     state = compile_graph(_mixed("snntorch"), 4)
     x = _mixed_inputs(8, seed=1)
+    sched = Schedule.event_driven(1, "random", seed=7, max_microsteps=1)
     rec = Q.record(state, x, schedule=sched)
     report = Q.verify_qemu(state, x, schedule=sched, recording=rec)
     report.raise_on_mismatch()
     emu = _emulate(state, x, sched)
-    assert (int(np.asarray(emu.metrics["overflow_per_step"]).sum()) > 0) == (sched.max_microsteps == 1)
+    assert int(np.asarray(emu.metrics["overflow_per_step"]).sum()) > 0
     assert assert_arm_equals_emulator(state, report, rec, emu) > 10
     assert any(p.behaviour.records for p in report.pes)  # the LI readout's recording, every step
 
