@@ -158,11 +158,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         "through last step's current, so no spike crosses a layer within a step")
     p.add_argument("--activity-reg", type=float, default=1.0)
     p.add_argument("--w-scale", type=float, default=3.0)
+    p.add_argument("--train-size", type=int, default=None,
+                   help="train on the first N samples of the training split (default: all of it)")
     p.add_argument("--quick", action="store_true")
     args = p.parse_args(argv)
     seeds = 1 if args.quick else args.seeds
     epochs = min(args.epochs, 3) if args.quick else args.epochs
     sizes, (train, (x_test, y_test)), n_train, n_test = TASKS[args.task](args.quick)
+    if args.train_size is not None:
+        train = (train[0][:args.train_size], train[1][:args.train_size])
+        n_train = len(train[1])
     trainings = {"layer-sync": Schedule.sync(),
                  f"event {args.train_policy} k={K}": Schedule.event_driven(K, args.train_policy)}
     rows: dict[str, dict[str, list[dict[str, float]]]] = {}
