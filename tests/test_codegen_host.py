@@ -201,9 +201,43 @@ def test_host_equals_emulator_async(jitter: int) -> None:
                               run_host(state, inp, schedule=sched, program=prog).events["h"])
 
 
+def test_host_async_computes_noc_hops_and_offsets_itself() -> None:
+    """The host runtime gets the schedule's parameters, not the emulator's times: it computes the tick
+    times (offsets, jitter hash) and the NoC latency from the PE addresses (QPE Manhattan distance on a
+    chip, hexagonal torus distance between chips). Here the hop and chip-hop terms are several ticks
+    long and move events across ticks, so a C runtime that dropped either would differ."""
+    from aedc.emulator import Emulator, PlacedProgram, Schedule
+    from aedc.machine import Machine
+
+    rng = np.random.default_rng(5)
+    net = Network("small_driven")
+    net.input("x", 40)
+    net.population("h", 48, "lif", tau=1e-3, v_threshold=0.5)
+    net.dense("x", "h", rng.normal(0.08, 0.3, (48, 40)).astype(F32))
+    net.population("o", 8, "cuba_lif", tau_syn=5e-4, tau_mem=1e-3, v_threshold=0.5)
+    net.dense("h", "o", rng.normal(0.08, 0.3, (8, 48)).astype(F32))
+    net.output("y", "o")
+    # 2 QPEs of 1 PE per chip, room for one slice each: the MLP spans 4 chips of a 3 × 2 torus, (0, 0)
+    # and (2, 0) one hop apart only through the wrap-around
+    machine = Machine.tiny((2, 1), pes_per_qpe=1, chips=(3, 2), dynamic_region_bytes=4000)
+    state = PassManager(FAST % 8).run(CompileState(graph=net.build()), PassContext(target=machine))
+    prog = PlacedProgram.from_placement(state.graph, state.placement)
+    assert len({p.chip for p in prog.pes}) >= 3
+    assert any(a.chip == b.chip and a.qpe != b.qpe for a in prog.pes for b in prog.pes)
+    inp = {"x": np.where(rng.random((24, 40)) < 0.3, 1, 0).astype(F32)}
+    base = dict(link_us=50, jitter_us=150, seed=7, pe_offsets_us=((1, 1700), (3, 400)))
+    sched = Schedule.asynchronous(hop_us=900, chip_hop_us=1300, **base)  # type: ignore[arg-type]
+    assert _emulator_vs_host_async(state, inp, sched) > 0.3 * 24 * 40 + 100
+    want = Emulator(prog, sched).run(inp, metrics=False).events
+    for dropped in ({"hop_us": 0, "chip_hop_us": 1300}, {"hop_us": 900, "chip_hop_us": 0}):
+        other = Emulator(prog, Schedule.asynchronous(**dropped, **base)).run(inp, metrics=False).events  # type: ignore[arg-type]
+        assert any(not np.array_equal(want[n], other[n]) for n in want), dropped
+
+
 def test_host_async_conv_graded_and_delays() -> None:
     """Graded and sigma-delta payloads and delayed projections, asynchronously (no back edge)."""
-    from aedc.emulator import Schedule
+    from aedc.emulator import PlacedProgram, Schedule
+    from aedc.timing.schedule import make_plan
 
     rng = np.random.default_rng(6)
     graph = mixed_net("mixed_ff", rng, recurrent=False)
@@ -214,8 +248,15 @@ def test_host_async_conv_graded_and_delays() -> None:
     # of r->h (h->li carries spikes, which are counted); when one does, it is refused
     sched = Schedule.asynchronous(link_us=100, hop_us=20, pe_offsets_us=((1, 300), (2, 650)))
     assert _emulator_vs_host_async(state, inp, sched) > 20
-    assert _emulator_vs_host_async(state, inp, Schedule.asynchronous(jitter_us=200, link_us=100,
-                                                                     seed=1)) > 20
+    # ±100 µs of jitter against 100 µs of link latency: a receiver tick never takes two source ticks
+    # (checked on the plan, so the case stays the one it names); 200 µs would collide (about one tick
+    # pair in ten per block, any seed)
+    jittered = Schedule.asynchronous(jitter_us=100, link_us=100, seed=1)
+    prog = PlacedProgram.from_placement(state.graph, state.placement)
+    plan = make_plan(state.graph, dict(prog.pe_of), prog.pe_words(), *prog.hops(), jittered, 25)
+    assert max(int((plan.hi[k] - plan.lo[k]).max()) for k in plan.lo if k[0] == "r->h") == 1
+    assert len(np.unique(plan.times % 1000)) > 20
+    assert _emulator_vs_host_async(state, inp, jittered) > 20
     with pytest.raises(CodegenError, match="two source ticks") as info:
         _emulator_vs_host_async(state, inp, Schedule.asynchronous(jitter_us=900, link_us=100, seed=1))
     assert info.value.where == "r->h"
@@ -247,7 +288,7 @@ def test_host_async_recurrent_spikes_with_delays_and_jitter() -> None:
                                   pe_periods_us=((1, 1400),))
     prog = PlacedProgram.from_placement(state.graph, state.placement)
     chip, qpe = prog.hops()
-    plan = make_plan(state.graph, dict(prog.pe_of), prog.n_pes, chip, qpe, sched, 40)
+    plan = make_plan(state.graph, dict(prog.pe_of), prog.pe_words(), chip, qpe, sched, 40)
     assert max(int((plan.hi[k] - plan.lo[k]).max()) for k in plan.lo) >= 2  # collisions happen
     assert _emulator_vs_host_async(state, inp, sched) > 40 * 40 * 0.3 + 200
 

@@ -9,11 +9,12 @@ latencies, so receiver ticks take zero, one or several source ticks. Arbitrary w
 equality is bit for bit.
 
 The oracle shares no timing code with the emulator: tick times and arrivals are computed here from the
-formulas documented in :mod:`aedc.timing.schedule` (offset + k·period + jitter drawn as one
-``(n_pes, T)`` array by ``default_rng(seed)``; arrival = send + link + hop·QPE hops + chip_hop·chip
-hops), and the hops from the PE addresses (Manhattan distance of the QPEs inside a chip; the hexagonal
-torus distance between chips). The populations are spread over QPEs of two chips, with hop latencies
-and offsets large enough to move events across ticks, so a dropped hop term or ignored offset fails.
+formulas documented in :mod:`aedc.timing.schedule` (offset + k·period + jitter, a counter-based hash
+of seed, the PE's address word and k, written out here in plain integers; arrival = send + link +
+hop·QPE hops + chip_hop·chip hops), and the hops from the PE addresses (Manhattan distance of the
+QPEs inside a chip; the hexagonal torus distance between chips). The populations are spread over
+QPEs of two chips, with hop latencies and offsets large enough to move events across ticks, so a
+dropped hop term or ignored offset fails (both checked by mutating aedc/timing/schedule.py).
 """
 
 from __future__ import annotations
@@ -26,18 +27,47 @@ from test_emulator_sync import bits
 
 from aedc.emulator import Emulator, PlacedProgram, Schedule
 from aedc.ir import Graph, topo_order
+from aedc.machine import Machine, PEAddress
 from aedc.reference.simulate import _Neuron
 
 F32 = np.float32
 
 
-def _tick_times(sched: Schedule, n_pes: int, T: int) -> np.ndarray:
-    """The documented tick start times (µs), computed here, not by the schedule."""
+def _hash4(a: int, b: int, c: int, d: int) -> int:
+    """The documented counter-based hash (aedc.timing.event.counter_hash), in plain Python ints."""
+    m = 0xFFFFFFFF
+    h = (a * 0x9E3779B1 + b * 0x85EBCA77 + c * 0xC2B2AE3D + d * 0x27D4EB2F) & m
+    h ^= h >> 15
+    h = (h * 0x2C1B3C6D) & m
+    h ^= h >> 12
+    h = (h * 0x297A2D39) & m
+    return h ^ (h >> 15)
+
+
+def _tick_times(sched: Schedule, pes: tuple[PEAddress, ...], T: int) -> np.ndarray:
+    """The documented tick start times (µs), computed here, not by the schedule: offset + k·period +
+    hash(seed, address word, k, "JITT") mod (jitter + 1)."""
     period = {p: v for p, v in sched.pe_periods_us}
     offset = {p: v for p, v in sched.pe_offsets_us}
-    jitter = np.random.default_rng(sched.seed).integers(0, sched.jitter_us + 1, size=(n_pes, T))
-    return np.array([[offset.get(p, 0) + k * period.get(p, sched.period_us) + int(jitter[p, k])
-                      for k in range(T)] for p in range(n_pes)], np.int64)
+
+    def jitter(a: PEAddress, k: int) -> int:
+        word = a.chip[0] << 24 | a.chip[1] << 16 | a.qpe[0] << 12 | a.qpe[1] << 8 | a.pe
+        return _hash4(sched.seed & 0xFFFFFFFF, word, k, 0x4A495454) % (sched.jitter_us + 1)
+
+    return np.array([[offset.get(p, 0) + k * period.get(p, sched.period_us) + jitter(a, k)
+                      for k in range(T)] for p, a in enumerate(pes)], np.int64)
+
+
+def test_emulator_tick_times_are_the_documented_formula() -> None:
+    # the hash's known answers (tests/test_timing_event.py pins the same ones on event_priority)
+    assert [_hash4(0, 0, 0, n) for n in range(3)] == [0, 3749358279, 3050391475]
+    graph, x = _chain()
+    prog = spread(graph)
+    for sched in SCHEDULES:
+        got = Emulator(prog, sched).run(x).tick_times
+        assert np.array_equal(got, _tick_times(sched, prog.pes, 12))
+    jittered = Emulator(prog, SCHEDULES[0]).run(x).tick_times
+    assert len(np.unique(jittered % 100)) > 12  # the jitter is in play
 
 
 def _chip_distance(a: tuple[int, int], b: tuple[int, int], w: int, h: int) -> int:
@@ -53,8 +83,6 @@ def _chip_distance(a: tuple[int, int], b: tuple[int, int], w: int, h: int) -> in
 
 def spread(graph: Graph) -> PlacedProgram:
     """Population i on its own PE, each on a different QPE: two on chip (0,0), two on (1,0), …"""
-    from aedc.machine import Machine
-
     machine = Machine.spinnaker2((2, 1))
     chip_pes = [[p for p in machine.pes() if p.chip == c and p.pe == 0] for c in ((0, 0), (1, 0))]
     pes = tuple(chip_pes[(i // 2) % 2][(3 * i) % len(chip_pes[0])] for i in range(len(graph.populations)))
@@ -70,7 +98,7 @@ def async_oracle(graph: Graph, inputs: dict[str, np.ndarray], sched: Schedule,
     T = next(iter(inputs.values())).shape[0]
     pe = {n: int(prog.pe_of[n][0]) for n in pops}
     addr = prog.pes
-    times = _tick_times(sched, prog.n_pes, T)
+    times = _tick_times(sched, prog.pes, T)
 
     def hops(s: int, d: int) -> tuple[int, int]:
         a, b = addr[s], addr[d]

@@ -59,4 +59,5 @@ def test_tick_executors_refuse_the_event_schedule() -> None:
     prog = PlacedProgram.trivial(net.build())
     hops = prog.hops()
     with pytest.raises(TimingError, match="micro-step"):
-        make_plan(prog.graph, dict(prog.pe_of), prog.n_pes, hops[0], hops[1], Schedule.event_driven(), 4)
+        make_plan(prog.graph, dict(prog.pe_of), prog.pe_words(), hops[0], hops[1], Schedule.event_driven(),
+                  4)

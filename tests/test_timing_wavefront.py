@@ -53,7 +53,7 @@ def test_every_tick_runs_after_what_it_uses_in_far_fewer_steps() -> None:
     prog = program()
     chip, qpe = prog.hops()
     T = 40
-    plan = make_plan(prog.graph, dict(prog.pe_of), prog.n_pes, chip, qpe, SCHED, T)
+    plan = make_plan(prog.graph, dict(prog.pe_of), prog.pe_words(), chip, qpe, SCHED, T)
     step = plan.step_of
     assert np.all(np.diff(step, axis=1) > 0)  # a PE's ticks in order
     used = 0

@@ -104,11 +104,18 @@ def _run(cmd: list[str], what: str) -> None:
         raise CodegenError(f"host build of {what} failed:\n{proc.stderr[-4000:]}", where=what)
 
 
+SCHEDULE_MAGIC = 0x53444541
+"""First word of the host runtime's schedule file ("AEDS", format 2: parameters, not tick times)."""
+
+
 def schedule_table(manifest: Mapping[str, Any], program: PlacedProgram, schedule: Schedule,
                    T: int) -> bytes:
-    """The host runtime's asynchronous schedule: tick start times of every host PE (manifest order)
-    and the NoC latency between every pair, taken from the emulator's timing model for ``program``
-    (the same PE numbering, hence the same jitter draws), so the C runs the emulator's schedule.
+    """The host runtime's asynchronous schedule: its *parameters* — jitter, seed, NoC latencies per
+    link, QPE hop and chip hop, the chip grid (width, height, torus) and every host PE's period and
+    offset (manifest order) — from which ``host_runtime.c`` computes the tick times (the jitter hash
+    of each PE's address word and tick) and the NoC latency between every pair (hops from the PE
+    addresses) itself, by the formulas of :mod:`aedc.timing.schedule`. The emulator's times are not
+    sent, so the C and the emulator agree only if both follow the formulas.
 
     Raises :class:`CodegenError` for programs whose C would not follow that schedule exactly: synapse
     PEs (an extra hop the emulator does not model), and delayed or recurrent projections of payload
@@ -132,7 +139,8 @@ def schedule_table(manifest: Mapping[str, Any], program: PlacedProgram, schedule
         raise CodegenError(f"NoC latencies must be ≥ 0 µs (link {schedule.link_us}, hop {schedule.hop_us}, "
                            f"chip hop {schedule.chip_hop_us})")
     chip_hops, qpe_hops = program.hops()
-    plan = make_plan(graph, dict(program.pe_of), program.n_pes, chip_hops, qpe_hops, schedule, T)
+    # the emulator's plan only to refuse what the C cannot hold; its times are not sent
+    plan = make_plan(graph, dict(program.pe_of), program.pe_words(), chip_hops, qpe_hops, schedule, T)
     pops = graph.pop_map()
     # the receive queue keeps every packet and spike histories count: only delayed payloads can collide
     held = {pr.name: pr for pr in graph.projections if pr.latency and pops[pr.pre].carries_payload}
@@ -143,11 +151,14 @@ def schedule_table(manifest: Mapping[str, Any], program: PlacedProgram, schedule
                                f"events): a receiver tick takes events of two source ticks in this "
                                f"schedule, which the C event history cannot hold; use less jitter "
                                f"or equal periods", where=pr.name)
-    order = np.array([index[pe["pe"]] for pe in pes], np.int64)
-    lat = (schedule.link_us + schedule.hop_us * qpe_hops + schedule.chip_hop_us * chip_hops)
-    times = np.ascontiguousarray(plan.times[order], np.int64)
-    lat_h = np.ascontiguousarray(lat[np.ix_(order, order)], np.uint32)
-    return times.astype("<i8").tobytes() + lat_h.astype("<u4").tobytes()
+    periods, offsets = dict(schedule.pe_periods_us), dict(schedule.pe_offsets_us)
+    order = [index[pe["pe"]] for pe in pes]
+    m = program.machine
+    head = np.array([SCHEDULE_MAGIC, schedule.jitter_us, schedule.seed & 0xFFFFFFFF, schedule.link_us,
+                     schedule.hop_us, schedule.chip_hop_us, m.chips_x, m.chips_y, int(m.torus)], "<u4")
+    period = np.array([periods.get(p, schedule.period_us) for p in order], "<i8")
+    offset = np.array([offsets.get(p, 0) for p in order], "<i8")
+    return head.tobytes() + period.tobytes() + offset.tobytes()
 
 
 def input_frames(manifest: Mapping[str, Any], inputs: Mapping[str, np.ndarray],

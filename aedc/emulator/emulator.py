@@ -104,7 +104,7 @@ class Emulator:
                                record_state=self.record_state, remat=self.remat)
             self._cache[T] = (ev, jax.jit(jax.vmap(ev.run_one, in_axes=(None, 0))))
         else:
-            plan = make_plan(self.graph, dict(self.program.pe_of), self.program.n_pes, self._chip_hops,
+            plan = make_plan(self.graph, dict(self.program.pe_of), self.program.pe_words(), self._chip_hops,
                              self._qpe_hops, self.schedule, T)
             comp = Compiled(self.graph, dict(self.program.pe_of), plan, T, exact=self.exact,
                             record_state=self.record_state, remat=self.remat)

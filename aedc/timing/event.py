@@ -130,20 +130,32 @@ EventPolicy = Literal["arrival", "momentum", "random"]
 _MASK32 = 0xFFFFFFFF
 
 
-def event_priority(seed: int, step: int, microstep: int, neuron: np.ndarray) -> np.ndarray:
-    """The ``random`` policy's priority of global neuron ids ``neuron`` (uint32; lower fires first).
+def counter_hash(a: int | np.ndarray, b: int | np.ndarray, c: int | np.ndarray,
+                 d: int | np.ndarray) -> np.ndarray:
+    """A counter-based hash of four 32-bit words (uint32, broadcast): the same in NumPy, JAX and C
+    (``aedc_hash4`` in ``aedc/codegen/runtime/aedc_pe.h``), so executors draw the same numbers
+    without sharing a generator or its state.
 
-    ``h = seed·0x9E3779B1 + step·0x85EBCA77 + microstep·0xC2B2AE3D + neuron·0x27D4EB2F (mod 2^32)``,
-    then ``h ^= h >> 15; h *= 0x2C1B3C6D; h ^= h >> 12; h *= 0x297A2D39; h ^= h >> 15`` (mod 2^32): a
-    counter-based hash, the same in NumPy, JAX and C. The global id of a neuron is its population's
-    offset (populations in graph order, inputs included) plus its flat index.
+    ``h = a·0x9E3779B1 + b·0x85EBCA77 + c·0xC2B2AE3D + d·0x27D4EB2F (mod 2^32)``, then ``h ^= h >> 15;
+    h *= 0x2C1B3C6D; h ^= h >> 12; h *= 0x297A2D39; h ^= h >> 15`` (mod 2^32). Each word is taken mod
+    2^32. Used by the event schedule's ``random`` policy (:func:`event_priority`) and the async clock
+    jitter (:meth:`aedc.timing.schedule.Schedule.tick_jitter`).
     """
-    n = np.asarray(neuron, np.uint64)
-    h = (np.uint64(seed & _MASK32) * np.uint64(0x9E3779B1) + np.uint64(step & _MASK32) * np.uint64(0x85EBCA77)
-         + np.uint64(microstep & _MASK32) * np.uint64(0xC2B2AE3D) + n * np.uint64(0x27D4EB2F)) & _MASK32
+    w = [np.asarray(x, np.int64).astype(np.uint64) & np.uint64(_MASK32) for x in (a, b, c, d)]
+    h = (w[0] * np.uint64(0x9E3779B1) + w[1] * np.uint64(0x85EBCA77) + w[2] * np.uint64(0xC2B2AE3D)
+         + w[3] * np.uint64(0x27D4EB2F)) & np.uint64(_MASK32)
     h ^= h >> np.uint64(15)
-    h = (h * np.uint64(0x2C1B3C6D)) & _MASK32
+    h = (h * np.uint64(0x2C1B3C6D)) & np.uint64(_MASK32)
     h ^= h >> np.uint64(12)
-    h = (h * np.uint64(0x297A2D39)) & _MASK32
+    h = (h * np.uint64(0x297A2D39)) & np.uint64(_MASK32)
     h ^= h >> np.uint64(15)
-    return h.astype(np.uint32)
+    out: np.ndarray = h.astype(np.uint32)
+    return out
+
+
+def event_priority(seed: int, step: int, microstep: int, neuron: np.ndarray) -> np.ndarray:
+    """The ``random`` policy's priority of global neuron ids ``neuron`` (uint32; lower fires first):
+    :func:`counter_hash` ``(seed, step, microstep, neuron)``. The global id of a neuron is its
+    population's offset (populations in graph order, inputs included) plus its flat index.
+    """
+    return counter_hash(seed, step, microstep, neuron)

@@ -56,6 +56,13 @@ class PlacedProgram:
     def n_pes(self) -> int:
         return len(self.pes)
 
+    def pe_words(self) -> np.ndarray:
+        """Every PE's 32-bit address word ``chip_x·2^24 + chip_y·2^16 + qpe_x·2^12 + qpe_y·2^8 + pe``
+        (int64 ``(n_pes,)``; how the C runtimes pack a PE address): the counter of its clock jitter
+        (:mod:`aedc.timing.schedule`)."""
+        return np.array([(p.chip[0] << 24) | (p.chip[1] << 16) | (p.qpe[0] << 12) | (p.qpe[1] << 8) | p.pe
+                         for p in self.pes], np.int64)
+
     def hops(self) -> tuple[np.ndarray, np.ndarray]:
         """``(chip_hops, qpe_hops)`` between every pair of PEs, each ``(n_pes, n_pes)``
         (:meth:`Machine.pe_hops`: QPE hops count only inside one chip)."""

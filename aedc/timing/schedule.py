@@ -6,9 +6,14 @@ shape and handed to the JAX executor as index tables):
 * **Ticks.** Every PE (input populations included) executes exactly ``T`` local ticks. PE ``p`` starts
   its local tick ``k`` at ``τ_p(k) = offset_p + k·period_p + j_p(k)``, with ``period_p`` =
   :attr:`Schedule.period_us` unless listed in :attr:`Schedule.pe_periods_us` (slow or fast PEs),
-  ``offset_p`` from :attr:`Schedule.pe_offsets_us` (default 0) and jitter ``j_p(k)`` drawn uniformly
-  from ``{0, …, jitter_us}`` by ``numpy.random.default_rng(seed)`` as one ``(n_pes, T)`` array. Jitter
-  must be smaller than every period, so a PE's ticks stay in order.
+  ``offset_p`` from :attr:`Schedule.pe_offsets_us` (default 0) and jitter
+  ``j_p(k) = counter_hash(seed, word_p, k, JITTER_STREAM) mod (jitter_us + 1)``
+  (:func:`aedc.timing.event.counter_hash`, the event policy's hash; ``JITTER_STREAM = 0x4A495454``;
+  ``word_p`` the PE's address word ``chip_x·2^24 + chip_y·2^16 + qpe_x·2^12 + qpe_y·2^8 + pe``, as the
+  C runtime packs it). A function of the PE's address and the tick, not of a generator's state: the
+  host C runtime computes the same times from the schedule's parameters, and a PE's jitter does not
+  depend on which other PEs the program uses. (The modulo's bias is below ``(jitter_us + 1)/2^32``.)
+  Jitter must be smaller than every period, so a PE's ticks stay in order.
 * **Events.** A tick is computed instantaneously at its start: events emitted in local tick ``k`` of PE
   ``s`` leave at ``τ_s(k)`` and arrive at PE ``d`` at ``a = τ_s(k) + link_us + hop_us·qpe_hops(s, d) +
   chip_hop_us·chip_hops(s, d)``. They become visible at ``d``'s first tick that starts strictly after
@@ -44,9 +49,11 @@ import numpy as np
 from aedc.errors import TimingError
 from aedc.ir.graph import Graph
 from aedc.machine import PE_COST, PECost
-from aedc.timing.event import EventPolicy
+from aedc.timing.event import EventPolicy, counter_hash
 
 ScheduleMode = Literal["sync", "async", "event"]
+JITTER_STREAM = 0x4A495454
+"""The async jitter's third hash word ("JITT"): keeps its stream apart from the event policy's draws."""
 
 
 @dataclass(frozen=True)
@@ -100,8 +107,19 @@ class Schedule:
                    seed=seed, events_per_step=events_per_step, policy=policy,
                    max_microsteps=max_microsteps, layered=layered, cost=cost)
 
-    def tick_times(self, n_pes: int, T: int) -> np.ndarray:
-        """``τ[p, k]``: start of PE ``p``'s local tick ``k`` in µs, int64 ``(n_pes, T)``."""
+    def tick_jitter(self, pe_words: np.ndarray, T: int) -> np.ndarray:
+        """``j[p, k]`` in µs, int64 ``(n_pes, T)``, of PEs with address words ``pe_words`` (see the
+        module docstring; :meth:`aedc.timing.program.PlacedProgram.pe_words`)."""
+        words = np.asarray(pe_words, np.int64)
+        h = counter_hash(self.seed, words[:, None], np.arange(T, dtype=np.int64)[None, :], JITTER_STREAM)
+        out: np.ndarray = np.remainder(h.astype(np.int64), self.jitter_us + 1)
+        return out
+
+    def tick_times(self, pe_words: np.ndarray, T: int) -> np.ndarray:
+        """``τ[p, k]``: start of PE ``p``'s local tick ``k`` in µs, int64 ``(n_pes, T)``; PE ``p`` has the
+        address word ``pe_words[p]`` (its jitter's counter) and index ``p`` in ``pe_periods_us`` and
+        ``pe_offsets_us``."""
+        n_pes = len(pe_words)
         period = np.full(n_pes, self.period_us, np.int64)
         offset = np.zeros(n_pes, np.int64)
         for p, v in self.pe_periods_us:
@@ -115,9 +133,10 @@ class Schedule:
         if n_pes and self.jitter_us >= period.min():
             raise TimingError(f"jitter {self.jitter_us} µs must be smaller than every PE period "
                                 f"(smallest {int(period.min())} µs), or ticks would reorder")
-        jitter = np.random.default_rng(self.seed).integers(0, self.jitter_us + 1, size=(n_pes, T))
+        jitter = self.tick_jitter(pe_words, T)
         k = np.arange(T, dtype=np.int64)
-        return offset[:, None] + k[None, :] * period[:, None] + jitter
+        times: np.ndarray = offset[:, None] + k[None, :] * period[:, None] + jitter
+        return times
 
 
 @dataclass(frozen=True, eq=False)
@@ -167,9 +186,12 @@ def _wavefront(times: np.ndarray, lo: dict[tuple[str, int, int], np.ndarray],
     return level
 
 
-def make_plan(graph: Graph, pe_of: dict[str, np.ndarray], n_pes: int, chip_hops: np.ndarray,
+def make_plan(graph: Graph, pe_of: dict[str, np.ndarray], pe_words: np.ndarray, chip_hops: np.ndarray,
               qpe_hops: np.ndarray, schedule: Schedule, T: int) -> Plan:
-    """Build the :class:`Plan` of ``graph`` placed by ``pe_of`` under ``schedule`` for ``T`` ticks."""
+    """Build the :class:`Plan` of ``graph`` placed by ``pe_of`` under ``schedule`` for ``T`` ticks; PE
+    ``p`` has the address word ``pe_words[p]`` (:meth:`PlacedProgram.pe_words`, the jitter's
+    counter)."""
+    n_pes = len(pe_words)
     if schedule.mode == "event":
         raise TimingError("the event-driven schedule has no tick plan: it is executed micro-step by "
                           "micro-step (aedc.timing.event); this executor runs sync and async schedules")
@@ -190,7 +212,7 @@ def make_plan(graph: Graph, pe_of: dict[str, np.ndarray], n_pes: int, chip_hops:
                 lo[pr.name, s, d] = np.maximum(start, 0)
                 hi[pr.name, s, d] = np.maximum(start + 1, 0)
     else:
-        times = schedule.tick_times(n_pes, T)
+        times = schedule.tick_times(pe_words, T)
         uniq = np.unique(times)
         G = int(uniq.size)
         step_of = np.searchsorted(uniq, times)

@@ -72,15 +72,9 @@ typedef struct {
     const int16_t *(*fired_at)(uint32_t k);        /* host only: micro-step of each spike, -1 none */
 } aedc_ev_pe_t;
 
-/* The random policy's counter-based hash (aedc.timing.event.event_priority), mod 2^32. */
+/* The random policy's priority (aedc.timing.event.event_priority): aedc_hash4 of aedc_pe.h. */
 static inline uint32_t aedc_ev_priority(uint32_t seed, uint32_t step, uint32_t m, uint32_t gid) {
-    uint32_t h = seed * 0x9E3779B1u + step * 0x85EBCA77u + m * 0xC2B2AE3Du + gid * 0x27D4EB2Fu;
-    h ^= h >> 15;
-    h *= 0x2C1B3C6Du;
-    h ^= h >> 12;
-    h *= 0x297A2D39u;
-    h ^= h >> 15;
-    return h;
+    return aedc_hash4(seed, step, m, gid);
 }
 
 /* Whether candidate a fires before b: the policy's key, then arrival (micro-step it became a

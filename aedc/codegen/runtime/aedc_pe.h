@@ -78,6 +78,18 @@ static inline uint32_t aedc_rxq_first(uint32_t (*q)[2], uint32_t n, uint32_t key
     (((uint32_t)(cx) << 24) | ((uint32_t)(cy) << 16) | ((uint32_t)(qx) << 12) | ((uint32_t)(qy) << 8) \
      | (uint32_t)(mask))
 
+/* The counter-based hash of four words (aedc.timing.event.counter_hash), mod 2^32: the event
+ * schedule's random policy (aedc_ev_priority) and the async clock jitter of the host runtime. */
+static inline uint32_t aedc_hash4(uint32_t a, uint32_t b, uint32_t c, uint32_t d) {
+    uint32_t h = a * 0x9E3779B1u + b * 0x85EBCA77u + c * 0xC2B2AE3Du + d * 0x27D4EB2Fu;
+    h ^= h >> 15;
+    h *= 0x2C1B3C6Du;
+    h ^= h >> 12;
+    h *= 0x297A2D39u;
+    h ^= h >> 15;
+    return h;
+}
+
 /* What a PE program exports to its runtime. */
 typedef struct {
     uint32_t n_slices;

@@ -10,15 +10,22 @@
  * PEs of that QPE.
  *
  * Asynchronous schedule (the emulator's, aedc.timing.schedule), when a schedule file is given: PE i
- * starts its local tick k at times[i][k] µs; PE ticks run in time order (no barrier). A packet sent by
- * PE s in its tick k arrives at PE d at times[s][k] + lat[s][d] and is delivered at the start of d's
- * first tick that starts strictly after that (begin_tick, then the packets sorted by key, ties in send
- * order — ascending source tick), never in the tick that sent it; packets for a tick ≥ T are dropped.
+ * starts its local tick k at times[i][k] = offset[i] + k·period[i] + j_i(k) µs, with the jitter
+ * j_i(k) = aedc_hash4(seed, addr_i, k, AEDC_JITTER_STREAM) mod (jitter + 1) of its address word addr_i
+ * (aedc_host_addr); PE ticks run in time order (no barrier). A packet sent by PE s in its tick k
+ * arrives at PE d at times[s][k] + lat[s][d], lat = link + hop·(QPE hops) + chip_hop·(chip hops): on
+ * one chip the Manhattan distance of the QPEs, between chips the hexagonal (torus) distance of the
+ * chips and no QPE hops (aedc.machine). It is delivered at the start of d's first tick that starts
+ * strictly after that (begin_tick, then the packets sorted by key, ties in send order — ascending
+ * source tick), never in the tick that sent it; packets for a tick ≥ T are dropped. The times and
+ * latencies are computed here from the schedule's parameters, not received.
  *
  * Usage: host_runner T inputs.f32 traces.f32 [schedule.bin]
  *   inputs.f32: T × width float32 (the input populations' values, graph order, concatenated)
  *   traces.f32: per tick, per slice in tick order: value[n], payload[n], then each state variable[n]
- *   schedule.bin: int64 times[n_pes][T], then uint32 lat[n_pes][n_pes] (PEs in manifest order)
+ *   schedule.bin (aedc.codegen.host.schedule_table): uint32 magic "AEDS", jitter, seed, link, hop,
+ *   chip_hop (µs), chips_x, chips_y, torus; then int64 period[n_pes], int64 offset[n_pes] (PEs in
+ *   manifest order)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +60,71 @@ uint32_t aedc_async_mode; /* set when a schedule file is given (see aedc_pe.h) *
 static int64_t *times;
 static uint32_t *lat;
 static uint32_t n_ticks, cur_pe, cur_tick;
+
+#define AEDC_SCHEDULE_MAGIC 0x53444541u /* "AEDS" */
+#define AEDC_JITTER_STREAM 0x4A495454u  /* "JITT": the jitter's third hash word */
+
+/* hops between chips a and b on the hexagonal mesh (links E, NE, N, W, SW, S): max(|dx|, |dy|) when
+ * dx and dy have the same sign, else |dx| + |dy|; on a torus the shortest wrapped alternative */
+static int64_t chip_distance(int64_t ax, int64_t ay, int64_t bx, int64_t by, int64_t w, int64_t h,
+                             uint32_t torus) {
+    int64_t best = -1;
+    for (int i = 0; i < 3; i++) {
+        int64_t dx = (bx - ax) + (i == 1 ? -w : i == 2 ? w : 0);
+        if (i && !(torus && w > 1)) continue;
+        for (int j = 0; j < 3; j++) {
+            int64_t dy = (by - ay) + (j == 1 ? -h : j == 2 ? h : 0);
+            if (j && !(torus && h > 1)) continue;
+            int64_t adx = dx < 0 ? -dx : dx, ady = dy < 0 ? -dy : dy;
+            int64_t d = dx * dy > 0 ? (adx > ady ? adx : ady) : adx + ady;
+            if (best < 0 || d < best) best = d;
+        }
+    }
+    return best;
+}
+
+/* Read the schedule's parameters; compute every PE's tick times and every pair's NoC latency. */
+static int read_schedule(FILE *f, uint32_t n, uint32_t T) {
+    uint32_t head[9];
+    int64_t *period = malloc(((size_t)n + 1) * sizeof(int64_t));
+    int64_t *offset = malloc(((size_t)n + 1) * sizeof(int64_t));
+    if (!period || !offset) { perror("malloc"); return 3; }
+    if (fread(head, sizeof(uint32_t), 9, f) != 9 || head[0] != AEDC_SCHEDULE_MAGIC
+        || fread(period, sizeof(int64_t), n, f) != n || fread(offset, sizeof(int64_t), n, f) != n) {
+        fprintf(stderr, "not an aedc schedule file for %u PEs (magic AEDS, 9 words, 2 × %u int64)\n", n, n);
+        return 2;
+    }
+    uint32_t jitter = head[1], seed = head[2], link = head[3], hop = head[4], chip_hop = head[5];
+    for (uint32_t i = 0; i < n; i++) {
+        if (period[i] <= 0 || offset[i] < 0 || (int64_t)jitter >= period[i]) {
+            fprintf(stderr, "PE %u: period %lld µs, offset %lld µs, jitter %u µs: need period > jitter "
+                    "and offset ≥ 0\n", i, (long long)period[i], (long long)offset[i], jitter);
+            return 2;
+        }
+        for (uint32_t k = 0; k < T; k++)
+            times[(size_t)i * T + k] = offset[i] + (int64_t)k * period[i]
+                + (int64_t)(aedc_hash4(seed, aedc_host_addr[i], k, AEDC_JITTER_STREAM) % (jitter + 1u));
+    }
+    for (uint32_t s = 0; s < n; s++) {
+        uint32_t a = aedc_host_addr[s];
+        for (uint32_t d = 0; d < n; d++) {
+            uint32_t b = aedc_host_addr[d];
+            int64_t l = link;
+            if ((a >> 16) == (b >> 16)) { /* one chip: Manhattan distance of the QPEs */
+                int64_t dqx = (int64_t)((a >> 12) & 0xFu) - (int64_t)((b >> 12) & 0xFu);
+                int64_t dqy = (int64_t)((a >> 8) & 0xFu) - (int64_t)((b >> 8) & 0xFu);
+                l += (int64_t)hop * ((dqx < 0 ? -dqx : dqx) + (dqy < 0 ? -dqy : dqy));
+            } else {
+                l += (int64_t)chip_hop * chip_distance(a >> 24, (a >> 16) & 0xFFu, b >> 24, (b >> 16) & 0xFFu,
+                                                       head[6], head[7], head[8]);
+            }
+            lat[(size_t)s * n + d] = (uint32_t)l;
+        }
+    }
+    free(period);
+    free(offset);
+    return 0;
+}
 
 /* the first tick of PE d that starts strictly after time a (n_ticks if none) */
 static uint32_t first_tick_after(uint32_t d, int64_t a) {
@@ -136,11 +208,8 @@ static int run_async(uint32_t T, FILE *fin, FILE *fout, FILE *fsched) {
     lat = malloc(((size_t)n * n + 1) * sizeof(uint32_t));
     float *in = calloc((size_t)T * w + 1, sizeof(float));
     if (!times || !lat || !in) { perror("malloc"); return 3; }
-    if (fread(times, sizeof(int64_t), (size_t)n * T, fsched) != (size_t)n * T
-        || fread(lat, sizeof(uint32_t), (size_t)n * n, fsched) != (size_t)n * n) {
-        fprintf(stderr, "schedule file too short (need %u PEs × %u ticks + latencies)\n", n, T);
-        return 2;
-    }
+    int rc = read_schedule(fsched, n, T);
+    if (rc) return rc;
     if (w && fread(in, sizeof(float), (size_t)T * w, fin) != (size_t)T * w) {
         fprintf(stderr, "input file too short\n");
         return 2;
