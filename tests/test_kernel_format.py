@@ -271,3 +271,17 @@ def test_a_conv_slice_reads_the_key_blocks_of_its_receptive_rows(monkeypatch: py
     st = structural.range(lo, lo + 128)
     hull = np.searchsorted(bounds, st.pre_max, "right") - np.searchsorted(bounds, st.pre_min, "right") + 1
     assert hull > 50
+
+
+def test_kernels_wider_than_the_c_takes_stay_in_rows() -> None:
+    from aedc.partition.memory import KERNEL_MAX_K
+
+    net = Network("wide_kernel")
+    net.input("x", (1, 1, 40))
+    net.population("h", (1, 1, 40 - KERNEL_MAX_K), "if")
+    net.conv2d("x", "h", np.ones((1, 1, 1, KERNEL_MAX_K + 1), F32))
+    net.output("y", "h")
+    state = PassManager("verify,slice").run(CompileState(graph=net.build()), PassContext())
+    assert kernel_geometry(state.graph.projection("x->h").conn) is None
+    assert state.slices is not None
+    assert state.slices.formats[0].format == "rows"

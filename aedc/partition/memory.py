@@ -153,6 +153,11 @@ KERNEL_HEADER_BYTES = 84
 float32 scale (or pooling's one weight)."""
 
 
+KERNEL_MAX_K = 32
+"""Kernel rows / columns the kernel format takes at most (the C finds an event's taps per axis into
+stack arrays of this length, ``AEDC_CONV_MAX_K``); larger kernels stay in rows or dense blocks."""
+
+
 @dataclass(frozen=True)
 class KernelGeometry:
     """A conv2d / pool2d projection as the kernel format stores it (pooling: one group per channel,
@@ -187,7 +192,8 @@ class KernelGeometry:
 
 
 def kernel_geometry(conn: object) -> KernelGeometry | None:
-    """The kernel-format geometry of a conv2d / pool2d connectivity, None for every other kind."""
+    """The kernel-format geometry of a conv2d / pool2d connectivity, None for every other kind and for
+    kernels wider or taller than :data:`KERNEL_MAX_K`."""
     if isinstance(conn, Conv2d):
         c_out, c_in_g, kh, kw = (int(d) for d in conn.weight.shape)
         kernel, stride, dil = (kh, kw), conn.stride, conn.dilation
@@ -196,6 +202,8 @@ def kernel_geometry(conn: object) -> KernelGeometry | None:
         kernel, stride, dil = conn.kernel, conn.stride, (1, 1)
         c_in_g, c_out_g, shared = 1, 1, conn.weight_value()
     else:
+        return None
+    if max(kernel) > KERNEL_MAX_K:
         return None
     _, h, w = conn.in_shape
     oh = conv_out_len(h, kernel[0], stride[0], conn.padding[0], dil[0])

@@ -195,7 +195,7 @@ static inline void aedc_dense_int8(const int8_t *m, float scale, uint32_t n, uin
  * (ky, kx) when iy + ph − ky·dh = oy·sh and ix + pw − kx·dw = ox·sw, inside the output. Taps are visited
  * with ky and kx descending, so targets come in ascending postsynaptic index (as a row); each target is
  * reached at most once per event, so its sum follows the event order: the reference's (pre, post)
- * order. Zero weights are skipped (the reference stores no zero synapse). */
+ * order. */
 typedef struct {
     uint32_t c_in_g, c_out_g;  /* input / output channels per group */
     uint32_t h, w, oh, ow;     /* input and output rows, columns */
@@ -208,40 +208,73 @@ typedef struct {
     float scale;               /* quantised entries: weight = k · scale (a power of two: exact) */
 } aedc_conv_t;
 
+#define AEDC_CONV_MAX_K 32u /* kernel rows / columns at most (aedc.partition.memory.KERNEL_MAX_K) */
+
+/* The taps of one axis that event position `i` reaches: (kernel index, output index) pairs with
+ * i + pad − k·dil = o·stride, 0 ≤ o < n_out, in ascending o (descending k); returns their count. */
+static inline uint32_t aedc_conv_taps(int32_t i, uint32_t pad, uint32_t k, uint32_t dil, uint32_t stride,
+                                      uint32_t n_out, uint16_t *tk, uint16_t *to) {
+    uint32_t n = 0;
+    for (int32_t j = (int32_t)k - 1; j >= 0; j--) {
+        int32_t t = i + (int32_t)pad - j * (int32_t)dil;
+        if (t < 0 || (uint32_t)t % stride) continue;
+        uint32_t o = (uint32_t)t / stride;
+        if (o >= n_out) break; /* t grows as j falls */
+        tk[n] = (uint16_t)j;
+        to[n] = (uint16_t)o;
+        n++;
+    }
+    return n;
+}
+
+/* The taps of each axis are found once per event (the only divisions); then every output channel of the
+ * event's group in the slice adds weight × p to its reached targets in ascending post order — without
+ * bounds checks when the whole channel lies in the slice. Zero weights add ±0, which never changes a
+ * sum that started at +0.0 (as in the dense blocks). */
 #define AEDC_CONV_FN(NAME, T, WEIGHT)                                                                  \
-    static inline __attribute__((noinline)) void NAME(const aedc_conv_t *g, const T *k, uint32_t pre,   \
+    static __attribute__((noinline, unused)) void NAME(const aedc_conv_t *g, const T *k, uint32_t pre,  \
                                                       float p, float *acc) {                           \
+        uint16_t tky[AEDC_CONV_MAX_K], toy[AEDC_CONV_MAX_K], tkx[AEDC_CONV_MAX_K], tox[AEDC_CONV_MAX_K]; \
         uint32_t plane = g->h * g->w;                                                                  \
         uint32_t ci = pre / plane, r = pre - ci * plane;                                               \
-        int32_t iy = (int32_t)(r / g->w), ix = (int32_t)(r % g->w);                                    \
+        uint32_t iy = r / g->w, ix = r - iy * g->w;                                                    \
+        uint32_t ny = aedc_conv_taps((int32_t)iy, g->ph, g->kh, g->dh, g->sh, g->oh, tky, toy);        \
+        uint32_t nx = aedc_conv_taps((int32_t)ix, g->pw, g->kw, g->dw, g->sw, g->ow, tkx, tox);        \
+        if (ny == 0 || nx == 0) return;                                                                \
         uint32_t grp = ci / g->c_in_g, cig = ci - grp * g->c_in_g;                                     \
         uint32_t co_a = grp * g->c_out_g, co_b = co_a + g->c_out_g;                                    \
         if (co_a < g->co_lo) co_a = g->co_lo;                                                          \
         if (co_b > g->co_hi) co_b = g->co_hi;                                                          \
+        uint32_t ow = g->ow, ohw = g->oh * ow, lo = g->lo, hi = g->hi, kw = g->kw;                     \
+        uint32_t shared = g->shared, taps = g->kh * kw;                                                \
+        float scale = g->scale; /* a local: acc's float stores could alias the header's scale */      \
         for (uint32_t co = co_a; co < co_b; co++) {                                                    \
-            const T *kc = g->shared ? k : k + ((co - g->co_lo) * g->c_in_g + cig) * g->kh * g->kw;     \
-            for (int32_t ky = (int32_t)g->kh - 1; ky >= 0; ky--) {                                     \
-                int32_t ty = iy + (int32_t)g->ph - ky * (int32_t)g->dh;                                \
-                if (ty < 0 || (uint32_t)ty % g->sh) continue;                                          \
-                uint32_t oy = (uint32_t)ty / g->sh;                                                    \
-                if (oy >= g->oh) break; /* ty grows as ky falls */                                     \
-                for (int32_t kx = (int32_t)g->kw - 1; kx >= 0; kx--) {                                 \
-                    int32_t tx = ix + (int32_t)g->pw - kx * (int32_t)g->dw;                            \
-                    if (tx < 0 || (uint32_t)tx % g->sw) continue;                                      \
-                    uint32_t ox = (uint32_t)tx / g->sw;                                                \
-                    if (ox >= g->ow) break;                                                            \
-                    uint32_t post = (co * g->oh + oy) * g->ow + ox;                                    \
-                    if (post < g->lo) continue;                                                        \
-                    if (post >= g->hi) return; /* ascending: no later target is in the slice */       \
-                    float wt = (WEIGHT);                                                               \
-                    if (wt != 0.0f) acc[post - g->lo] += wt * p;                                       \
+            const T *kc = shared ? k : k + ((co - g->co_lo) * g->c_in_g + cig) * taps;                 \
+            uint32_t base = co * ohw;                                                                  \
+            if (base >= lo && base + ohw <= hi) { /* the whole channel is in the slice */              \
+                float *ac = acc + (base - lo);                                                         \
+                for (uint32_t a = 0; a < ny; a++) {                                                    \
+                    float *arow = ac + (uint32_t)toy[a] * ow;                                          \
+                    const T *kr = shared ? kc : kc + (uint32_t)tky[a] * kw;                            \
+                    for (uint32_t b = 0; b < nx; b++) arow[tox[b]] += (WEIGHT) * p;                    \
+                }                                                                                      \
+                continue;                                                                              \
+            }                                                                                          \
+            for (uint32_t a = 0; a < ny; a++) {                                                        \
+                uint32_t row = base + (uint32_t)toy[a] * ow;                                           \
+                const T *kr = shared ? kc : kc + (uint32_t)tky[a] * kw;                                \
+                for (uint32_t b = 0; b < nx; b++) {                                                    \
+                    uint32_t post = row + tox[b];                                                      \
+                    if (post < lo) continue;                                                           \
+                    if (post >= hi) return; /* ascending: no later target is in the slice */           \
+                    acc[post - lo] += (WEIGHT) * p;                                                    \
                 }                                                                                      \
             }                                                                                          \
         }                                                                                              \
     }
 
-AEDC_CONV_FN(aedc_conv_f32, float, g->shared ? g->scale : kc[(uint32_t)ky * g->kw + (uint32_t)kx])
-AEDC_CONV_FN(aedc_conv_int16, int16_t, (float)kc[(uint32_t)ky * g->kw + (uint32_t)kx] * g->scale)
-AEDC_CONV_FN(aedc_conv_int8, int8_t, (float)kc[(uint32_t)ky * g->kw + (uint32_t)kx] * g->scale)
+AEDC_CONV_FN(aedc_conv_f32, float, shared ? scale : kr[tkx[b]])
+AEDC_CONV_FN(aedc_conv_int16, int16_t, (float)kr[tkx[b]] * scale)
+AEDC_CONV_FN(aedc_conv_int8, int8_t, (float)kr[tkx[b]] * scale)
 
 #endif /* AEDC_PE_H */
