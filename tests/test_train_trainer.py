@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from aedc.datasets import encode_ttfs, randman, temporal_order, yinyang
-from aedc.emulator import Emulator, Schedule
+from aedc.emulator import Emulator, PlacedProgram, Schedule
 from aedc.errors import TrainingError
 from aedc.frontend.nir_export import to_nir
 from aedc.ir.connectivity import Dense
@@ -311,3 +311,28 @@ def test_history_plot_writes_a_learning_curve(tmp_path: Path, data: tuple[np.nda
     path = hist.plot(tmp_path / "curves" / "run.png", title="yin-yang")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert path.stat().st_size > 10_000
+
+
+def test_training_on_the_compiled_placement_trains_the_deployed_timing(
+        data: tuple[np.ndarray, np.ndarray]) -> None:
+    """``placement="compiled"``: fit and evaluate run the asynchronous schedule on the placement the
+    compiler makes (here one PE holds the input and both layers, so every projection is a one-tick
+    hop on one clock) — the events counted equal an exact emulator run on the placement of the full
+    default pipeline (what ``deploy_check`` and the chip use), and differ from the one-PE-per-population
+    timing the default trains."""
+    from aedc.passes import CompileState, PassContext, PassManager
+    from aedc.passes.pipelines import DEFAULT_PIPELINE
+
+    trainer = Trainer(progress=False, placement="compiled")
+    g, _ = trainer.fit(mlp([5, 16, 3], seed=1, w_scale=3.0), data, schedule=JITTER, epochs=1,
+                       lr=1e-2, batch=32, seed=0)
+    ev = trainer.evaluate(g, data, JITTER)
+    state = PassManager(DEFAULT_PIPELINE).run(CompileState(graph=g), PassContext())
+    prog = PlacedProgram.from_placement(state.graph, state.placement)
+    res = Emulator(prog, JITTER).run_batch({"in": data[0]}, metrics=False)
+    events = sum(int(np.count_nonzero(res.events[n])) for n in ("h1",)) / len(data[1])
+    assert ev.events_per_inference == pytest.approx(events)
+    trivial = Trainer(progress=False).evaluate(g, data, JITTER)
+    assert trivial.events_per_inference != pytest.approx(events)
+    with pytest.raises(ValueError, match="placement"):
+        Trainer(placement="random")  # type: ignore[arg-type]

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -38,11 +38,15 @@ import optax  # type: ignore[import-untyped]
 from aedc.emulator import PlacedProgram, Schedule
 from aedc.errors import TrainingError
 from aedc.ir.graph import Graph
+from aedc.passes.pipelines import DEFAULT_PIPELINE
 from aedc.train.checkpoint import load_training_state, save_training_state
 from aedc.train.losses import READOUTS, Readout, cross_entropy, logits, spike_rate
 from aedc.train.model import Params, TrainableModel, Trainables
 
 Data = Any  # (x, y) arrays or a Split
+PLACE_PIPELINE = ",".join(DEFAULT_PIPELINE.split(",")[:DEFAULT_PIPELINE.split(",").index("place") + 1])
+"""The default pipeline up to placement (:data:`aedc.passes.pipelines.DEFAULT_PIPELINE` without
+routing and C): what ``Trainer(placement="compiled")`` trains on."""
 
 
 class Evaluation(NamedTuple):
@@ -126,7 +130,10 @@ class Trainer:
     """Training loop options; see the module docstring.
 
     ``readout``: how output traces become logits; ``activity_reg``: weight of the spike-rate penalty;
-    ``optimizer``: a function ``lr → optax.GradientTransformation`` (default Adam); ``trainables``:
+    ``placement``: ``"trivial"`` (default: one PE per population) or ``"compiled"`` (the compiler's
+    placement, :meth:`placed`; the trained graph is then the compiled one, whose deployment
+    has the trained timing); ``optimizer``: a function ``lr → optax.GradientTransformation``
+    (default Adam); ``trainables``:
     biases/thresholds to train besides dense weights; ``checkpoint_dir``: write ``epoch_NNN.npz``
     (parameters, optimizer state, history: ``fit(..., resume=...)`` continues from one exactly)
     after every epoch; ``progress``: a rich progress bar with loss/accuracy/events.
@@ -140,12 +147,33 @@ class Trainer:
     checkpoint_dir: Path | None = None
     progress: bool = True
     output: str | None = None  # output population (default: the graph's first output)
+    placement: Literal["trivial", "compiled"] = "trivial"
     _models: dict[Any, tuple[Any, TrainableModel]] = field(default_factory=dict, repr=False)
+    _programs: dict[int, tuple[Graph, PlacedProgram]] = field(default_factory=dict, repr=False)
     _jitted: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.readout not in READOUTS:
             raise ValueError(f"unknown readout {self.readout!r}; choose one of {list(READOUTS)}")
+        if self.placement not in ("trivial", "compiled"):
+            raise ValueError(f"unknown placement {self.placement!r}; choose 'trivial' or 'compiled'")
+
+    def placed(self, graph: Graph | PlacedProgram) -> Graph | PlacedProgram:
+        """What the schedule runs on: ``graph`` itself (one PE per population) or, with
+        ``placement="compiled"``, its placement by the compiler's passes up to ``place``
+        (:data:`PLACE_PIPELINE`) — the PEs, tick clocks and NoC hops :func:`aedc.deploy.deploy_check`
+        and the chip use, so an asynchronous schedule trains the timing it is deployed with."""
+        if self.placement == "trivial" or isinstance(graph, PlacedProgram):
+            return graph
+        hit = self._programs.get(id(graph))
+        if hit is None or hit[0] is not graph:
+            from aedc.passes import CompileState, PassContext, PassManager
+
+            state = PassManager(PLACE_PIPELINE).run(CompileState(graph=graph), PassContext())
+            assert state.placement is not None
+            hit = (graph, PlacedProgram.from_placement(state.graph, state.placement))
+            self._programs[id(graph)] = hit
+        return hit[1]
 
     # ---- plumbing -----------------------------------------------------------------------------------
 
@@ -197,7 +225,7 @@ class Trainer:
         schedule = schedule or Schedule.sync()
         x, y = _xy(train_data)
         T = x.shape[1]
-        model = self.model(graph, schedule, T)
+        model = self.model(self.placed(graph), schedule, T)
         opt = self.optimizer(lr)
         params = model.params0
         opt_state = opt.init(params)
@@ -259,7 +287,7 @@ class Trainer:
     def _evaluate_params(self, model: TrainableModel, params: Params, data: Data,
                          schedule: Schedule, batch: int = 256) -> Evaluation:
         if schedule != model.schedule:
-            other = self.model(model.graph, schedule, model.T)  # same placement → same parameter tree
+            other = self.model(model.emulator.program, schedule, model.T)  # same placement → same tree
             mine: Any = jax.tree_util.tree_structure(params)
             if jax.tree_util.tree_structure(other.params0) == mine:
                 return self._evaluate_model(other, params, data, batch)
@@ -271,7 +299,7 @@ class Trainer:
         """Accuracy, events per inference and sparsity of ``graph`` on ``data`` under ``schedule``
         (the emulator's fast path; see the module docstring for what is counted)."""
         x, _ = _xy(data)
-        model = self.model(graph, schedule or Schedule.sync(), x.shape[1])
+        model = self.model(self.placed(graph), schedule or Schedule.sync(), x.shape[1])
         return self._evaluate_model(model, model.params0, data, batch)
 
     def _evaluate_model(self, model: TrainableModel, params: Params, data: Data,
