@@ -7,6 +7,10 @@ Networks (LIF unless noted, binary spikes, activity 5 % per tick for the event b
 * ``mlp``: 784-512-512-10, float32 N(0,1) weights (dense float32 blocks), one chip.
 * ``recurrent10k``: 100 inputs → 10,000 LIF, plus a recurrent projection with 10 % random connectivity
   (10 M synapses, 16 weight levels, back-edge), on a 48-chip board (8 × 6 chips).
+* ``dvs_cnn``: a DVS-sized CNN built in Python: 2 × 128 × 128 binary input, four 3 × 3 convolutions
+  with 64 channels (stride 2, 1, 2, 2; padding 1) to 64 × 16 × 16, a dense readout to 10 (LIF, N(0, ·)
+  float32 weights): 639 k neurons, 199 M synapses, on the 48-chip board. With expanded rows its synapse
+  words alone exceed the board (``rows_words_lower_bound_pes``); with kernels it fits.
 * ``layered1m``: 100,000 inputs, then 10 layers of 100,000 LIF neurons (1 M neurons), each fed by a
   local 1-d receptive field of 101 neurons of the layer before (conv1d, 'same' padding, 16 weight levels):
   ≈ 101 M synapses, on a 48-chip board.
@@ -17,10 +21,14 @@ seed 0; greedy baseline), PEs used, the packing lower bound ⌈Σ slice bytes / 
 (Σ population bytes if each population were one slice: what the slicing itself adds is their difference),
 objective of CP-SAT vs greedy, and a naive split with a fixed 250 neurons per PE (py-spinnaker2's default
 of about 250 atoms per core, rows format as it uses): PEs it would use and how many of them overflow
-the 67,328 B budget under our memory model.
+the 67,328 B budget under our memory model. ``by_format``: per synapse format forced where it is offered
+(``rows`` everywhere; ``dense`` for dense kinds, ``kernel`` for conv2d/pool2d, rows elsewhere) and the
+default ``auto`` (fewest bytes per projection): slices, greedy PEs and the synapse bytes of all slices,
+or the error when it does not fit the machine.
 
 Writes benchmarks/results/partition.json + partition.png. Run: ``.venv/bin/python
-benchmarks/bench_partition.py [--quick]`` (``--quick`` skips the 1 M network).
+benchmarks/bench_partition.py [--quick] [--networks=a,b]`` (``--quick`` skips the DVS CNN and the 1 M
+network; ``--networks`` reruns only those and replaces their rows in the existing results).
 """
 
 from __future__ import annotations
@@ -38,16 +46,23 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from aedc.errors import PlacementError  # noqa: E402
 from aedc.frontend.builder import Network  # noqa: E402
 from aedc.ir import Conv1d, Graph, Population, Projection  # noqa: E402
 from aedc.ir.neurons import InputModel, LIFModel  # noqa: E402
 from aedc.machine import SPINNAKER2, Machine  # noqa: E402
-from aedc.partition.memory import FIXED_PE_BYTES  # noqa: E402
+from aedc.partition.memory import (  # noqa: E402
+    FIXED_PE_BYTES,
+    LUT_ENTRIES,
+    WORD_BYTES_NARROW,
+    WORD_BYTES_WIDE,
+)
+from aedc.partition.model import Placement, Slicing  # noqa: E402
 from aedc.partition.place import PlacementProblem, budget_violations, place  # noqa: E402
 from aedc.partition.slicing import SliceOptions, _Slicer, slice_graph  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
-TIME_LIMIT = {"cnn_sinabs": 5.0, "mlp": 5.0, "recurrent10k": 10.0, "layered1m": 10.0}
+TIME_LIMIT = {"cnn_sinabs": 5.0, "mlp": 5.0, "recurrent10k": 10.0, "dvs_cnn": 10.0, "layered1m": 10.0}
 BOARD = Machine.spinnaker2((8, 6))
 NAIVE_ATOMS = 250
 
@@ -117,6 +132,32 @@ def layered(layers: int = 10, width: int = 100_000, k: int = 101) -> Graph:
                  outputs={"y": pops[-1].name})
 
 
+def dvs_cnn() -> Graph:
+    rng = np.random.default_rng(3)
+    net = Network("dvs_cnn")
+    prev = net.input("x", (2, 128, 128))
+    for i, (c, h, w, c_in, stride) in enumerate([(64, 64, 64, 2, 2), (64, 64, 64, 64, 1),
+                                                  (64, 32, 32, 64, 2), (64, 16, 16, 64, 2)]):
+        layer = net.population(f"c{i + 1}", (c, h, w), "lif", tau=20e-3)
+        net.conv2d(prev, layer, rng.normal(0, 0.3, (c, c_in, 3, 3)).astype(np.float32), stride=stride,
+                   padding=1)
+        prev = layer
+    out = net.population("o", 10, "lif", tau=20e-3)
+    net.dense(prev, out, rng.normal(0, 0.1, (10, 64 * 16 * 16)).astype(np.float32))
+    net.output("y", out)
+    return net.build(check=False)
+
+
+def rows_words_lower_bound(graph: Graph, machine: Machine) -> int:
+    """PEs that the rows format's synapse words alone need (2 B a word with ≤ 16 distinct weights, else
+    4 B; headers, state and every other term left out): no slicing can use fewer."""
+    sl = _Slicer(graph, machine, SliceOptions(formats="rows"))
+    words = sum(sl.stats[p.name].range(0, sl.stats[p.name].n_post).synapses
+                * (WORD_BYTES_NARROW if sl.stats[p.name].weights.size <= LUT_ENTRIES else WORD_BYTES_WIDE)
+                for p in graph.projections)
+    return -(-int(words) // (machine.dynamic_region_bytes - FIXED_PE_BYTES))
+
+
 def synapses(graph: Graph, sl: _Slicer) -> int:
     return sum(sl.stats[p.name].range(0, sl.stats[p.name].n_post).synapses for p in graph.projections)
 
@@ -141,6 +182,38 @@ def unsplit_bytes(graph: Graph, machine: Machine) -> int:
     sl = _Slicer(graph, machine, SliceOptions())
     sl.bounds = {p.name: np.array([0, p.size]) for p in graph.populations}
     return sum(sl.neuron_cost(p, 0, p.size).memory.total for p in graph.populations)
+
+
+FORMATS = ("rows", "dense", "kernel", "auto")
+SYNAPSE_TERMS = ("synapse_rows", "dense_blocks", "synapse_kernels", "weight_tables")
+
+
+def format_row(slicing: Slicing, greedy: Placement) -> dict[str, Any]:
+    return {"fits": True, "slices": len(slicing.slices), "pes_greedy": len(greedy.pes),
+            "synapse_bytes": int(sum(getattr(s.memory, t) for s in slicing.slices for t in SYNAPSE_TERMS)),
+            "formats": sorted({f"{f.format}/{f.weight_type}" for f in slicing.formats})}
+
+
+def by_format(graph: Graph, machine: Machine, auto: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Slices, greedy PEs and synapse bytes with each synapse format (see the module docstring); a
+    forced format that offers nothing over rows (no projection of its kinds) repeats the rows entry."""
+    out: dict[str, dict[str, Any]] = {"auto": auto}
+    kinds = {p.conn.kind for p in graph.projections}
+    offered = {"rows": True, "dense": "dense" in kinds, "kernel": bool(kinds & {"conv2d", "pool2d"})}
+    for fmt in ("rows", "dense", "kernel"):
+        if not offered[fmt]:
+            out[fmt] = {**out["rows"], "same_as": "rows"}
+            continue
+        try:
+            slicing = slice_graph(graph, machine, SliceOptions(formats=fmt))
+            greedy = place(PlacementProblem(slicing), machine, solver="greedy")
+        except PlacementError as e:
+            out[fmt] = {"fits": False, "error": str(e).split(":")[0]}
+            if fmt == "rows":
+                out[fmt]["rows_words_lower_bound_pes"] = rows_words_lower_bound(graph, machine)
+            continue
+        out[fmt] = format_row(slicing, greedy)
+    return {f: out[f] for f in FORMATS}
 
 
 def run(name: str, build: Any, machine: Machine) -> dict[str, Any]:
@@ -181,6 +254,7 @@ def run(name: str, build: Any, machine: Machine) -> dict[str, Any]:
         "mean_fill": round(float(np.mean([u.memory.total for u in cp.pes]))
                            / machine.dynamic_region_bytes, 4),
         "naive_250": naive(graph, machine),
+        "by_format": by_format(graph, machine, format_row(slicing, greedy)),
     }
     print(json.dumps(row))
     return row
@@ -226,8 +300,16 @@ def main() -> None:
     quick = "--quick" in sys.argv
     cases = [("cnn_sinabs", cnn, SPINNAKER2), ("mlp", mlp, SPINNAKER2), ("recurrent10k", recurrent, BOARD)]
     if not quick:
-        cases.append(("layered1m", layered, BOARD))
+        cases += [("dvs_cnn", dvs_cnn, BOARD), ("layered1m", layered, BOARD)]
+    only = next((a.split("=", 1)[1].split(",") for a in sys.argv if a.startswith("--networks=")), None)
+    if only is not None:
+        cases = [c for c in cases if c[0] in only]
     rows = [run(name, build, machine) for name, build, machine in cases]
+    if only is not None and (RESULTS / "partition.json").exists():
+        old = json.loads((RESULTS / "partition.json").read_text())
+        new = {r["network"]: r for r in rows}
+        rows = [new.pop(r["network"], r) for r in old["results"]] + list(new.values())
+        quick = old["quick"] and quick
     RESULTS.mkdir(parents=True, exist_ok=True)
     doc = {"benchmark": "partition", "host": f"{platform.machine()}, {__import__('os').cpu_count()} CPUs",
            "python": platform.python_version(), "quick": quick, "results": rows}
