@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     scheds = {"sync": Schedule.sync(),
               "async": Schedule.asynchronous(period_us=1000, link_us=100, jitter_us=args.jitter, seed=1)}
     steps = args.epochs * max(len(tr) // args.batch, 1)
-    trainer = Trainer(readout="sum_membrane", progress=not args.quiet, activity_reg=args.activity_reg,
+    trainer = Trainer(placement=args.placement, readout="sum_membrane", progress=not args.quiet,
+                      activity_reg=args.activity_reg,
                       trainables=Trainables(bias=True, threshold=args.train_threshold),
                       optimizer=lambda lr: optax.adamw(optax.cosine_decay_schedule(lr, steps, alpha=0.1),
                                                        weight_decay=args.weight_decay))
@@ -53,6 +54,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {"T": T, "hidden": args.hidden, "epochs": args.epochs, "lr": args.lr,
                            "activity_reg": args.activity_reg, "train_threshold": args.train_threshold,
                            "weight_decay": args.weight_decay, "jitter_us": args.jitter,
+                           "placement": args.placement,
                            "n_train": len(tr), "n_test": len(te),
                            "event_threshold": g.pop_map()["h1"].event_threshold,
                            "train_seconds": time.perf_counter() - t0, "history": hist.as_dict()}
@@ -87,6 +89,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                    help="weight of the event-rate penalty (sigma-delta sends per neuron and tick)")
     p.add_argument("--jitter", type=int, default=300, help="µs of tick jitter in async mode")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--placement", default="compiled", choices=["compiled", "trivial"],
+                   help="train on the compiler's placement (default: the deployed timing) or on one PE "
+                        "per population")
     p.add_argument("--no-deploy", action="store_true", help="skip compiling and scoring the C")
     p.add_argument("--build", type=str, default=None, help="keep the deployed build (C tree) here")
     p.add_argument("--json", type=str, default=None, help="write the numbers here")

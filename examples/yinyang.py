@@ -7,7 +7,10 @@ tick 0. Loss: cross-entropy of the mean readout membrane over time (``--readout 
 the maximum) plus a spike-rate regulariser (``--activity-reg``, default 10); Adam with cosine decay.
 Training runs in the emulator's async mode: every PE its own process, events visible at the
 receiver's first tick after the NoC latency (link 100 µs) with ``--jitter`` µs of tick jitter
-(default 300), so an event's latency is 0 or 1 tick depending on sender and receiver jitter. The
+(default 300), so an event's latency is 0 or 1 tick depending on sender and receiver jitter — on the
+compiler's placement (``--placement compiled``, the default: the PEs and clocks the deployed program
+has; the whole 5-120-3 network fits one PE, so every projection is a one-tick hop on one clock) or one
+PE per population (``--placement trivial``). The
 trained graph is evaluated on the test set in sync and async mode, then *deployed*: compiled with the
 default pipeline, cross-compiled (when arm-none-eabi-gcc is installed) and the test set classified by
 the emulator (exact mode) and by the generated C built for the host, both on the compiled placement,
@@ -62,7 +65,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         return optax.adam(optax.cosine_decay_schedule(lr, steps, alpha=0.1))
 
-    trainer = Trainer(readout=args.readout, optimizer=adam_cosine, activity_reg=args.activity_reg,
+    trainer = Trainer(placement=args.placement, readout=args.readout, optimizer=adam_cosine,
+                      activity_reg=args.activity_reg,
                       progress=not args.quiet,
                       trainables=Trainables(bias=True if args.train_bias else ("out",)))
     modes = ["async", "sync"] if args.koopman else ["async"]
@@ -70,6 +74,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                            "hidden": args.hidden, "epochs": args.epochs, "lr": args.lr,
                            "batch": args.batch, "activity_reg": args.activity_reg,
                            "n_train": len(tr), "n_test": len(te), "jitter_us": args.jitter,
+                           "placement": args.placement,
                            "t_max": args.t_max, "trained": {}}
     for mode in modes:
         g0 = mlp([5, args.hidden, 3], seed=args.seed, w_scale=args.w_scale, name=f"yinyang_{mode}")
@@ -127,6 +132,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--t-max", type=int, default=30)
     p.add_argument("--jitter", type=int, default=300, help="µs of tick jitter in async mode")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--placement", default="compiled", choices=["compiled", "trivial"],
+                   help="train on the compiler's placement (default: the deployed timing) or on one PE "
+                        "per population")
     p.add_argument("--readout", default="sum_membrane", choices=["max_membrane", "sum_membrane"])
     p.add_argument("--train-bias", action="store_true", help="also train the neurons' biases")
     p.add_argument("--koopman", action="store_true", help="also train sync and run async")
