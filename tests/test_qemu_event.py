@@ -218,3 +218,28 @@ def test_cli_verify_an_event_build(tmp_path: Path) -> None:
     with pytest.raises(CodegenError, match="runs that schedule only, not 'sync'"):
         Q.verify_qemu(tmp_path / "ev", {"x": np.zeros((2, 200), F32)}, schedule=Schedule.sync())
     assert isinstance(event_sources(tmp_path / "ev")[0], Sources)
+
+
+def test_a_truncated_or_extended_store_recording_differs(
+        mlp: tuple[CompileState, dict[str, np.ndarray], Schedule, Q.Recording]) -> None:
+    """The queued-store check compares its lengths: a side that recorded one store fewer (or more) is
+    named with the step and the store that only one side has."""
+    _, _, _, rec = mlp
+    i = max(range(len(rec.expected)), key=lambda i: len(rec.expected[i].accepted))
+    e = rec.expected[i]
+    assert len(e.accepted) >= 2
+    t, key, queued = e.accepted[-1]
+    q = sum(1 for s in e.accepted if s[0] == t) - 1
+    pe = "pe"
+    short = Q.PEBehaviour(sends=e.sends, states=e.states, records=e.records, send_calls=e.send_calls,
+                          accepted=e.accepted[:-1])
+    what = f"received packet {q} of the step (key 0x{key:08x}): queued-store check recorded by one side only"
+    assert Q.compare(pe, e, e) is None
+    miss = Q.compare(pe, e, short)
+    assert miss is not None
+    assert (miss.tick, miss.expected, miss.got) == (t, queued, None)
+    assert miss.what.startswith(what)
+    miss = Q.compare(pe, short, e)
+    assert miss is not None
+    assert (miss.tick, miss.expected, miss.got) == (t, None, queued)
+    assert miss.what.startswith(what)

@@ -701,7 +701,8 @@ def compare(pe: str, expected: PEBehaviour, got: PEBehaviour, manifest: Mapping[
         names = {k: s["state"][:nst[k]] for k, s in enumerate(manifest["pes"][pe_index]["slices"])}
     ticks = sorted({s[0] for s in expected.sends} | {s[0] for s in got.sends}
                    | {s[0] for s in expected.states} | {s[0] for s in got.states}
-                   | {s[0] for s in got.records} | {s[0] for s in expected.accepted})
+                   | {s[0] for s in got.records} | {s[0] for s in expected.accepted}
+                   | {s[0] for s in got.accepted})
     for t in ticks:
         mine = [j for j, s in enumerate(expected.sends) if s[0] == t]
         a = [expected.sends[j][1:] for j in mine]
@@ -720,7 +721,15 @@ def compare(pe: str, expected: PEBehaviour, got: PEBehaviour, manifest: Mapping[
                     return Mismatch(pe, t, f"packet {q} of the tick (key 0x{a[q][0]:08x}{at}): {f}", x, y)
         acc_a = [s for s in expected.accepted if s[0] == t]
         acc_b = [s for s in got.accepted if s[0] == t]
-        for q, (ea, eb) in enumerate(zip(acc_a, acc_b, strict=False)):
+        for q in range(max(len(acc_a), len(acc_b))):
+            if q >= len(acc_a) or q >= len(acc_b):  # a store one side recorded and the other did not
+                key = (acc_a[q] if q < len(acc_a) else acc_b[q])[1]
+                return Mismatch(pe, t, f"received packet {q} of the step (key 0x{key:08x}): queued-store "
+                                       f"check recorded by one side only ({len(acc_a)} expected, "
+                                       f"{len(acc_b)} made)",
+                                acc_a[q][2] if q < len(acc_a) else None,
+                                acc_b[q][2] if q < len(acc_b) else None)
+            ea, eb = acc_a[q], acc_b[q]
             if ea != eb:
                 return Mismatch(pe, t, f"received packet {q} of the step (key 0x{ea[1]:08x}): queued for a "
                                        f"latency-0 port", ea[2], eb[2])
