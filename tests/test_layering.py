@@ -3,6 +3,7 @@ real tree keeps every contract, and a copy of the tree with one forbidden import
 
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
 import sys
@@ -84,3 +85,13 @@ def test_moved_modules_keep_a_deprecation_alias(old: str, new: str, name: str) -
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert res.returncode == 0, res.stderr
     assert f"warned {old} moved" in res.stdout
+
+
+def test_the_event_replay_uses_only_the_tick_replays_public_names() -> None:
+    """aedc.codegen.qemu_event reads the replay log with aedc.codegen.qemu's functions: only public ones
+    (listed in its ``__all__`` or not underscored), so the tick replay can change its private helpers."""
+    tree = ast.parse((ROOT / "aedc" / "codegen" / "qemu_event.py").read_text())
+    names = [a.name for node in ast.walk(tree)
+             if isinstance(node, ast.ImportFrom) and node.module == "aedc.codegen.qemu" for a in node.names]
+    assert names
+    assert [n for n in names if n.startswith("_")] == []

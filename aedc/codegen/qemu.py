@@ -72,7 +72,7 @@ if TYPE_CHECKING:
 __all__ = ["CYCLES_PER_INSTRUCTION", "ICOUNT_SHIFT", "QEMU", "QEMU_BOARD", "QEMU_INSTALL_HINT",
            "CostFit", "Mismatch", "PEBehaviour", "PECalls", "PEReplay", "Recording", "ReplayRun",
            "VerifyReport", "build_replay", "compare", "elf_symbols", "fit_cost", "qemu_command",
-           "record", "replay", "replay_input", "replay_sources", "verify_qemu"]
+           "read_log_output", "record", "replay", "replay_input", "replay_sources", "verify_qemu"]
 
 QEMU = "qemu-system-arm"
 QEMU_BOARD = "mps2-an386"
@@ -445,7 +445,7 @@ def _parse_log(w: np.ndarray, n_pes: int) -> tuple[list[PECalls], list[PEBehavio
             tick[i] = vals[j + 3]
             j += 4
         elif op in (5, 6):
-            j = _log_output(out[i], vals, w, j, tick[i], len(c.ops) - 1)
+            j = read_log_output(out[i], vals, w, j, tick[i], len(c.ops) - 1)
             continue
         else:
             raise CodegenError(f"replay log: unknown record {op} at word {j}")
@@ -454,7 +454,8 @@ def _parse_log(w: np.ndarray, n_pes: int) -> tuple[list[PECalls], list[PEBehavio
     return calls, out
 
 
-def _log_output(out: PEBehaviour, vals: list[int], w: np.ndarray, j: int, tick: int, call: int) -> int:
+def read_log_output(out: PEBehaviour, vals: list[int], w: np.ndarray, j: int, tick: int,
+                    call: int) -> int:
     """Read the log's packet {5 pe key payload has target} or state {6 pe k n words} record at ``j``
     into ``out`` (made during call ``call`` of tick ``tick``); returns the next record's index."""
     if vals[j] == 5:

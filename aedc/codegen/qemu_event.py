@@ -27,7 +27,7 @@ import numpy as np
 
 from aedc.codegen.event_host import POLICY_CODES, run_host_event
 from aedc.codegen.model import Sources
-from aedc.codegen.qemu import PEBehaviour, PECalls, Recording, _log_output, recorded_run, wrapper_head
+from aedc.codegen.qemu import PEBehaviour, PECalls, Recording, read_log_output, recorded_run, wrapper_head
 from aedc.errors import CodegenError
 from aedc.timing.schedule import Schedule
 
@@ -117,7 +117,7 @@ def _parse_event_log(w: np.ndarray, n_pes: int, config: tuple[int, ...]) -> tupl
         args = vals[j + 2:j + 2 + _ARGS[op]]
         if op == 5 or op == 6:
             if op == 5 or not framing[i]:  # the Arm dumps no state after an input slice's tick
-                j = _log_output(out[i], vals, w, j, tick[i], len(c.ops) - 1)
+                j = read_log_output(out[i], vals, w, j, tick[i], len(c.ops) - 1)
                 continue
             framing[i] = False
         elif op == _FIRE:
