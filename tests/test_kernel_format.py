@@ -285,3 +285,33 @@ def test_kernels_wider_than_the_c_takes_stay_in_rows() -> None:
     assert kernel_geometry(state.graph.projection("x->h").conn) is None
     assert state.slices is not None
     assert state.slices.formats[0].format == "rows"
+
+
+GEOMETRIES = [  # (c_out, kernel, stride, padding, dilation, groups) on a (4, 9, 10) input
+    (3, (1, 1), (1, 1), (0, 0), (1, 1), 1), (4, (3, 2), (2, 3), (1, 0), (1, 1), 2),
+    (2, (2, 3), (3, 1), (2, 2), (2, 1), 1), (4, (5, 4), (1, 2), (2, 1), (1, 2), 4),
+    (6, (3, 3), (2, 2), (0, 1), (3, 2), 2), (2, (4, 5), (3, 3), (1, 2), (1, 1), 1)]
+
+
+def test_every_tap_rule_equals_the_expanded_synapses() -> None:
+    """Strides 1–3, padding 0–2, dilations 1–3, groups, non-square kernels, side by side on one input;
+    slices of ≤ 16 neurons cut channels anywhere: the host C's targets (computed from the geometry)
+    give the reference's sums (from the expanded synapse list) bit for bit."""
+    from aedc.ir.connectivity import conv_out_len
+
+    rng = np.random.default_rng(8)
+    net = Network("geometries")
+    net.input("x", (4, 9, 10))
+    for g, (c_out, k, s, p, d, groups) in enumerate(GEOMETRIES):
+        shape = (c_out, *(conv_out_len(n, k[a], s[a], (p[a], p[a]), d[a]) for a, n in enumerate((9, 10))))
+        net.population(f"h{g}", shape, "lif", tau=2e-3, v_threshold=0.3)
+        net.conv2d("x", f"h{g}", rng.normal(0.4, 0.5, (c_out, 4 // groups, *k)).astype(F32), stride=s,
+                   padding=p, dilation=d, groups=groups)
+        net.output(f"y{g}", f"h{g}")
+    state = compile_net(net.build(), 16)
+    assert {f for f, _ in formats(state).values()} == {"kernel"}
+    rng2 = np.random.default_rng(9)
+    inp = {"x": (rng2.random((12, 4, 9, 10)) < 0.3).astype(F32)}
+    ref = simulate(state.graph, inp)
+    assert all(np.count_nonzero(ref.events[f"h{g}"]) > 5 for g in range(len(GEOMETRIES)))
+    assert_bit_identical(ref, run_host(state, inp), what="geometries")

@@ -215,6 +215,22 @@ typedef struct {
 static inline uint32_t aedc_conv_taps(int32_t i, uint32_t pad, uint32_t k, uint32_t dil, uint32_t stride,
                                       uint32_t n_out, uint16_t *tk, uint16_t *to) {
     uint32_t n = 0;
+    if (dil == 1) { /* the common case: one division, then every stride-th tap */
+        int32_t base = i + (int32_t)pad, j = (int32_t)k - 1;
+        if (base < 0) return 0;
+        if (j > base) j = base; /* t = base − j ≥ 0 */
+        uint32_t t = (uint32_t)(base - j), rem = t % stride;
+        if (rem) {
+            t += stride - rem;
+            j -= (int32_t)(stride - rem);
+        }
+        for (uint32_t o = t / stride; j >= 0 && o < n_out; j -= (int32_t)stride, o++) {
+            tk[n] = (uint16_t)j;
+            to[n] = (uint16_t)o;
+            n++;
+        }
+        return n;
+    }
     for (int32_t j = (int32_t)k - 1; j >= 0; j--) {
         int32_t t = i + (int32_t)pad - j * (int32_t)dil;
         if (t < 0 || (uint32_t)t % stride) continue;
