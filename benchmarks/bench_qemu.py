@@ -247,6 +247,10 @@ def main() -> None:
            "results": (kept if event_only else ticks) + events}
     RESULTS.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(doc, indent=1, sort_keys=True, default=float) + "\n")
+    differ = [r["network"] for r in events if not r["host_equals_emulator"]]
+    if differ:  # the results stay written, to look at; the run fails
+        raise SystemExit(f"bench_qemu: the host event run is not bit-identical to the JAX event emulator "
+                         f"on {', '.join(differ)} (host_equals_emulator false in {target})")
 
 
 if __name__ == "__main__":
