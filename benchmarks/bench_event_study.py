@@ -46,6 +46,7 @@ from bench_emulator import compiled_program  # noqa: E402
 
 from aedc.datasets import digits, encode_ttfs, randman, yinyang  # noqa: E402
 from aedc.emulator import Emulator, PlacedProgram, Schedule  # noqa: E402
+from aedc.ir.serialize import write_atomic  # noqa: E402
 from aedc.train import Trainables, Trainer, mlp  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -219,7 +220,7 @@ def write(args: argparse.Namespace, sizes: list[int], x_test: np.ndarray, seeds:
     name = f"event_study.{args.task}" + ("" if args.hidden_model == "lif" else f".{args.hidden_model}") \
         + (".quick" if args.quick else "")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{name}.json").write_text(json.dumps(out, indent=1) + "\n")
+    write_atomic(RESULTS / f"{name}.json", json.dumps(out, indent=1) + "\n")
     plot(out, RESULTS / f"{name}.png")
     return out
 
@@ -248,7 +249,9 @@ def plot(out: dict[str, Any], path: Path) -> None:
     fig.suptitle(f"{out['task']}: trained layer-sync vs event-driven, run under each schedule "
                  f"({out['seeds']} seeds, mean ± std)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    tmp = path.with_name(path.stem + ".tmp.png")
+    fig.savefig(tmp, dpi=110)
+    tmp.replace(path)  # a kill mid-run (the table is rewritten every seed) leaves the last whole plot
 
 
 if __name__ == "__main__":

@@ -39,7 +39,10 @@ def test_randman_is_a_timing_code_with_learnable_classes() -> None:
     assert tr.x.shape == (1000, 30, 20)
     assert tr.n_classes == 10
     assert np.all(tr.x.sum(axis=1) == 1.0)
-    assert int(tr.x.argmax(axis=1).max()) <= 23  # t_max − 1 = 24 is the last step a spike may take
+    steps = tr.x.argmax(axis=1)
+    assert int(steps.max()) == 24  # t_max − 1: the top bin is reached …
+    assert int(steps.min()) == 0  # … and the bottom one
+    assert np.all(randman("train", size=200, T=2, t_max=2, seed=4).x.argmax(axis=1).std(axis=0) > 0)
     assert np.array_equal(np.bincount(tr.y), np.full(10, 100))
     t_tr, t_te = tr.x.argmax(axis=1), te.x.argmax(axis=1)
     nn = tr.y[np.argmin(((t_te[:, None, :] - t_tr[None]) ** 2).sum(-1), axis=1)]
@@ -64,3 +67,5 @@ def test_randman_smoothness_and_bad_arguments() -> None:
         randman(T=10, t_max=11)
     with pytest.raises(ValueError, match="n_classes"):
         randman(n_classes=1)
+    with pytest.raises(ValueError, match="split"):
+        randman("validation")  # type: ignore[arg-type]

@@ -299,6 +299,15 @@ def test_resume_from_a_checkpoint_gives_the_uninterrupted_weights(
     with pytest.raises(TrainingError, match=r"epoch_001\.npz.*batch 16 here 32"):
         Trainer(progress=False).fit(g0, data, epochs=4, resume=tmp_path / "epoch_001.npz",
                                     **{**kw, "batch": 32})
+    with pytest.raises(TrainingError, match="graph, data, schedule or trainer settings"):
+        Trainer(progress=False).fit(g0, (data[0][::-1].copy(), data[1]), epochs=4,
+                                    resume=tmp_path / "epoch_001.npz", **kw)
+    with pytest.raises(TrainingError, match="graph, data, schedule or trainer settings"):
+        Trainer(progress=False, activity_reg=1.0).fit(g0, data, epochs=4,
+                                                      resume=tmp_path / "epoch_001.npz", **kw)
+    with pytest.raises(TrainingError, match=r"'p/w/h1->out/0' is \(8, 3\) in the checkpoint, \(9, 3\) in the model"):
+        Trainer(progress=False).fit(mlp([5, 9, 3], seed=0), data, epochs=4,
+                                    resume=tmp_path / "epoch_001.npz", **kw)
     plain = save_checkpoint(tmp_path / "plain.npz", TrainableModel(g0, Schedule.sync(), T).params0,
                             epoch=1)
     with pytest.raises(TrainingError, match="not a resumable checkpoint"):

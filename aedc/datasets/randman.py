@@ -14,8 +14,8 @@ dimension, smoothness ``alpha``, Fourier components), written here from the desc
   ``φ_k ~ U(0, 1)`` (larger ``alpha``: smoother manifolds, an easier task);
 * the coordinate of a point ``u ∈ [0, 1)^dim`` is ``y = (Σ_d f(u_d) + S) / 2S`` with ``S = Σ_d Σ_k
   A_k / k^alpha``, so ``y ∈ [0, 1]``;
-* the spike of input ``n`` falls in step ``floor(y · (t_max − 1))`` (``t_max ≤ T``; the steps after
-  ``t_max`` leave the network time to decide).
+* the spike of input ``n`` falls in step ``min(floor(y · t_max), t_max − 1)``: ``t_max`` equal bins of
+  ``[0, 1]`` (``t_max ≤ T``; the steps from ``t_max`` on leave the network time to decide).
 
 Deterministic for a seed: the manifolds come from ``seed``, the sample points from ``seed + 1`` and
 the split (``"train"``/``"test"``) offsets the sample stream, never the manifolds.
@@ -47,6 +47,8 @@ def randman(split: Literal["train", "test"] = "train", *, size: int = 1000, T: i
     """``x (size, T, n_inputs)``: one spike per input neuron per sample; ``y (size,)``: the class,
     balanced (``size`` samples cycle through the classes, then are shuffled)."""
     t_max = T if t_max is None else t_max
+    if split not in ("train", "test"):
+        raise ValueError(f"randman split must be 'train' or 'test', not {split!r}")
     if not 2 <= t_max <= T:
         raise ValueError(f"t_max = {t_max} must lie in [2, T = {T}]")
     if n_classes < 2 or n_inputs < 1 or dim < 1 or components < 1 or size < 1:
@@ -61,7 +63,7 @@ def randman(split: Literal["train", "test"] = "train", *, size: int = 1000, T: i
     arg = 2 * np.pi * (k[None, None, None, :] * u[:, None, :, None] + phase[y])
     total = np.sum(amp[y] * np.sin(arg), axis=(2, 3))  # (size, n_inputs)
     coord = np.clip((total + norm[y]) / (2 * norm[y]), 0.0, 1.0)
-    step = np.floor(coord * (t_max - 1)).astype(np.int64)
+    step = np.minimum(np.floor(coord * t_max), t_max - 1).astype(np.int64)  # t_max equal bins
     x = np.zeros((size, T, n_inputs), np.float32)
     x[np.arange(size)[:, None], step, np.arange(n_inputs)[None, :]] = 1.0
     return Split(x, y.astype(np.int64), n_classes)

@@ -8,6 +8,7 @@ adds the optimizer state (``"opt/NNNN"``) and the history (``"hist/…"``), so t
 
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import jax
 import numpy as np
 
 from aedc.errors import TrainingError
+from aedc.ir.serialize import write_atomic
 
 SEP = "/"
 
@@ -37,9 +39,16 @@ def save_checkpoint(path: str | Path, params: dict[str, Any], **meta: float | in
     path.parent.mkdir(parents=True, exist_ok=True)
     flat = {"p" + SEP + k: v for k, v in _flatten(jax.device_get(params)).items()}
     flat.update({"meta" + SEP + k: np.asarray(v) for k, v in meta.items()})
-    with path.open("wb") as f:
-        np.savez(f, **flat)  # type: ignore[arg-type]
+    _write_npz(path, flat)
     return path
+
+
+def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """``np.savez`` into memory, then :func:`aedc.ir.serialize.write_atomic`: an interrupted write
+    never leaves a half file under the final name."""
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)  # type: ignore[arg-type]
+    write_atomic(path, buf.getvalue())
 
 
 def load_checkpoint(path: str | Path, like: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -70,11 +79,10 @@ def load_checkpoint(path: str | Path, like: dict[str, Any]) -> tuple[dict[str, A
 
 
 def save_training_state(path: str | Path, params: dict[str, Any], opt_state: Any,
-                        history: dict[str, list[float]], **meta: float | int) -> Path:
+                        history: dict[str, list[float]], **meta: float | int | str) -> Path:
     """A checkpoint a run can resume from exactly: ``params``, the optimizer state's leaves (in
     ``jax.tree_util`` order; :func:`load_training_state` rebuilds them on the optimizer's own
-    structure) and the per-epoch history, written to a temporary file and moved into place so an
-    interrupted write never leaves a half checkpoint under the final name."""
+    structure) and the per-epoch history, written atomically (:func:`_write_npz`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     flat = {"p" + SEP + k: v for k, v in _flatten(jax.device_get(params)).items()}
@@ -83,27 +91,40 @@ def save_training_state(path: str | Path, params: dict[str, Any], opt_state: Any
     for k, v in history.items():
         flat[f"hist{SEP}{k}"] = np.asarray(v, np.float64)
     flat.update({"meta" + SEP + k: np.asarray(v) for k, v in meta.items()})
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as f:
-        np.savez(f, **flat)  # type: ignore[arg-type]
-    tmp.replace(path)
+    _write_npz(path, flat)
     return path
 
 
 def load_training_state(path: str | Path, params_like: dict[str, Any], opt_like: Any) -> tuple[
         dict[str, Any], Any, dict[str, list[float]], dict[str, Any]]:
     """``(params, opt_state, history, meta)`` written by :func:`save_training_state`; ``opt_like`` is
-    the optimizer's initial state (its structure). A file without optimizer state (a plain
-    :func:`save_checkpoint`) cannot resume a run: :class:`aedc.errors.TrainingError` names it."""
-    params, meta = load_checkpoint(path, params_like)
+    the optimizer's initial state (its structure). Strict where :func:`load_checkpoint` is lenient: a
+    file without optimizer state (a plain :func:`save_checkpoint`), or with a missing or differently
+    shaped array, cannot resume a run — :class:`aedc.errors.TrainingError` names the file and key."""
     with np.load(Path(path)) as z:
-        opt = [z[k] for k in sorted(k for k in z.files if k.startswith("opt" + SEP))]
-        hist = {k.split(SEP, 1)[1]: [float(x) for x in z[k]] for k in z.files if k.startswith("hist" + SEP)}
+        data = {k: z[k] for k in z.files}
+    opt = [data[k] for k in sorted(k for k in data if k.startswith("opt" + SEP))]
+    hist = {k.split(SEP, 1)[1]: [float(x) for x in v] for k, v in data.items() if k.startswith("hist" + SEP)}
+    meta = {k.split(SEP, 1)[1]: v.item() for k, v in data.items() if k.startswith("meta" + SEP)}
     leaves, tree = jax.tree_util.tree_flatten(opt_like)
     if len(opt) != len(leaves) or "epoch" not in meta:
         raise TrainingError(f"{path}: not a resumable checkpoint (it has {len(opt)} optimizer arrays, "
                             f"the optimizer {len(leaves)}; written by save_checkpoint, or by another "
                             "optimizer or network?)")
-    state = jax.tree_util.tree_unflatten(tree, [np.asarray(a, np.asarray(b).dtype).reshape(np.shape(b))
-                                               for a, b in zip(opt, leaves, strict=True)])
+
+    def strict(key: str, like: Any) -> np.ndarray:
+        """A resume takes every array from the file, in the shape the model has, or refuses."""
+        if key not in data:
+            raise TrainingError(f"{path}: no '{key}' in the checkpoint (another network?)")
+        if data[key].shape != np.shape(like):
+            raise TrainingError(f"{path}: '{key}' is {data[key].shape} in the checkpoint, "
+                                f"{np.shape(like)} in the model (another network?)")
+        return np.asarray(data[key], np.asarray(like).dtype)
+
+    def fill(t: dict[str, Any], prefix: str) -> dict[str, Any]:
+        return {k: fill(v, f"{prefix}{k}{SEP}") if isinstance(v, dict) else strict(f"{prefix}{k}", v)
+                for k, v in t.items()}
+
+    params = fill(params_like, "p" + SEP)
+    state = jax.tree_util.tree_unflatten(tree, [strict(f"opt{SEP}{i:04d}", b) for i, b in enumerate(leaves)])
     return params, state, hist, meta

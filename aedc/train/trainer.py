@@ -24,6 +24,7 @@ nothing. ``sparsity = 1 − events / (neurons × ticks)`` over all non-input neu
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -76,13 +77,11 @@ class History:
     def plot(self, path: str | Path, title: str = "") -> Path:
         """The learning curves as a PNG: loss, train (and validation) accuracy, events per sample,
         per epoch — what a person looks at to see whether a run converged or should go on."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure  # no pyplot: the caller's backend stays as it is
 
         epochs = np.arange(1, len(self.loss) + 1)
-        fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+        fig = Figure(figsize=(13, 3.6))
+        axes = fig.subplots(1, 3)
         axes[0].plot(epochs, self.loss, "o-")
         axes[0].set_ylabel("training loss")
         axes[1].plot(epochs, self.train_accuracy, "o-", label="train")
@@ -100,7 +99,6 @@ class History:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=110)
-        plt.close(fig)
         return path
 
 
@@ -157,6 +155,21 @@ class Trainer:
             raise ValueError(f"unknown readout {self.readout!r}; choose one of {list(READOUTS)}")
         if self.placement not in ("trivial", "compiled"):
             raise ValueError(f"unknown placement {self.placement!r}; choose 'trivial' or 'compiled'")
+
+    def _fingerprint(self, graph: Graph | PlacedProgram, x: np.ndarray, y: np.ndarray,
+                     schedule: Schedule) -> str:
+        """What must not change between a run and its resume, hashed: the initial graph, the data, the
+        schedule and this trainer's loss/optimizer/placement settings."""
+        from aedc.ir.serialize import to_json
+
+        h = hashlib.sha256()
+        h.update(to_json(graph.graph if isinstance(graph, PlacedProgram) else graph).encode())
+        h.update(np.ascontiguousarray(x).tobytes())
+        h.update(np.ascontiguousarray(y).tobytes())
+        h.update(repr((schedule, self.readout, self.activity_reg, self.count_scale, self.trainables,
+                       self.placement, self.output,
+                       getattr(self.optimizer, "__qualname__", repr(self.optimizer)))).encode())
+        return h.hexdigest()
 
     def placed(self, graph: Graph | PlacedProgram) -> Graph | PlacedProgram:
         """What the schedule runs on: ``graph`` itself (one PE per population) or, with
@@ -229,15 +242,18 @@ class Trainer:
         opt = self.optimizer(lr)
         params = model.params0
         opt_state = opt.init(params)
-        run = {"seed": seed, "batch": batch, "lr": lr, "samples": len(y)}
+        run: dict[str, float | int | str] = {"seed": seed, "batch": batch, "lr": lr, "samples": len(y),
+                                             "fingerprint": self._fingerprint(graph, x, y, schedule)}
         first, hist = 0, History()
         if resume is not None:
             params, opt_state, saved, meta = load_training_state(resume, params, opt_state)
             differs = {k: (meta.get(k), v) for k, v in run.items() if meta.get(k) != v}
             if differs:
-                raise TrainingError(f"{resume}: written by a run with other settings "
-                                    f"({', '.join(f'{k} {a} here {b}' for k, (a, b) in differs.items())}); "
-                                    "an exact resume needs the same seed, batch, lr and data")
+                what = ", ".join(f"{k} {a} here {b}" if k != "fingerprint" else
+                                 "graph, data, schedule or trainer settings" for k, (a, b) in differs.items())
+                raise TrainingError(f"{resume}: written by a run with other settings ({what}); an exact "
+                                    "resume needs the same graph, data, schedule, seed, batch, lr and "
+                                    "trainer settings")
             first = int(meta["epoch"]) + 1
             hist = History(**{k: list(saved.get(k, [])) for k in History().as_dict()})
         key = ("step", id(model), lr)
