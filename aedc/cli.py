@@ -567,14 +567,17 @@ def verify_cmd(
                                                        "schedule; the default, and the only one, for a "
                                                        "build compiled with --event; else sync).")]
         = None,
-    jitter_us: Annotated[int, typer.Option(help="async: per-tick jitter in µs.")] = 0,
+    jitter_us: Annotated[int | None, typer.Option(help="async: per-tick jitter in µs (default 0).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the random input, the async jitter and the event "
                                            "policy 'random'.")] = 0,
-    policy: Annotated[str, typer.Option(help="event: arrival, momentum or random.")] = "arrival",
-    events_per_step: Annotated[int, typer.Option(help="event: spikes a PE fires per micro-step "
-                                                      "(0 = all).")] = 0,
-    max_microsteps: Annotated[int, typer.Option(help="event: micro-steps per tick at most.")] = 64,
-    layered: Annotated[bool, typer.Option("--layered", help="event: layer-synchronous order.")] = False,
+    policy: Annotated[str | None, typer.Option(help="event: arrival (default), momentum or random.")]
+        = None,
+    events_per_step: Annotated[int | None, typer.Option(help="event: spikes a PE fires per micro-step "
+                                                             "(0 = all, the default).")] = None,
+    max_microsteps: Annotated[int | None, typer.Option(help="event: micro-steps per tick at most "
+                                                            "(default 64).")] = None,
+    layered: Annotated[bool | None, typer.Option("--layered", help="event: layer-synchronous order.")]
+        = None,
     jobs: Annotated[int, typer.Option(help="Cross-builds and QEMU runs in parallel.")] = 2,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="JSON report (default "
                                                 "BUILD/verify-qemu.json).")] = None,
@@ -601,6 +604,16 @@ def verify_cmd(
     if schedule == "event" and not event_build:
         raise AedcError(f"{build} has no event-schedule code: compile it with `aedc compile --event` to "
                         f"replay the event-driven schedule", where="--schedule")
+    given = {"--jitter-us": jitter_us, "--policy": policy, "--events-per-step": events_per_step,
+             "--max-microsteps": max_microsteps, "--layered": layered}
+    applies = {"--jitter-us": ("async",)} | dict.fromkeys(
+        ("--policy", "--events-per-step", "--max-microsteps", "--layered"), ("event",))
+    for option, value in given.items():  # an option the schedule has no use for is refused, not ignored
+        if value is not None and schedule not in applies[option]:
+            raise AedcError(f"{option} applies to the {applies[option][0]} schedule only, not {schedule}; "
+                            f"drop it or pass --schedule {applies[option][0]}", where=option)
+    policy, events_per_step, layered = policy or "arrival", events_per_step or 0, bool(layered)
+    max_microsteps = 64 if max_microsteps is None else max_microsteps
     if policy not in ("arrival", "momentum", "random"):
         raise AedcError(f"--policy must be arrival, momentum or random, got {policy!r}", where="--policy")
     names = [p["pe"] for p in manifest["pes"]]
@@ -629,7 +642,7 @@ def verify_cmd(
     if schedule != "sync":
         from aedc.timing.schedule import Schedule
 
-        sched = (Schedule.asynchronous(period_us=1000, jitter_us=jitter_us, link_us=100, seed=seed)
+        sched = (Schedule.asynchronous(period_us=1000, jitter_us=jitter_us or 0, link_us=100, seed=seed)
                  if schedule == "async" else
                  Schedule.event_driven(events_per_step, policy, seed,  # type: ignore[arg-type]
                                        max_microsteps=max_microsteps, layered=layered))

@@ -105,3 +105,28 @@ def test_profile_and_dt_reach_a_nir_run_and_are_not_silently_ignored(
                               "--profile", "sinabs"])
     assert res.exit_code == 0, res.output
     assert "--profile ignored" in res.output.replace("\n", "")
+
+
+@pytest.fixture(scope="module")
+def event_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("e")
+    res = runner.invoke(app, ["compile", str(DATA / "lif_norse.nir"), "-o", str(tmp / "e"), "--event"])
+    assert res.exit_code == 0, res.output
+    return tmp / "e"
+
+
+@pytest.mark.parametrize(("event", "args", "needle"), [
+    (False, ["--policy", "momentum"], "--policy applies to the event schedule only, not sync"),
+    (False, ["--schedule", "async", "--events-per-step", "2"],
+     "--events-per-step applies to the event schedule only, not async"),
+    (False, ["--schedule", "async", "--max-microsteps", "8"],
+     "--max-microsteps applies to the event schedule only, not async"),
+    (False, ["--layered"], "--layered applies to the event schedule only, not sync"),
+    (False, ["--jitter-us", "5"], "--jitter-us applies to the async schedule only, not sync"),
+    (True, ["--jitter-us", "5"], "--jitter-us applies to the async schedule only, not event"),
+])
+def test_verify_refuses_an_option_its_schedule_does_not_use(build: Path, event_build: Path, event: bool,
+                                                            args: list[str], needle: str) -> None:
+    """``aedc verify`` options of one schedule given with another are refused (exit 2, one line naming
+    the option and the schedule) before anything is replayed, not ignored."""
+    _check(["verify", str(event_build if event else build), "--target", "qemu", *args], 2, needle)
