@@ -8,6 +8,7 @@ use the default ``nir-euler`` semantics of the builder; the hypothesis test draw
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -382,3 +383,96 @@ def test_run_host_from_a_relative_build_path(lif_state: CompileState, tmp_path: 
     x = np.loadtxt(DATA / "lif_norse.csv", delimiter=",")[:, 0].astype(F32).reshape(-1, 1)[:600]
     got = run_host(Path("build"), {"input": x})
     assert got.spike_steps(lif_state.graph.outputs["output"]).tolist() == [460, 510]
+
+
+@pytest.mark.parametrize(("kw", "field"), [
+    ({"jitter_us": 2**32}, "jitter_us"),  # packed as "<u4": numpy's OverflowError
+    ({"jitter_us": 2**32 - 1}, "jitter_us"),  # the C's % (jitter + 1u): a division by zero
+    ({"jitter_us": -1}, "jitter_us"),
+    ({"link_us": -5}, "link_us"),
+    ({"hop_us": 2**21}, "hop_us"),
+    ({"chip_hop_us": -1}, "chip_hop_us"),
+    ({"period_us": 0}, "period_us"),
+    ({"pe_periods_us": ((0, 2**40),)}, "pe_periods_us[PE 0]"),
+    ({"pe_offsets_us": ((1, -3),)}, "pe_offsets_us[PE 1]"),
+])
+def test_schedule_times_out_of_the_c_range_are_refused(kw: dict[str, object], field: str) -> None:
+    """The host runtime holds jitter and latencies in uint32 and draws jitter mod (jitter + 1): a
+    Schedule outside those bounds is refused when it is made, naming the field."""
+    from aedc.errors import TimingError
+    from aedc.timing import Schedule
+
+    with pytest.raises(TimingError, match=re.escape(field)) as exc:
+        Schedule.asynchronous(**kw)
+    assert exc.value.where == field
+
+
+def test_host_equals_emulator_at_the_schedule_bounds() -> None:
+    """The largest jitter, period and latencies a Schedule allows pack into the schedule file and the C
+    follows them exactly (no wrap in the jitter modulo or a pair's latency)."""
+    from aedc.emulator import Schedule
+    from aedc.timing.schedule import LATENCY_MAX_US, TIME_MAX_US
+
+    state = compile_graph(driven_mlp(), 64)
+    rng = np.random.default_rng(5)
+    inp = {"x": np.where(rng.random((6, 200)) < 0.3, 1, 0).astype(F32)}
+    sched = Schedule.asynchronous(period_us=TIME_MAX_US, jitter_us=TIME_MAX_US - 1, link_us=LATENCY_MAX_US,
+                                  hop_us=LATENCY_MAX_US, chip_hop_us=LATENCY_MAX_US, seed=2**40 + 3,
+                                  pe_offsets_us=((1, TIME_MAX_US),))
+    assert _emulator_vs_host_async(state, inp, sched) > 6 * 200 * 0.3 * 0.8
+
+
+def test_host_runtime_refuses_a_corrupted_schedule_file(tmp_path: Path) -> None:
+    """The host runtime binary reads its schedule file defensively: a wrong magic, a short file, a
+    period not above the jitter, a negative offset or a jitter the modulo cannot take end it with exit
+    2 and a message, before it runs a tick."""
+    import subprocess
+
+    from aedc.codegen.host import build_host, schedule_table
+    from aedc.emulator import PlacedProgram, Schedule
+
+    state = compile_graph(driven_mlp(), 64)
+    assert isinstance(state.sources, Sources)
+    prog = PlacedProgram.from_placement(state.graph, state.placement)
+    T = 3
+    good = schedule_table(state.sources.manifest, prog, Schedule.asynchronous(jitter_us=10, link_us=5), T)
+    n = len(state.sources.manifest["pes"])
+    assert len(good) == 9 * 4 + 2 * 8 * n
+    exe = build_host(state.sources, tmp_path / "build")
+    fin = tmp_path / "in.f32"
+    np.zeros((T, 200), F32).tofile(fin)
+
+    def run(sched: bytes) -> subprocess.CompletedProcess[str]:
+        (tmp_path / "schedule.bin").write_bytes(sched)
+        return subprocess.run([str(exe), str(T), str(fin), str(tmp_path / "out.f32"),
+                               str(tmp_path / "schedule.bin")], capture_output=True, text=True, check=False)
+
+    assert run(good).returncode == 0
+    head = np.frombuffer(good[:36], "<u4").copy()
+    period = np.frombuffer(good[36:36 + 8 * n], "<i8").copy()
+    offset = np.frombuffer(good[36 + 8 * n:], "<i8").copy()
+
+    def file(h: np.ndarray = head, p: np.ndarray = period, o: np.ndarray = offset) -> bytes:
+        return h.tobytes() + p.tobytes() + o.tobytes()
+
+    bad_magic = head.copy()
+    bad_magic[0] ^= 1
+    slow = period.copy()
+    slow[1] = 10  # = the jitter
+    late = offset.copy()
+    late[0] = -1
+    wide = head.copy()
+    wide[1] = 0xFFFFFFFF  # jitter + 1u == 0
+    huge = np.full(n, 2**40, "<i8")
+    cases = [
+        (file(bad_magic), "not an aedc schedule file"),
+        (good[:-8], "not an aedc schedule file"),
+        (good[:20], "not an aedc schedule file"),
+        (file(p=slow), "need period > jitter"),
+        (file(o=late), "need period > jitter and offset ≥ 0"),
+        (file(wide, huge), "schedule out of range: jitter 4294967295"),
+    ]
+    for data, needle in cases:
+        res = run(data)
+        assert res.returncode == 2, (needle, res.returncode, res.stderr)
+        assert needle in res.stderr

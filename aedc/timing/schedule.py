@@ -54,6 +54,12 @@ from aedc.timing.event import EventPolicy, counter_hash
 ScheduleMode = Literal["sync", "async", "event"]
 JITTER_STREAM = 0x4A495454
 """The async jitter's third hash word ("JITT"): keeps its stream apart from the event policy's draws."""
+TIME_MAX_US = 2**31 - 1
+"""Largest period, offset and jitter (µs, ~36 min): the C runtimes hold jitter in a uint32 and draw it
+``mod (jitter + 1)``, which must not wrap to 0."""
+LATENCY_MAX_US = 2**20
+"""Largest link, hop and chip-hop latency (µs, ~1 s): a pair's latency, link + hop·(≤ 30 QPE hops) +
+chip hop·(≤ 510 chip hops), stays far inside the C runtimes' uint32."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,16 @@ class Schedule:
         if self.policy not in ("arrival", "momentum", "random"):
             raise TimingError(f"unknown event policy {self.policy!r}; policies are arrival, momentum, "
                               f"random")
+        bounded = [("period_us", self.period_us, 1, TIME_MAX_US),
+                   ("jitter_us", self.jitter_us, 0, TIME_MAX_US),
+                   *((name, v, 0, LATENCY_MAX_US) for name, v in
+                     (("link_us", self.link_us), ("hop_us", self.hop_us), ("chip_hop_us", self.chip_hop_us))),
+                   *((f"pe_periods_us[PE {p}]", v, 1, TIME_MAX_US) for p, v in self.pe_periods_us),
+                   *((f"pe_offsets_us[PE {p}]", v, 0, TIME_MAX_US) for p, v in self.pe_offsets_us)]
+        bad = [(name, f"{name} = {v} µs (must be an integer {lo} … {hi:,})") for name, v, lo, hi in bounded
+               if not (isinstance(v, int | np.integer) and lo <= v <= hi)]
+        if bad:
+            raise TimingError(f"schedule times out of range: {'; '.join(m for _, m in bad)}", where=bad[0][0])
 
     @classmethod
     def sync(cls) -> Schedule:

@@ -95,6 +95,13 @@ static int read_schedule(FILE *f, uint32_t n, uint32_t T) {
         return 2;
     }
     uint32_t jitter = head[1], seed = head[2], link = head[3], hop = head[4], chip_hop = head[5];
+    /* the bounds of aedc.timing.schedule (TIME_MAX_US, LATENCY_MAX_US): no jitter + 1 wraps to 0, no
+     * pair's latency leaves its uint32 */
+    if (jitter > 0x7FFFFFFFu || link > (1u << 20) || hop > (1u << 20) || chip_hop > (1u << 20)) {
+        fprintf(stderr, "schedule out of range: jitter %u µs (at most 2^31 - 1), link %u, hop %u, chip hop "
+                "%u µs (at most 2^20)\n", jitter, link, hop, chip_hop);
+        return 2;
+    }
     for (uint32_t i = 0; i < n; i++) {
         if (period[i] <= 0 || offset[i] < 0 || (int64_t)jitter >= period[i]) {
             fprintf(stderr, "PE %u: period %lld µs, offset %lld µs, jitter %u µs: need period > jitter "
