@@ -243,3 +243,26 @@ def test_a_truncated_or_extended_store_recording_differs(
     assert miss is not None
     assert (miss.tick, miss.expected, miss.got) == (t, None, queued)
     assert miss.what.startswith(what)
+
+
+@pytest.mark.parametrize("cut", ["record", "dump table"])
+def test_a_truncated_replay_input_is_refused_by_name(
+        mlp: tuple[CompileState, dict[str, np.ndarray], Schedule, Q.Recording], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, cut: str) -> None:
+    """A replay.in that ends inside a record (or whose dump table is longer than the file) stops the Arm
+    with exit 2 and a message, raised as CodegenError, not read past its end."""
+    state, _, _, rec = mlp
+    sources = event_sources(state)[0]
+    i = max(range(len(rec.calls)), key=lambda i: rec.calls[i].ops.count(13))
+    calls = rec.calls[i]
+    elf = Q.build_replay(sources, i, tmp_path)
+    full = Q.replay_input(elf, calls, sources, i)
+    last = len(full) - 1 - int(calls.words[-1].size)  # where the last call's record starts
+    assert calls.words[-1].size >= 2
+    bad = full[:last + 1].copy() if cut == "record" else full.copy()
+    if cut == "dump table":
+        bad[3] = (len(full) - 4) // 4 + 1
+    monkeypatch.setattr(Q, "replay_input", lambda *_: bad)
+    with pytest.raises(CodegenError, match=f"QEMU replay failed \\(exit 2\\).*truncated inside "
+                                           f"{'a record' if cut == 'record' else 'its dump table'}"):
+        Q.replay(elf, calls, sources, i)

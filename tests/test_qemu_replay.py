@@ -398,3 +398,22 @@ def test_cli_verify_reports_cycles_and_a_receive_queue_overflow(tmp_path: Path) 
     res = runner.invoke(app, ["verify", str(build), "--target", "fpga"])
     assert res.exit_code == 2
     assert "--target must be qemu" in res.output
+
+
+def test_a_truncated_tick_replay_input_is_refused_by_name(
+        lif: tuple[CompileState, dict[str, np.ndarray], Q.Recording], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tick replay runtime, like the event one: a replay.in cut inside its last record (a
+    set_input's values) stops the Arm with exit 2 and a message, not read past its end."""
+    state, _, rec = lif
+    assert isinstance(state.sources, Sources)
+    i = next(i for i, c in enumerate(rec.calls) if 3 in c.ops)
+    calls = rec.calls[i]
+    j = max(j for j, op in enumerate(calls.ops) if op == 3)  # the last set_input: {3 k t n values[n]}
+    cut = Q.PECalls(words=calls.words[:j + 1], ops=calls.ops[:j + 1], ticks=calls.ticks[:j + 1],
+                    async_mode=calls.async_mode, version=calls.version, config=calls.config)
+    elf = Q.build_replay(state.sources, i, tmp_path)
+    full = Q.replay_input(elf, cut, state.sources, i)
+    monkeypatch.setattr(Q, "replay_input", lambda *_: full[:-2])  # the end mark and the last value
+    with pytest.raises(CodegenError, match=r"QEMU replay failed \(exit 2\).*truncated inside a record"):
+        Q.replay(elf, cut, state.sources, i)

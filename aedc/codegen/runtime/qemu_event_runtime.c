@@ -37,9 +37,13 @@ __attribute__((noinline)) static void replay(void) {
     uint32_t n_dump = in[3];
     const uint32_t *dumps = in + 4;
     const uint32_t *cfg = dumps + 4u * n_dump; /* K policy seed */
+    need(cfg, 3u, end);
     const uint32_t *p = cfg + 3;
+    static const uint8_t size[18] = {1, 2, 0, 4, 3, 0, 0, 0, 0, 0, 3, 2, 1, 3, 4, 3, 3, 3}; /* words per op */
     while (p < end && *p != 0u) {
         uint32_t accepted = 0;
+        need(p, *p < 18u && size[*p] ? size[*p] : 1u, end);
+        if (*p == 3u) need(p + 4, p[3], end);
         switch (*p) {
         case 1u: TIMED(1u, ev->pe.begin_tick(p[1])); p += 2; break;
         case 3u: TIMED(3u, ev->pe.set_input(p[1], p[2], (const float *)(p + 4))); p += 4 + p[3]; break;

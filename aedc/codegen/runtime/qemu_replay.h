@@ -14,7 +14,8 @@
  *   n_dump × {slice, address, words, rows}: the state arrays dumped after a slice's tick (slice
  *   0xFFFFFFFF: dumped once at the end); rows > 0 marks the slice's recording ring (rows × words), of
  *   which row t % rows is dumped after the tick of step t. Addresses come from the ELF's symbol table
- *   (the host reads it). Then the runtime's own part (its header), ending in {0}.
+ *   (the host reads it). Then the runtime's own part (its header), ending in {0}. A dump table or record
+ *   that runs past the file's end stops the run (exit 2, a message), before anything reads past it.
  * Output (replay.out): 'AEQO' 1 calib, then {5 key payload has_payload target} per aedc_send,
  *   {7 op counts} after every call, {6 k n words[n]} (state) and {9 k n words[n]} (recording row)
  *   after every slice tick, the runtime's own records, {8 n words[n]} at the end, {0}.
@@ -122,6 +123,11 @@ static void dump(const uint32_t *in, uint32_t n_dump, uint32_t slice, uint32_t t
     }
 }
 
+/* the `words` words at `p` lie inside the input: a truncated replay.in ends the run, not read past */
+static void need(const uint32_t *p, uint32_t words, const uint32_t *end) {
+    if (p > end || words > (uint32_t)(end - p)) leave(2u, "replay: replay.in is truncated inside a record\n");
+}
+
 /* timed call: the counts between two timer reads, less what aedc_send spent */
 #define TIMED(op, call)                   \
     do {                                  \
@@ -154,6 +160,8 @@ static const uint32_t *replay_open(uint32_t version, const uint32_t **end) {
         leave(2u, "replay: replay.in is not an AEQR file of this runtime's version\n");
     aedc_async_mode = in[2];
     *end = in + len / 4u;
+    if (in[3] > (uint32_t)(*end - in - 4) / 4u) /* n_dump entries of 4 words */
+        leave(2u, "replay: replay.in is truncated inside its dump table\n");
     uint32_t c0 = TIMER_VALUE;
     uint32_t c1 = TIMER_VALUE;
     put(0x4F514541u);

@@ -21,6 +21,8 @@ __attribute__((noinline)) static void replay(void) {
     const uint32_t *p = dumps + 4u * n_dump;
     while (p < end && *p != 0u) {
         uint32_t op = *p;
+        need(p, op == 1u ? 2u : op == 3u ? 4u : op <= 4u ? 3u : 1u, end);
+        if (op == 3u) need(p + 4, p[3], end);
         if (op == 1u) {
             TIMED(1u, aedc_pe.begin_tick(p[1]));
             p += 2;
