@@ -120,6 +120,28 @@ def test_chunked_batch_and_the_default_chunking() -> None:
         Emulator(graph).run({"in": x[0]}, chunk=0)
 
 
+def test_the_chunk_cache_keeps_the_last_few_lengths() -> None:
+    """Every chunk length compiles its own XLA executable: an Emulator keeps the CHUNK_CACHE most
+    recently used, so a caller varying ``chunk`` does not hold one per length for ever."""
+    from aedc.emulator.emulator import CHUNK_CACHE
+    from aedc.frontend.builder import Network
+
+    net = Network("c", dt=1e-3)
+    net.input("in", 3)
+    net.population("h", 4, "lif", tau=5e-3, v_threshold=0.3)
+    net.dense("in", "h", np.full((4, 3), 0.4))
+    net.output("y", "h")
+    emu = Emulator(net.build())
+    x = {"in": (np.random.default_rng(1).random((12, 3)) < 0.5).astype(np.float32)}
+    whole = emu.run(x)
+    for chunk in range(1, CHUNK_CACHE + 3):
+        _same(whole, emu.run(x, chunk=chunk))
+        assert len(emu._chunks) == min(chunk, CHUNK_CACHE)
+    assert [k[2] for k in emu._chunks] == list(range(3, CHUNK_CACHE + 3))  # the oldest went first
+    _same(whole, emu.run(x, chunk=3))  # a hit moves it to the back
+    assert [k[2] for k in emu._chunks][-1] == 3
+
+
 def _lif_build(tmp_path: Path) -> tuple[Path, Path]:
     from aedc.frontend.builder import Network
 

@@ -197,6 +197,24 @@ def test_one_device_mesh_equals_the_plain_run() -> None:
     assert int(np.count_nonzero(a.events["p2"])) > 0
 
 
+def test_a_mesh_run_refuses_chunks_and_reports_its_phase() -> None:
+    """A sharded run is one shard_map call: ``chunk`` is refused by name (it used to be dropped
+    silently) and ``progress`` sees the start and the end of that call, nothing in between."""
+    prog = _chain_program([6, 5, 4], [(0, 0), (0, 0), (1, 0)])
+    x = {"p0": (np.random.default_rng(0).random((12, 6)) < 0.5).astype(np.float32)}
+    emu = Emulator(prog, devices=1)
+    with pytest.raises(EmulatorError, match=r"chunk=3: a run on a mesh is one shard_map call"):
+        emu.run(x, chunk=3)
+    with pytest.raises(EmulatorError, match=r"chunk=2: a run on a mesh"):
+        emu.run_batch({"p0": x["p0"][None]}, chunk=2, progress=lambda *_: None)
+    seen: list[tuple[int, int]] = []
+    res = emu.run(x, progress=lambda done, total: seen.append((done, total)))
+    G = emu.steps(12)
+    assert seen == [(0, G), (G, G)]
+    plain = Emulator(prog).run(x)
+    assert all(res.events[n].tobytes() == plain.events[n].tobytes() for n in plain.events)
+
+
 def test_cli_run_devices_equals_the_single_device_run(tmp_path: Path) -> None:
     """``aedc run BUILD --devices 2`` in a fresh process (it makes the 2 virtual CPU devices itself)
     writes the traces of the plain run and the sharding metrics."""

@@ -25,6 +25,8 @@ from aedc.timing.schedule import Schedule, make_plan
 F32 = np.float32
 PROGRESS_CHUNKS = 20
 """A run with a progress callback executes in about this many chunks (each one call, one report)."""
+CHUNK_CACHE = 4
+"""Compiled chunk functions kept per Emulator (the last ones used): each holds an XLA executable."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,7 +133,9 @@ class Emulator:
     def _chunk_fn(self, T: int, B: int, length: int, data: dict[str, np.ndarray]) -> Any:
         """The ahead-of-time compiled, vmapped ``run_steps`` of ``length`` steps (cached per batch)."""
         key = (T, B, length)
-        if key not in self._chunks:
+        if key in self._chunks:
+            self._chunks[key] = self._chunks.pop(key)  # now the most recently used
+        else:
             comp, _ = self.compiled(T)
 
             def chunk(P: Any, data: Any, carry: Any, start: Any) -> Any:
@@ -140,6 +144,8 @@ class Emulator:
 
             carry = self._batched_carry(comp, B)
             self._chunks[key] = jax.jit(chunk).lower(comp.params, data, carry, np.int32(0)).compile()
+            while len(self._chunks) > CHUNK_CACHE:  # drop the least recently used
+                del self._chunks[next(iter(self._chunks))]
         return self._chunks[key]
 
     @staticmethod
@@ -150,8 +156,16 @@ class Emulator:
                  progress: Callable[[int, int], None] | None = None,
                  chunk: int | None = None) -> EmulatorResult:
         if self.mesh is not None:  # shard_map exchanges between devices: one call, no chunks
+            if chunk is not None:
+                raise EmulatorError(f"chunk={chunk}: a run on a mesh is one shard_map call and cannot be "
+                                    f"chunked; drop chunk (progress is reported at its start and end)")
             sc = self.sharded(T)
+            G = sc.base.plan.steps
+            if progress is not None:  # the phase only: 0 before the one call, all steps after it
+                progress(0, G)
             res = self._result(sc.run(data, self.program), data, B, T, sc.base, metrics)
+            if progress is not None:
+                progress(G, G)
             for m in res.metrics or ():
                 m.update(sc.metrics())
             return res
@@ -276,8 +290,9 @@ class Emulator:
 
         ``progress(done, total)``: called with executor steps (:meth:`steps`) before the run and after
         every chunk of ``chunk`` steps (default: a twentieth of the run): the scan runs chunk by chunk
-        from the carried state, the same numbers bit for bit as one call (tested). Not on a mesh: a
-        sharded run is one call."""
+        from the carried state, the same numbers bit for bit as one call (tested). On a mesh a run is
+        one ``shard_map`` call: ``progress`` is called before it (0) and after it (all steps) only, and
+        ``chunk`` is refused (EmulatorError)."""
         data, _, T = self._check(inputs, False, steps)
         res = self._execute(data, 1, T, metrics, progress, chunk)
         return EmulatorResult(
