@@ -60,6 +60,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+from counter_hash_oracle import counter_hash
 
 from aedc.errors import TimingError
 from aedc.ir.discretise import neuron_constants
@@ -71,18 +72,11 @@ F32 = np.float32
 SPIKING_MODELS = ("lif", "alif", "cuba_lif", "if", "threshold")
 GRADED_MODELS = ("li", "cuba_li", "integrator", "linear", "relu")
 POLICIES = ("arrival", "momentum", "random")
-_MASK = 0xFFFFFFFF
 
 
 def priority(seed: int, step: int, microstep: int, neuron: int) -> int:
     """The ``random`` policy's hash of one global neuron id, from the contract's formula (Python ints)."""
-    h = (seed * 0x9E3779B1 + step * 0x85EBCA77 + microstep * 0xC2B2AE3D + neuron * 0x27D4EB2F) & _MASK
-    h ^= h >> 15
-    h = (h * 0x2C1B3C6D) & _MASK
-    h ^= h >> 12
-    h = (h * 0x297A2D39) & _MASK
-    h ^= h >> 15
-    return h
+    return counter_hash(seed, step, microstep, neuron)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ dropped hop term or ignored offset fails (both checked by mutating aedc/timing/s
 from __future__ import annotations
 
 import numpy as np
+from counter_hash_oracle import counter_hash
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import graphs_with_inputs
@@ -33,17 +34,6 @@ from aedc.reference.simulate import _Neuron
 F32 = np.float32
 
 
-def _hash4(a: int, b: int, c: int, d: int) -> int:
-    """The documented counter-based hash (aedc.timing.event.counter_hash), in plain Python ints."""
-    m = 0xFFFFFFFF
-    h = (a * 0x9E3779B1 + b * 0x85EBCA77 + c * 0xC2B2AE3D + d * 0x27D4EB2F) & m
-    h ^= h >> 15
-    h = (h * 0x2C1B3C6D) & m
-    h ^= h >> 12
-    h = (h * 0x297A2D39) & m
-    return h ^ (h >> 15)
-
-
 def _tick_times(sched: Schedule, pes: tuple[PEAddress, ...], T: int) -> np.ndarray:
     """The documented tick start times (µs), computed here, not by the schedule: offset + k·period +
     hash(seed, address word, k, "JITT") mod (jitter + 1)."""
@@ -52,7 +42,7 @@ def _tick_times(sched: Schedule, pes: tuple[PEAddress, ...], T: int) -> np.ndarr
 
     def jitter(a: PEAddress, k: int) -> int:
         word = a.chip[0] << 24 | a.chip[1] << 16 | a.qpe[0] << 12 | a.qpe[1] << 8 | a.pe
-        return _hash4(sched.seed & 0xFFFFFFFF, word, k, 0x4A495454) % (sched.jitter_us + 1)
+        return counter_hash(sched.seed & 0xFFFFFFFF, word, k, 0x4A495454) % (sched.jitter_us + 1)
 
     return np.array([[offset.get(p, 0) + k * period.get(p, sched.period_us) + jitter(a, k)
                       for k in range(T)] for p, a in enumerate(pes)], np.int64)
@@ -60,7 +50,7 @@ def _tick_times(sched: Schedule, pes: tuple[PEAddress, ...], T: int) -> np.ndarr
 
 def test_emulator_tick_times_are_the_documented_formula() -> None:
     # the hash's known answers (tests/test_timing_event.py pins the same ones on event_priority)
-    assert [_hash4(0, 0, 0, n) for n in range(3)] == [0, 3749358279, 3050391475]
+    assert [counter_hash(0, 0, 0, n) for n in range(3)] == [0, 3749358279, 3050391475]
     graph, x = _chain()
     prog = spread(graph)
     for sched in SCHEDULES:
