@@ -198,12 +198,12 @@ def test_a_wrong_stride_or_weight_is_detected() -> None:
             assert fields[8:10] == ["2u", "2u"]
             fields[8] = "1u"
             return m.group(1) + ", ".join(fields) + "}"
-        return re.sub(r"(_kern_x__c_geo AEDC_IMAGE = \{)([^}]*)\}", fix, text)
+        return re.sub(r"(_kern\d+_x__c_geo AEDC_IMAGE = \{)([^}]*)\}", fix, text)
 
     def one_weight(text: str) -> str:  # the first entry of every kernel array of x->c, +1/64
         def bump(m: re.Match[str]) -> str:
             return m.group(1) + repr(float(F32(float.fromhex(m.group(2).rstrip("f"))) + F32(1 / 64))) + "f"
-        return re.sub(r"(_kern_x__c_w\[\d+\] AEDC_IMAGE = \{\s*)(-?0x[0-9a-fp.+-]+f)", bump, text)
+        return re.sub(r"(_kern\d+_x__c_w\[\d+\] AEDC_IMAGE = \{\s*)(-?0x[0-9a-fp.+-]+f)", bump, text)
 
     for edit in (stride_one, one_weight):
         patched = _patched(state.sources, edit)
@@ -315,3 +315,77 @@ def test_every_tap_rule_equals_the_expanded_synapses() -> None:
     ref = simulate(state.graph, inp)
     assert all(np.count_nonzero(ref.events[f"h{g}"]) > 5 for g in range(len(GEOMETRIES)))
     assert_bit_identical(ref, run_host(state, inp), what="geometries")
+
+
+def test_projections_whose_c_names_collide_keep_their_own_kernels() -> None:
+    """``c_ident`` maps "a.b->c" and "a_b->c" to the same fragment; both convolutions land on the same
+    slice with different geometry (stride 1 / 2 and padding), and each must keep its own kernel and
+    header in the C: host = reference = emulator, bit for bit."""
+    from aedc.emulator import Emulator, PlacedProgram, Schedule
+
+    rng = np.random.default_rng(7)
+    net = Network("collide")
+    net.input("a.b", (1, 6, 6))
+    net.input("a_b", (1, 11, 11))
+    net.population("c", (2, 6, 6), "lif", tau=2e-3, v_threshold=0.5)
+    net.conv2d("a.b", "c", rng.normal(0.5, 0.5, (2, 1, 3, 3)).astype(F32), padding=1)
+    net.conv2d("a_b", "c", rng.normal(0.5, 0.5, (2, 1, 3, 3)).astype(F32), stride=2, padding=1)
+    net.output("y", "c")
+    state = compile_net(net.build(), 256)
+    assert formats(state) == {"a.b->c": ("kernel", "f32"), "a_b->c": ("kernel", "f32")}
+    assert state.sources is not None
+    data = "".join(d.decode() for p, d in state.sources.files if p.endswith("data.c"))
+    assert data.count("_geo AEDC_IMAGE =") == 2  # one header per projection
+    inp = {"a.b": (rng.random((20, 1, 6, 6)) < 0.4).astype(F32),
+           "a_b": (rng.random((20, 1, 11, 11)) < 0.4).astype(F32)}
+    ref = simulate(state.graph, inp)
+    assert int(np.count_nonzero(ref.events["c"])) > 20
+    got = run_host(state, inp)
+    assert_bit_identical(ref, got, what="colliding names")
+    prog = PlacedProgram.from_placement(state.graph, state.placement)
+    emu = Emulator(prog, Schedule.sync()).run(inp, metrics=False)
+    for n in emu.events:
+        assert np.asarray(emu.events[n], F32).tobytes() == got.events[n].tobytes(), n
+
+
+def test_colliding_c_names_in_rows_and_the_guard(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows-format weight tables of "a.b->c" and "a_b->c" on one PE are two arrays (one C name would
+    not compile), and were two projections ever given one kernel name, codegen names both."""
+    from aedc.codegen import program as program_mod
+    from aedc.codegen.literals import c_ident
+    from aedc.errors import CodegenError
+
+    rng = np.random.default_rng(8)
+    net = Network("collide_rows")
+    net.input("a.b", 5)
+    net.input("a_b", 4)
+    net.population("c", 6, "lif", tau=2e-3, v_threshold=0.5)
+    net.dense("a.b", "c", rng.choice([0.25, 0.5, -0.5], (6, 5)).astype(F32))
+    net.dense("a_b", "c", rng.choice([0.75, 1.0], (6, 4)).astype(F32))
+    net.output("y", "c")
+    rows = PIPE.replace("min-neurons=4", "min-neurons=4,formats=rows") % 256
+    state = PassManager(rows).run(CompileState(graph=net.build()), PassContext())
+    assert formats(state) == {"a.b->c": ("rows", "lut4"), "a_b->c": ("rows", "lut4")}  # weight tables
+    inp = {"a.b": (rng.random((15, 5)) < 0.5).astype(F32), "a_b": (rng.random((15, 4)) < 0.5).astype(F32)}
+    ref = simulate(state.graph, inp)
+    assert int(np.count_nonzero(ref.events["c"])) > 5
+    assert_bit_identical(ref, run_host(state, inp), what="colliding rows names")
+
+    init = program_mod.Program.__init__
+
+    def without_index(self: Any, *a: Any, **kw: Any) -> None:  # the identifiers before the fix
+        init(self, *a, **kw)
+        self.proj_ident = {name: c_ident(name) for name in self.proj_ident}
+
+    rng = np.random.default_rng(7)
+    conv = Network("collide_guard")
+    conv.input("a.b", (1, 6, 6))
+    conv.input("a_b", (1, 6, 6))
+    conv.population("c", (2, 6, 6), "lif", tau=2e-3)
+    conv.conv2d("a.b", "c", rng.normal(0, 1, (2, 1, 3, 3)).astype(F32), padding=1)
+    conv.conv2d("a_b", "c", rng.normal(0, 1, (2, 1, 3, 3)).astype(F32), padding=1)
+    conv.output("y", "c")
+    monkeypatch.setattr(program_mod.Program, "__init__", without_index)
+    with pytest.raises(CodegenError, match=r"projections 'a.b->c' and 'a_b->c' both emit the C array "
+                                           r"s\d+_kerna_b__c_geo"):
+        compile_net(conv.build(), 256)

@@ -11,9 +11,10 @@ from aedc.codegen import pe_files
 from aedc.codegen.event_kernel import EVENT_TERM, event_frame, event_slice_code
 from aedc.codegen.history import Histories, Port, receive_side
 from aedc.codegen.kernels import NEURON_KERNELS
-from aedc.codegen.literals import F32, aligned, c_array, c_float, c_ident, c_state
+from aedc.codegen.literals import F32, aligned, c_array, c_float, c_state
 from aedc.codegen.program import Program
 from aedc.codegen.synapses import PortSynapses, distinct_weights, encoder_for, weight_table_array
+from aedc.errors import CodegenError
 from aedc.ir.discretise import neuron_constants
 from aedc.ir.graph import Population, Projection
 from aedc.machine import PEAddress
@@ -35,7 +36,7 @@ class PEEmitter:
         self.hists = Histories(prog)
         self.sd_accs: list[str] = []
         self.tables_done: set[str] = set()
-        self.shared_done: set[str] = set()
+        self.shared_done: dict[str, str] = {}  # shared C array → the projection that emitted it
         self.tables: dict[str, np.ndarray] = {}
         self.ports_of_slice: list[Port] = []
         self.slice_info: list[tuple[int, int, int, bool]] = []
@@ -78,14 +79,18 @@ class PEEmitter:
             slice_label=s.label, n_post=s.size, rows=pre - ps.lo, targets=post - s.lo, weights=w,
             table=self.weight_table(proj) if enc.weight_table else np.zeros(0, F32),
             table_name=p.table_name(proj), conn=proj.conn, post_lo=s.lo, pre_lo=ps.lo,
-            kernel_tag=f"s{k}_kern_{c_ident(proj.name)}")
+            kernel_tag=f"s{k}_kern{p.proj_ident[proj.name]}")
         image = enc.encode(syn)
         for array in image.arrays:
             self.add(enc.term, array)
         for name, text, size in image.shared:  # once per slice and projection (kernels)
-            if name not in self.shared_done:
-                self.shared_done.add(name)
+            owner = self.shared_done.get(name)
+            if owner is None:
+                self.shared_done[name] = proj.name
                 self.add(enc.term, (text, size))
+            elif owner != proj.name:  # a name two projections share: one would read the other's kernel
+                raise CodegenError(f"PE {self.pe}: projections '{owner}' and '{proj.name}' both emit the C "
+                                   f"array {name}", where=proj.name)
         if enc.weight_table:
             self.use_table(proj)
         hist = self.hists.use(src, proj.latency)

@@ -27,6 +27,8 @@ class Program:
         self.record_ticks = placement.slicing.record_ticks
         self.outputs = set(graph.outputs.values())
         self.formats: dict[str, ProjectionFormat] = {f.projection: f for f in placement.slicing.formats}
+        # c_ident is not one-to-one ("a.b->c", "a_b->c"): C names of a projection carry its index too
+        self.proj_ident = {pr.name: f"{j}_{c_ident(pr.name)}" for j, pr in enumerate(graph.projections)}
         self.neuron_slices = {name: placement.slicing.of(name) for name in self.pops}
         self.synapse_slices: dict[str, tuple[int, ...]] = {
             name: tuple(i for i, s in enumerate(self.slices) if s.population == name and s.role == "synapse")
@@ -75,7 +77,7 @@ class Program:
 
     def table_name(self, proj: Projection) -> str:
         """C name of the weight table of ``proj`` (one per PE that receives it in the rows format)."""
-        return f"wtab_{c_ident(proj.name)}"
+        return f"wtab{self.proj_ident[proj.name]}"
 
     def targets_of(self, idx: int) -> list[tuple[PEAddress, int]]:
         """(a PE of each destination QPE, PE mask), in canonical order."""
