@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -210,7 +211,10 @@ def write(args: argparse.Namespace, sizes: list[int], x_test: np.ndarray, seeds:
         for rname, rs in runs.items():
             table.setdefault(tname, {})[rname] = {
                 k: [float(np.mean([r[k] for r in rs])), float(np.std([r[k] for r in rs]))] for k in rs[0]}
-    out = {"benchmark": "event_study", "task": f"{args.task} {'-'.join(map(str, sizes))} {args.hidden_model}",
+    commit = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
+                            capture_output=True, text=True).stdout.strip()
+    out = {"benchmark": "event_study", "commit": commit,
+           "task": f"{args.task} {'-'.join(map(str, sizes))} {args.hidden_model}",
            "T": int(x_test.shape[1]), "k": K, "seeds": seeds,
            "epochs": epochs, "activity_reg": args.activity_reg, "w_scale": args.w_scale,
            "n_train": n_train, "n_test": n_test, "train_policy": args.train_policy,
