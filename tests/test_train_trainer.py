@@ -305,7 +305,8 @@ def test_resume_from_a_checkpoint_gives_the_uninterrupted_weights(
     with pytest.raises(TrainingError, match="graph, data, schedule or trainer settings"):
         Trainer(progress=False, activity_reg=1.0).fit(g0, data, epochs=4,
                                                       resume=tmp_path / "epoch_001.npz", **kw)
-    with pytest.raises(TrainingError, match=r"'p/w/h1->out/0' is \(8, 3\) in the checkpoint, \(9, 3\) in the model"):
+    shapes = r"'p/w/h1->out/0' is \(8, 3\) in the checkpoint, \(9, 3\) in the model"
+    with pytest.raises(TrainingError, match=shapes):
         Trainer(progress=False).fit(mlp([5, 9, 3], seed=0), data, epochs=4,
                                     resume=tmp_path / "epoch_001.npz", **kw)
     plain = save_checkpoint(tmp_path / "plain.npz", TrainableModel(g0, Schedule.sync(), T).params0,
