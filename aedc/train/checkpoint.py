@@ -36,11 +36,15 @@ def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, np.ndarray]:
 def save_checkpoint(path: str | Path, params: dict[str, Any], **meta: float | int) -> Path:
     """Write ``params`` (nested dicts of arrays, three levels at most) and ``meta`` to ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_npz(path, _arrays(params, meta))
+    return path
+
+
+def _arrays(params: dict[str, Any], meta: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The ``"p/…"`` parameter and ``"meta/…"`` entries every checkpoint holds."""
     flat = {"p" + SEP + k: v for k, v in _flatten(jax.device_get(params)).items()}
     flat.update({"meta" + SEP + k: np.asarray(v) for k, v in meta.items()})
-    _write_npz(path, flat)
-    return path
+    return flat
 
 
 def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -84,13 +88,11 @@ def save_training_state(path: str | Path, params: dict[str, Any], opt_state: Any
     ``jax.tree_util`` order; :func:`load_training_state` rebuilds them on the optimizer's own
     structure) and the per-epoch history, written atomically (:func:`_write_npz`)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    flat = {"p" + SEP + k: v for k, v in _flatten(jax.device_get(params)).items()}
+    flat = _arrays(params, meta)
     for i, leaf in enumerate(jax.tree_util.tree_leaves(jax.device_get(opt_state))):
         flat[f"opt{SEP}{i:04d}"] = np.asarray(leaf)
     for k, v in history.items():
         flat[f"hist{SEP}{k}"] = np.asarray(v, np.float64)
-    flat.update({"meta" + SEP + k: np.asarray(v) for k, v in meta.items()})
     _write_npz(path, flat)
     return path
 

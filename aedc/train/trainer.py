@@ -232,9 +232,9 @@ class Trainer:
         trained graph and the per-epoch :class:`History`.
 
         ``resume``: a checkpoint this trainer wrote (``checkpoint_dir/epoch_NNN.npz``) of the same
-        graph, data size, ``seed``, ``batch`` and ``lr``: training continues after that epoch with
-        its parameters, optimizer state, history and batch order, up to ``epochs`` in all — the same
-        final weights as a run that was never interrupted."""
+        graph, data, schedule, trainer settings, ``seed``, ``batch`` and ``lr``: training continues
+        after that epoch with its parameters, optimizer state, history and batch order, up to
+        ``epochs`` in all — the same final weights as a run that was never interrupted."""
         schedule = schedule or Schedule.sync()
         x, y = _xy(train_data)
         T = x.shape[1]
@@ -242,8 +242,9 @@ class Trainer:
         opt = self.optimizer(lr)
         params = model.params0
         opt_state = opt.init(params)
-        run: dict[str, float | int | str] = {"seed": seed, "batch": batch, "lr": lr, "samples": len(y),
-                                             "fingerprint": self._fingerprint(graph, x, y, schedule)}
+        run: dict[str, float | int | str] = {"seed": seed, "batch": batch, "lr": lr, "samples": len(y)}
+        if resume is not None or self.checkpoint_dir is not None:  # hashing graph and data costs a pass
+            run["fingerprint"] = self._fingerprint(graph, x, y, schedule)
         first, hist = 0, History()
         if resume is not None:
             params, opt_state, saved, meta = load_training_state(resume, params, opt_state)
